@@ -1,0 +1,33 @@
+"""The ``tiesense`` command: one sub-command per library verb."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tiesense")
+def main():
+    """tiesense: field survey and sensing kit for innovation clusters."""
+
+
+@main.command()
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="SQLite file the host stores records in (created if missing).")
+@click.option("--broker", default=None, metavar="mqtt://HOST:PORT",
+              help="External MQTT broker (e.g. Mosquitto). Default: start an embedded broker on localhost.")
+@click.option("--port", default=1883, show_default=True, help="Port of the embedded broker.")
+@click.option("--shared-group", default=None, metavar="NAME",
+              help="Join an MQTT 5 shared subscription group ($share/NAME/...) to split ingest across workers.")
+def serve(db_path, broker, port, shared_group):
+    """Run the host: ingest device records into SQLite and acknowledge them."""
+    from .service import serve as run
+
+    run(db_path=db_path, broker_url=broker, embedded_port=port, shared_group=shared_group)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,417 @@
+# tiesense wire contract: MQTT topics, the record envelope, acknowledgements,
+# device status, commands and form distribution.
+#
+# This one file is the contract. The host imports it as ``tiesense.wire``; devices
+# carry the same file as ``wire.py`` (``tiesense firmware stage`` copies it).
+# It must therefore run unchanged under CPython and MicroPython: no f-strings
+# with format specs, no typing, no dataclasses, only ``json`` and ``sys``.
+#
+# Encoding is canonical JSON (keys sorted, no spaces, UTF-8 without escapes
+# for non-ASCII), so the same record gives the same bytes on every side and a
+# digest of those bytes identifies its content. docs/protocol.md explains it.
+import json
+import sys
+
+VERSION = 1
+PREFIX = "tiesense/v1"
+
+# Largest payload the host accepts on any topic; larger ones are quarantined.
+MAX_PAYLOAD = 65536
+# Devices keep each records message under this many bytes (Pico W heap).
+DEVICE_BATCH_BYTES = 1024
+# Largest number of records in one message.
+MAX_BATCH_RECORDS = 64
+
+QOS_RECORDS = 1
+QOS_ACK = 1
+QOS_STATUS = 1
+QOS_COMMAND = 1
+QOS_FORM = 1
+
+# Per-record outcomes the host acknowledges. Every one of them means "the host
+# holds this record durably; delete it from the device".
+STORED = "stored"
+DUPLICATE = "duplicate"
+CONFLICT = "conflict"
+QUARANTINED = "quarantined"
+ACK_STATUSES = (STORED, DUPLICATE, CONFLICT, QUARANTINED)
+
+# Commands the host may send to a device.
+COMMANDS = ("sync", "status", "reboot", "identify")
+
+# Answer values a record may carry: int, str, list of int/str, or null.
+# Floats are refused: the RP2040 port has single-precision floats, so they
+# would not round-trip identically.
+
+_CPYTHON = sys.implementation.name == "cpython"
+
+
+class WireError(ValueError):
+    """A payload that breaks the contract; the message says which rule."""
+
+
+# ---------------------------------------------------------------- topics
+
+def topic_records(device):
+    return PREFIX + "/" + device + "/records"
+
+
+def topic_ack(device):
+    return PREFIX + "/" + device + "/ack"
+
+
+def topic_status(device):
+    return PREFIX + "/" + device + "/status"
+
+
+def topic_command(device):
+    return PREFIX + "/" + device + "/cmd"
+
+
+def topic_form(form_id):
+    return PREFIX + "/forms/" + form_id
+
+
+# Subscriptions: the host takes every device's records and status; a device
+# takes its own acks and commands and every published form.
+SUB_RECORDS = PREFIX + "/+/records"
+SUB_STATUS = PREFIX + "/+/status"
+SUB_FORMS = PREFIX + "/forms/+"
+
+
+def parse_topic(topic):
+    """Split a tiesense topic into ``(device_or_form_id, kind)``.
+
+    ``kind`` is one of records, ack, status, cmd, form. Returns None for a
+    topic outside the contract.
+    """
+    if not topic.startswith(PREFIX + "/"):
+        return None
+    rest = topic[len(PREFIX) + 1:].split("/")
+    if len(rest) != 2:
+        return None
+    if rest[0] == "forms":
+        return (rest[1], "form") if rest[1] else None
+    if rest[1] in ("records", "ack", "status", "cmd") and valid_device_id(rest[0]):
+        return (rest[0], rest[1])
+    return None
+
+
+def valid_device_id(device):
+    """Device ids are 1-32 characters of a-z, 0-9, '-' and '_', starting alphanumeric."""
+    if not isinstance(device, str) or not 0 < len(device) <= 32:
+        return False
+    for i, c in enumerate(device):
+        if "a" <= c <= "z" or "0" <= c <= "9":
+            continue
+        if i > 0 and c in "-_":
+            continue
+        return False
+    return True
+
+
+# ------------------------------------------------------- canonical JSON
+
+def _dump_str(s):
+    if _CPYTHON:
+        return json.dumps(s, ensure_ascii=False)
+    return json.dumps(s)
+
+
+def dumps(obj):
+    """Canonical JSON text: sorted keys, no spaces, non-ASCII kept as is.
+
+    Floats are refused (see above); so are keys that are not strings.
+    """
+    if obj is None:
+        return "null"
+    if obj is True:
+        return "true"
+    if obj is False:
+        return "false"
+    if isinstance(obj, int):
+        return str(obj)
+    if isinstance(obj, str):
+        return _dump_str(obj)
+    if isinstance(obj, (list, tuple)):
+        return "[" + ",".join([dumps(x) for x in obj]) + "]"
+    if isinstance(obj, dict):
+        keys = sorted(obj.keys())
+        for k in keys:
+            if not isinstance(k, str):
+                raise WireError("object keys must be strings")
+        return "{" + ",".join([_dump_str(k) + ":" + dumps(obj[k]) for k in keys]) + "}"
+    if isinstance(obj, float):
+        raise WireError("floats are not allowed on the wire; use integers (e.g. tenths)")
+    raise WireError("cannot encode " + str(type(obj)))
+
+
+def encode(obj):
+    """Canonical JSON bytes of ``obj``."""
+    return dumps(obj).encode("utf-8")
+
+
+def _loads(payload, what):
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        try:
+            payload = bytes(payload).decode("utf-8")
+        except Exception:
+            raise WireError(what + " is not UTF-8")
+    try:
+        obj = json.loads(payload)
+    except Exception:
+        raise WireError(what + " is not JSON")
+    if not isinstance(obj, dict):
+        raise WireError(what + " must be a JSON object")
+    v = obj.get("v")
+    if v != VERSION:
+        raise WireError(what + ": unsupported contract version " + str(v) + " (this side speaks " + str(VERSION) + ")")
+    return obj
+
+
+# -------------------------------------------------------------- records
+
+_HEX = "0123456789abcdef"
+
+
+def new_instance_id(urandom):
+    """An ODK-style instanceID: "uuid:" + a version 4 UUID.
+
+    ``urandom`` is ``os.urandom`` (passed in so a board can supply its own).
+    """
+    b = bytearray(urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = "".join([_HEX[x >> 4] + _HEX[x & 15] for x in b])
+    return "uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+
+
+def valid_instance_id(iid):
+    if not isinstance(iid, str) or len(iid) != 41 or not iid.startswith("uuid:"):
+        return False
+    u = iid[5:]
+    for i, c in enumerate(u):
+        if i in (8, 13, 18, 23):
+            if c != "-":
+                return False
+        elif c not in _HEX:
+            return False
+    return u[14] == "4" and u[19] in "89ab"
+
+
+def iso_utc(t, gmtime=None):
+    """Epoch seconds to "YYYY-MM-DDTHH:MM:SSZ"."""
+    if gmtime is None:
+        import time
+        gmtime = time.gmtime
+    y, mo, d, h, mi, s = gmtime(int(t))[:6]
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, mo, d, h, mi, s)
+
+
+def _valid_iso(t):
+    # YYYY-MM-DDTHH:MM:SSZ, digits where digits belong
+    if not isinstance(t, str) or len(t) != 20:
+        return False
+    for i, c in enumerate(t):
+        want = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}.get(i)
+        if want is None:
+            if not "0" <= c <= "9":
+                return False
+        elif c != want:
+            return False
+    return True
+
+
+RECORD_FIELDS = ("answers", "device", "end", "form", "form_version", "id", "seq", "start")
+
+
+def make_record(device, seq, form, form_version, start, end, answers, instance_id):
+    """The record envelope as a dict (check it with :func:`check_record`)."""
+    return {
+        "id": instance_id,
+        "seq": seq,
+        "device": device,
+        "form": form,
+        "form_version": form_version,
+        "start": start,
+        "end": end,
+        "answers": answers,
+    }
+
+
+def _valid_answer(v):
+    if v is None or isinstance(v, str):
+        return True
+    if isinstance(v, int) and not isinstance(v, bool):
+        return True
+    if isinstance(v, list):
+        for x in v:
+            if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
+                return False
+        return True
+    return False
+
+
+def check_record(rec):
+    """Raise WireError naming the first rule ``rec`` breaks; return it if none.
+
+    This checks the envelope only; whether the answers fit the form is the
+    host's business (``tiesense.forms``).
+    """
+    if not isinstance(rec, dict):
+        raise WireError("record must be a JSON object")
+    for k in RECORD_FIELDS:
+        if k not in rec:
+            raise WireError("record lacks field '" + k + "'")
+    for k in rec:
+        if k not in RECORD_FIELDS:
+            raise WireError("record has unknown field '" + str(k) + "'")
+    if not valid_instance_id(rec["id"]):
+        raise WireError("record id must be 'uuid:' + a v4 UUID in lower case")
+    seq = rec["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise WireError("record seq must be a positive integer")
+    if not valid_device_id(rec["device"]):
+        raise WireError("record device id is invalid")
+    for k in ("form", "form_version"):
+        if not isinstance(rec[k], str) or not 0 < len(rec[k]) <= 64:
+            raise WireError("record " + k + " must be a string of 1-64 characters")
+    for k in ("start", "end"):
+        if not _valid_iso(rec[k]):
+            raise WireError("record " + k + " must be a UTC time like 2026-11-24T09:30:00Z")
+    if rec["end"] < rec["start"]:
+        raise WireError("record ends before it starts")
+    answers = rec["answers"]
+    if not isinstance(answers, dict):
+        raise WireError("record answers must be a JSON object")
+    for k in answers:
+        if not _valid_answer(answers[k]):
+            raise WireError("answer '" + str(k) + "' must be an integer, a string, a list of them, or null")
+    return rec
+
+
+def encode_record(rec):
+    """Canonical bytes of one record (what a device stores and a digest covers)."""
+    return encode(rec)
+
+
+def encode_batch_from_encoded(device, encoded_records):
+    """A records message from records already encoded by :func:`encode_record`.
+
+    Devices keep records encoded in their log and splice them in without
+    re-encoding; the result is byte-identical to :func:`encode_batch`.
+    """
+    parts = [b'{"device":', _dump_str(device).encode("utf-8"), b',"records":[']
+    first = True
+    for r in encoded_records:
+        if not first:
+            parts.append(b",")
+        parts.append(bytes(r))
+        first = False
+    parts.append(b'],"v":' + str(VERSION).encode() + b"}")
+    return b"".join(parts)
+
+
+def encode_batch(device, records):
+    """A records message (device -> host) carrying ``records`` (dicts)."""
+    return encode({"v": VERSION, "device": device, "records": records})
+
+
+def decode_batch(payload):
+    """Parse a records message into ``(device, [record, ...])``.
+
+    Raises WireError if the message itself is broken. Records are returned
+    unchecked: run :func:`check_record` on each, so one bad record does not
+    condemn the others in its batch.
+    """
+    obj = _loads(payload, "records message")
+    device = obj.get("device")
+    if not valid_device_id(device):
+        raise WireError("records message has no valid device id")
+    records = obj.get("records")
+    if not isinstance(records, list) or not records:
+        raise WireError("records message must carry a non-empty 'records' list")
+    if len(records) > MAX_BATCH_RECORDS:
+        raise WireError("records message carries more than " + str(MAX_BATCH_RECORDS) + " records")
+    return device, records
+
+
+# ------------------------------------------------------------------ acks
+
+def encode_ack(entries):
+    """An acknowledgement (host -> device) for ``entries`` of (seq, instance_id, status)."""
+    return encode({"v": VERSION, "acks": [[e[0], e[1], e[2]] for e in entries]})
+
+
+def decode_ack(payload):
+    """Parse an acknowledgement into a list of (seq, instance_id, status)."""
+    obj = _loads(payload, "ack")
+    acks = obj.get("acks")
+    if not isinstance(acks, list):
+        raise WireError("ack must carry an 'acks' list")
+    out = []
+    for a in acks:
+        if not isinstance(a, list) or len(a) != 3 or not isinstance(a[0], int) or a[2] not in ACK_STATUSES:
+            raise WireError("ack entries must be [seq, instance_id, status]")
+        out.append((a[0], a[1], a[2]))
+    return out
+
+
+# ---------------------------------------------------------------- status
+
+STATUS_FIELDS = ("online", "fw", "role", "queue", "heap_free", "battery_mv", "uptime_s", "time")
+
+
+def encode_status(online, fw=None, role=None, queue=None, heap_free=None, battery_mv=None, uptime_s=None, time=None):
+    """A device status message (retained). The MQTT last will is ``encode_status(False)``."""
+    obj = {"v": VERSION, "online": bool(online)}
+    vals = (fw, role, queue, heap_free, battery_mv, uptime_s, time)
+    for k, val in zip(STATUS_FIELDS[1:], vals):
+        if val is not None:
+            obj[k] = val
+    return encode(obj)
+
+
+def decode_status(payload):
+    obj = _loads(payload, "status")
+    if not isinstance(obj.get("online"), bool):
+        raise WireError("status must say 'online': true or false")
+    for k in ("queue", "heap_free", "battery_mv", "uptime_s"):
+        if k in obj and not (isinstance(obj[k], int) and obj[k] >= 0):
+            raise WireError("status '" + k + "' must be a non-negative integer")
+    return obj
+
+
+# -------------------------------------------------------------- commands
+
+def encode_command(cmd, cmd_id, args=None):
+    """A command (host -> device). ``cmd_id`` lets a device ignore a repeat."""
+    if cmd not in COMMANDS:
+        raise WireError("unknown command '" + str(cmd) + "'; known: " + ", ".join(COMMANDS))
+    return encode({"v": VERSION, "cmd": cmd, "id": cmd_id, "args": args or {}})
+
+
+def decode_command(payload):
+    obj = _loads(payload, "command")
+    if obj.get("cmd") not in COMMANDS:
+        raise WireError("unknown command '" + str(obj.get("cmd")) + "'")
+    if not isinstance(obj.get("args", {}), dict):
+        raise WireError("command args must be an object")
+    return obj
+
+
+# ----------------------------------------------------------------- forms
+
+def encode_form(form):
+    """A compiled form (host -> devices, retained on ``topic_form(form['id'])``)."""
+    obj = dict(form)
+    obj["v"] = VERSION
+    return encode(obj)
+
+
+def decode_form(payload):
+    obj = _loads(payload, "form")
+    for k in ("id", "version", "questions"):
+        if k not in obj:
+            raise WireError("form lacks '" + k + "'")
+    return obj
