@@ -1,0 +1,293 @@
+"""Survey tie strength: the per-report composite and the reconciliation of the two sides of a dyad.
+
+One row per reported tie (respondent organisation -> named partner). Missing
+answers are ``NaN``. Nothing here needs a kernel: every step is one or two
+vectorised numpy passes over the rows (a Cython kernel was measured not to pay,
+see ``docs/estimators.md``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import Graph
+
+#: Component names, in the order used by :func:`component_scores`.
+COMPONENTS = ("frequency", "duration", "closeness", "multiplexity", "reciprocity")
+
+#: Default weights. Closeness carries the most weight because Marsden & Campbell
+#: (1984) found closeness (emotional intensity) the best single indicator of tie
+#: strength, with frequency and duration weaker indicators contaminated by
+#: context (kinship, co-location); multiplexity and reciprocity follow
+#: Granovetter's (1973) "reciprocal services".
+DEFAULT_WEIGHTS = {
+    "frequency": 0.20,
+    "duration": 0.15,
+    "closeness": 0.35,
+    "multiplexity": 0.15,
+    "reciprocity": 0.15,
+}
+
+#: Tie types of the survey (domain brief, section 3); multiplexity counts distinct ones.
+TIE_TYPES = ("traded", "collaborative", "knowledge", "people", "support", "finance")
+
+#: The ordinal frequency scale the survey forms use.
+FREQUENCY_SCALE = {1: "yearly", 2: "a few times a year", 3: "monthly",
+                   4: "weekly", 5: "several times a week", 6: "daily"}
+
+STANDARDISE = ("minmax", "zscore")
+MODES = ("mean", "min", "max", "confirmed")
+
+
+def multiplexity(types) -> np.ndarray:
+    """Number of distinct tie types per reported tie.
+
+    Parameters
+    ----------
+    types : sequence of iterables of str, or 2-D boolean array (rows x len(TIE_TYPES))
+        The tie types ticked for each reported tie. ``None`` marks a missing answer.
+
+    Returns
+    -------
+    float64 array, ``NaN`` where the answer is missing.
+
+    Examples
+    --------
+    >>> multiplexity([{"traded", "knowledge"}, ["people"], None, ["traded", "traded"]]).tolist()
+    [2.0, 1.0, nan, 1.0]
+
+    References
+    ----------
+    Granovetter, M. (1973). The strength of weak ties. American Journal of Sociology 78(6).
+    """
+    if isinstance(types, np.ndarray) and types.ndim == 2:
+        return types.astype(bool).sum(axis=1).astype(np.float64)
+    out = np.empty(len(types), dtype=np.float64)
+    for i, t in enumerate(types):
+        if t is None:
+            out[i] = np.nan
+            continue
+        kinds = set(t)
+        unknown = kinds.difference(TIE_TYPES)
+        if unknown:
+            raise ValueError(f"row {i}: unknown tie type(s) {sorted(unknown)}; expected {TIE_TYPES}")
+        out[i] = len(kinds)
+    return out
+
+
+def standardise(x, method: str = "minmax") -> np.ndarray:
+    """Standardise one component over all reported ties, ignoring ``NaN``.
+
+    ``minmax`` maps the observed range to [0, 1]; ``zscore`` subtracts the mean
+    and divides by the (population) standard deviation. A constant component
+    carries no information and maps to 0.
+
+    Examples
+    --------
+    >>> standardise([1.0, 3.0, np.nan, 5.0]).tolist()
+    [0.0, 0.5, nan, 1.0]
+    >>> standardise([1.0, 3.0, 5.0], "zscore").round(4).tolist()
+    [-1.2247, 0.0, 1.2247]
+    """
+    if method not in STANDARDISE:
+        raise ValueError(f"standardise must be one of {STANDARDISE}, not {method!r}")
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full_like(x, np.nan)
+    ok = ~np.isnan(x)
+    if not ok.any():
+        return out
+    v = x[ok]
+    if method == "minmax":
+        lo, hi = v.min(), v.max()
+        out[ok] = (v - lo) / (hi - lo) if hi > lo else 0.0
+    else:
+        sd = v.std()
+        out[ok] = (v - v.mean()) / sd if sd > 0 else 0.0
+    return out
+
+
+def component_scores(frequency=None, duration=None, closeness=None, multiplexity=None,
+                     reciprocity=None, *, method: str = "minmax") -> dict[str, np.ndarray]:
+    """Standardised components present in the input (``None`` means not asked at all).
+
+    Examples
+    --------
+    >>> s = component_scores(frequency=[1, 6], closeness=[5, 1])
+    >>> sorted(s), s["closeness"].tolist()
+    (['closeness', 'frequency'], [1.0, 0.0])
+    """
+    given = dict(frequency=frequency, duration=duration, closeness=closeness,
+                 multiplexity=multiplexity, reciprocity=reciprocity)
+    out = {}
+    n = None
+    for name in COMPONENTS:
+        x = given[name]
+        if x is None:
+            continue
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 1:
+            raise ValueError(f"{name} must be one-dimensional")
+        if n is not None and len(x) != n:
+            raise ValueError(f"{name} has {len(x)} rows, expected {n}")
+        n = len(x)
+        out[name] = standardise(x, method)
+    return out
+
+
+def survey_composite(frequency=None, duration=None, closeness=None, multiplexity=None,
+                     reciprocity=None, *, weights: dict | None = None,
+                     method: str = "minmax") -> np.ndarray:
+    """Composite tie strength of each reported tie.
+
+    Each component is standardised over all reported ties (``method``), then
+    combined as a weighted mean over the components *present in that row*:
+
+    ``S_r = sum_c w_c z_rc [z_rc present] / sum_c w_c [z_rc present]``
+
+    so a missing answer re-weights the others rather than counting as zero. A
+    row with no component present is ``NaN``.
+
+    Parameters
+    ----------
+    frequency : array, ordinal contact frequency (:data:`FREQUENCY_SCALE`, 1 yearly ... 6 daily)
+    duration : array, years since the tie started
+    closeness : array, closeness or trust (Likert 1-5)
+    multiplexity : array, number of distinct tie types (:func:`multiplexity`)
+    reciprocity : array, 0/1 or ordinal
+    weights : dict, component -> weight (non-negative); default :data:`DEFAULT_WEIGHTS`
+    method : {"minmax", "zscore"}
+        ``minmax`` (default) keeps the composite in [0, 1], so it can be used
+        directly as an edge weight by strength, disparity and constraint,
+        which need non-negative weights; ``zscore`` centres each component.
+
+    Returns
+    -------
+    float64 array, one value per row.
+
+    Examples
+    --------
+    >>> survey_composite(frequency=[1, 6, 3], closeness=[5, 1, np.nan]).round(4).tolist()
+    [0.6364, 0.3636, 0.4]
+
+    References
+    ----------
+    Granovetter, M. (1973). The strength of weak ties. American Journal of Sociology 78(6), 1360-1380.
+    Marsden, P. V. & Campbell, K. E. (1984). Measuring tie strength. Social Forces 63(2), 482-501.
+    """
+    w = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    unknown = set(w).difference(COMPONENTS)
+    if unknown:
+        raise ValueError(f"unknown weight(s) {sorted(unknown)}; components are {COMPONENTS}")
+    if any(v < 0 for v in w.values()):
+        raise ValueError("weights must be non-negative")
+    scores = component_scores(frequency, duration, closeness, multiplexity, reciprocity, method=method)
+    if not scores:
+        raise ValueError("no component given")
+    n = len(next(iter(scores.values())))
+    num = np.zeros(n)
+    den = np.zeros(n)
+    for name, z in scores.items():
+        wc = float(w.get(name, 0.0))
+        ok = ~np.isnan(z)
+        num[ok] += wc * z[ok]
+        den[ok] += wc
+    out = np.full(n, np.nan)
+    has = den > 0
+    out[has] = num[has] / den[has]
+    return out
+
+
+@dataclass(frozen=True)
+class Dyads:
+    """Reconciled value per unordered dyad ``u < v`` (parallel arrays).
+
+    Attributes
+    ----------
+    u, v : int64 arrays, the two organisations, ``u < v``
+    value : float64, the reconciled tie strength
+    n_reports : int64, number of report rows about the dyad (both sides)
+    disagreement : float64, |side u - side v|; ``NaN`` when only one side reported
+    confirmed : bool, both sides reported the tie
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    value: np.ndarray
+    n_reports: np.ndarray
+    disagreement: np.ndarray
+    confirmed: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.u)
+
+    def to_graph(self, n: int | None = None, labels=None) -> Graph:
+        """The dyads as an undirected weighted :class:`Graph` (weight = value)."""
+        return Graph.from_edges(self.u, self.v, self.value, n=n, labels=labels)
+
+
+def reconcile_dyads(respondent, partner, value, mode: str = "mean") -> Dyads:
+    """Reconcile the reports of both sides of each tie into one value per dyad.
+
+    Several rows from the same side about the same partner (two interviewees of
+    one firm, a repeated interview) are first averaged into that side's value.
+    The two side values are then combined by ``mode``:
+
+    * ``mean`` (default): average of the sides present;
+    * ``min``: the weaker report (conservative, the tie is as strong as both agree);
+    * ``max``: the stronger report;
+    * ``confirmed``: mean of both sides, and dyads reported by one side only are dropped.
+
+    Rows with a ``NaN`` value or a self-report (``respondent == partner``) are ignored.
+
+    Examples
+    --------
+    >>> d = reconcile_dyads([0, 1, 0, 2], [1, 0, 2, 3], [0.8, 0.4, 0.5, 0.9])
+    >>> d.u.tolist(), d.v.tolist(), d.value.round(2).tolist()
+    ([0, 0, 2], [1, 2, 3], [0.6, 0.5, 0.9])
+    >>> d.confirmed.tolist(), d.disagreement.round(2).tolist(), d.n_reports.tolist()
+    ([True, False, False], [0.4, nan, nan], [2, 1, 1])
+    >>> reconcile_dyads([0, 1, 0], [1, 0, 2], [0.8, 0.4, 0.5], mode="confirmed").value.tolist()
+    [0.6000000000000001]
+
+    References
+    ----------
+    Marsden, P. V. (1990). Network data and measurement. Annual Review of Sociology 16, 435-463
+    (informant agreement on reported ties).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    r = np.asarray(respondent, dtype=np.int64)
+    p = np.asarray(partner, dtype=np.int64)
+    x = np.asarray(value, dtype=np.float64)
+    if not (len(r) == len(p) == len(x)):
+        raise ValueError("respondent, partner and value must have the same length")
+    keep = (r != p) & ~np.isnan(x)
+    r, p, x = r[keep], p[keep], x[keep]
+    lo = np.minimum(r, p)
+    hi = np.maximum(r, p)
+    side = (r != lo).astype(np.int64)  # 0: reported by the lower id, 1: by the higher
+    empty = np.zeros(0, dtype=np.int64)
+    if len(r) == 0:
+        return Dyads(empty, empty.copy(), np.zeros(0), empty.copy(), np.zeros(0), np.zeros(0, dtype=bool))
+    # One row per (dyad, side): average repeated reports from the same side.
+    dyad_keys, dyad_id = np.unique(np.stack([lo, hi]), axis=1, return_inverse=True)
+    dyad_id = dyad_id.ravel()
+    nd = dyad_keys.shape[1]
+    cell = dyad_id * 2 + side
+    sums = np.bincount(cell, weights=x, minlength=2 * nd).reshape(nd, 2)
+    counts = np.bincount(cell, minlength=2 * nd).reshape(nd, 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sides = sums / counts  # NaN where a side did not report
+    both = (counts > 0).all(axis=1)
+    if mode == "min":
+        val = np.nanmin(sides, axis=1)
+    elif mode == "max":
+        val = np.nanmax(sides, axis=1)
+    else:
+        val = np.nanmean(sides, axis=1)
+    disagreement = np.where(both, np.abs(sides[:, 0] - sides[:, 1]), np.nan)
+    n_reports = counts.sum(axis=1).astype(np.int64)
+    sel = both if mode == "confirmed" else np.ones(nd, dtype=bool)
+    return Dyads(dyad_keys[0][sel], dyad_keys[1][sel], val[sel], n_reports[sel],
+                 disagreement[sel], both[sel])
