@@ -1,0 +1,211 @@
+"""An embedded MQTT broker (amqtt) for a zero-install host, and broker URLs.
+
+amqtt speaks MQTT 3.1.1 only: shared subscriptions (``$share/...``) are granted
+but deliver nothing, so scale-out across ingest workers needs Mosquitto.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from types import TracebackType
+from urllib.parse import urlsplit
+
+__all__ = ["EmbeddedBroker", "BrokerError", "parse_broker_url", "free_port"]
+
+# amqtt logs configuration and deprecation notices at every start and each
+# client's connect and disconnect; the host keeps only its errors.
+_NOISY_LOGGERS = ("amqtt", "transitions", "passlib")
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not start (for example, its port is in use)."""
+
+
+def parse_broker_url(url: str) -> tuple[str, int]:
+    """Split ``mqtt://HOST:PORT`` into ``(host, port)``.
+
+    Parameters
+    ----------
+    url : str
+        A broker address such as ``mqtt://127.0.0.1:1883``. The scheme must be
+        ``mqtt``; the port defaults to 1883 when absent.
+
+    Returns
+    -------
+    tuple of (str, int)
+
+    Raises
+    ------
+    ValueError
+        For any other scheme, a missing host, a bad port, or a path, user or query part.
+
+    Examples
+    --------
+    >>> parse_broker_url("mqtt://127.0.0.1:1884")
+    ('127.0.0.1', 1884)
+    >>> parse_broker_url("mqtt://broker.local")
+    ('broker.local', 1883)
+    """
+    hint = "expected mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1883"
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(f"bad broker URL {url!r}: {hint}")
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt":
+        raise ValueError(f"bad broker URL {url!r}: scheme {parts.scheme!r} is not supported ({hint})")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"bad broker URL {url!r}: only a host and a port are allowed ({hint})")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"bad broker URL {url!r}: the port is not a number from 1 to 65535 ({hint})") from None
+    host = parts.hostname
+    if not host:
+        raise ValueError(f"bad broker URL {url!r}: no host ({hint})")
+    if port == 0:
+        raise ValueError(f"bad broker URL {url!r}: port 0 ({hint})")
+    return host, port if port is not None else 1883
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+class EmbeddedBroker:
+    """amqtt running in its own thread and event loop, bound to 127.0.0.1 only.
+
+    Parameters
+    ----------
+    host : str
+        Address to bind; only loopback is accepted (devices on a LAN need Mosquitto).
+    port : int
+        TCP port; 0 picks a free one before starting.
+
+    Examples
+    --------
+    >>> with EmbeddedBroker() as broker:      # doctest: +SKIP
+    ...     print(broker.url)
+    mqtt://127.0.0.1:40123
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError("the embedded broker binds 127.0.0.1 only; use Mosquitto to serve a network")
+        self.host = "127.0.0.1"
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._broker = None
+        self._stopped: asyncio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        """``mqtt://127.0.0.1:PORT``."""
+        return f"mqtt://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> "EmbeddedBroker":
+        """Start the broker and return once it accepts connections.
+
+        Raises
+        ------
+        BrokerError
+            If the port is in use or amqtt fails to start.
+        """
+        if self._thread is not None:
+            return self
+        for name in _NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        if self.port == 0:
+            self.port = free_port(self.host)
+        elif not _port_is_free(self.host, self.port):
+            raise BrokerError(f"port {self.port} on {self.host} is in use: choose another port or stop what listens there")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(ready, failure), name="tiesense-broker", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout):
+            raise BrokerError(f"the embedded broker did not start within {timeout:.0f} s")
+        if failure:
+            self._thread.join(5)
+            self._thread = None
+            raise BrokerError(f"the embedded broker failed to start on port {self.port}: {failure[0]}")
+        return self
+
+    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        import warnings
+
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            from amqtt.broker import Broker
+
+            config = {
+                "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            }
+            self._stopped = asyncio.Event()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    broker = Broker(config)
+                    await broker.start()
+            except BaseException as e:  # report any start failure to the caller's thread
+                failure.append(e)
+                ready.set()
+                return
+            self._broker = broker
+            ready.set()
+            await self._stopped.wait()
+            try:
+                await broker.shutdown()
+            except Exception:  # a broker that fails to shut down cleanly is still stopped
+                logging.getLogger(__name__).debug("amqtt shutdown failed", exc_info=True)
+
+        try:
+            loop.run_until_complete(main())
+        finally:
+            try:
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            finally:
+                loop.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the broker down and join its thread (safe to call twice)."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        if self._stopped is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._stopped.set)
+            except RuntimeError:  # loop already closed
+                pass
+        thread.join(timeout)
+        self._thread = None
+        self._broker = None
+
+    def __enter__(self) -> "EmbeddedBroker":
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

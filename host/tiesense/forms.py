@@ -1,0 +1,216 @@
+"""Device forms on the host: the built-in instruments, look-up by (id, version), answer checks.
+
+A device form is the compiled JSON a kiosk runs (``instruments/*.json``): an
+``id``, a ``version`` and ``questions``, each with ``name``, ``type``
+(``select_one``, ``select_multiple``, ``range``, ``integer``, ``note``,
+``calculate``), ``required``, and ``choices`` or ``start``/``end``/``step``.
+The host checks every record's answers against the exact form version the
+device declared; a form id and version, once published, never changes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+__all__ = ["INSTRUMENTS", "FormError", "FormRegistry", "load_form", "builtin_forms", "validate_answers"]
+
+INSTRUMENTS = Path(__file__).resolve().parent / "instruments"
+
+# Question types that take no answer from the respondent.
+_NO_ANSWER = ("note",)
+
+
+class FormError(ValueError):
+    """A form file that lacks what the host needs to check records against it."""
+
+
+def _check_form(form: Any, where: str) -> dict:
+    if not isinstance(form, dict):
+        raise FormError(f"{where}: a form must be a JSON object")
+    for k in ("id", "version", "questions"):
+        if k not in form:
+            raise FormError(f"{where}: form lacks '{k}'")
+    if not isinstance(form["id"], str) or not isinstance(form["version"], str):
+        raise FormError(f"{where}: form 'id' and 'version' must be strings")
+    if not isinstance(form["questions"], list):
+        raise FormError(f"{where}: form 'questions' must be a list")
+    names = set()
+    for i, q in enumerate(form["questions"]):
+        if not isinstance(q, dict) or not isinstance(q.get("name"), str) or not isinstance(q.get("type"), str):
+            raise FormError(f"{where}: question {i} needs a 'name' and a 'type'")
+        if q["name"] in names:
+            raise FormError(f"{where}: question name '{q['name']}' appears twice")
+        names.add(q["name"])
+    return form
+
+
+def load_form(path: str | Path) -> dict:
+    """Read one compiled device form from a JSON file.
+
+    Raises
+    ------
+    FormError
+        If the file is not a form (no id, version or questions list).
+    """
+    path = Path(path)
+    try:
+        form = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise FormError(f"{path}: {e}") from None
+    return _check_form(form, str(path))
+
+
+def builtin_forms() -> list[dict]:
+    """The instruments shipped with tiesense (``host/tiesense/instruments/*.json``), sorted by file name.
+
+    Examples
+    --------
+    >>> [(f["id"], f["version"]) for f in builtin_forms()][:1]
+    [('tp_visit', '2026112401')]
+    """
+    return [load_form(p) for p in sorted(INSTRUMENTS.glob("*.json"))]
+
+
+class FormRegistry:
+    """Forms the host knows, looked up by ``(form_id, version)``.
+
+    Old versions stay registered: a record filled in on a form version that has
+    since been replaced is still checked against the version it was answered on.
+    """
+
+    def __init__(self, forms: Iterable[dict] = ()):
+        self._forms: dict[tuple[str, str], dict] = {}
+        for f in forms:
+            self.add(f)
+
+    @classmethod
+    def builtin(cls) -> "FormRegistry":
+        """A registry holding the built-in instruments."""
+        return cls(builtin_forms())
+
+    def add(self, form: dict) -> None:
+        """Register ``form`` under its id and version (replacing nothing already there)."""
+        form = _check_form(form, "form")
+        self._forms.setdefault((form["id"], form["version"]), form)
+
+    def get(self, form_id: str, version: str) -> dict | None:
+        """The form with this id and version, or None."""
+        return self._forms.get((form_id, version))
+
+    def versions(self, form_id: str) -> list[str]:
+        """Registered versions of ``form_id``, sorted."""
+        return sorted(v for (i, v) in self._forms if i == form_id)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._forms
+
+    def __iter__(self):
+        return iter(list(self._forms.values()))
+
+    def __len__(self) -> int:
+        return len(self._forms)
+
+    def problem(self, form_id: str, version: str) -> str | None:
+        """Why ``(form_id, version)`` cannot be checked, or None if it is known."""
+        if (form_id, version) in self._forms:
+            return None
+        known = self.versions(form_id)
+        if not known:
+            return f"unknown form '{form_id}'"
+        return f"unknown version '{version}' of form '{form_id}' (known: {', '.join(known)})"
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _choice_names(q: dict) -> list:
+    return [c.get("name") if isinstance(c, dict) else c for c in q.get("choices") or []]
+
+
+def _check_answer(q: dict, v: Any) -> str | None:
+    name, kind = q["name"], q["type"]
+    if kind == "select_one":
+        if not isinstance(v, str):
+            return f"'{name}' (select_one) must be one choice name, got {json.dumps(v)}"
+        if v not in _choice_names(q):
+            return f"'{name}': choice '{v}' is not in the list"
+    elif kind == "select_multiple":
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            return f"'{name}' (select_multiple) must be a list of choice names, got {json.dumps(v)}"
+        choices = _choice_names(q)
+        bad = [x for x in v if x not in choices]
+        if bad:
+            return f"'{name}': choice '{bad[0]}' is not in the list"
+        if len(set(v)) != len(v):
+            return f"'{name}': a choice is selected twice"
+        cap = q.get("max_selected")
+        if _is_int(cap) and len(v) > cap:
+            return f"'{name}': {len(v)} choices selected, at most {cap} allowed"
+    elif kind == "range":
+        if not _is_int(v):
+            return f"'{name}' (range) must be an integer, got {json.dumps(v)}"
+        start, end, step = q.get("start", 0), q.get("end", 10), q.get("step", 1)
+        lo, hi = min(start, end), max(start, end)
+        if not lo <= v <= hi:
+            return f"'{name}': {v} is out of range {start}..{end}"
+        if step and (v - start) % step:
+            return f"'{name}': {v} is not on a step of {step} from {start}"
+    elif kind == "integer":
+        if not _is_int(v):
+            return f"'{name}' (integer) must be an integer, got {json.dumps(v)}"
+        lo, hi = q.get("min"), q.get("max")
+        if _is_int(lo) and v < lo or _is_int(hi) and v > hi:
+            return f"'{name}': {v} is out of range {lo}..{hi}"
+    elif kind in _NO_ANSWER:
+        return f"'{name}' is a {kind} and takes no answer"
+    return None
+
+
+def validate_answers(form: dict, answers: Any) -> list[str]:
+    """Problems with ``answers`` under ``form``; an empty list means they fit.
+
+    Checks: every answer names a question of the form; every required question
+    is answered (not null) unless the question has a ``relevant`` condition,
+    which the device evaluates and may skip; a select_one answer is one listed
+    choice name; a select_multiple answer is a list of distinct listed choice
+    names (at most ``max_selected`` if the form sets it); a range answer is an
+    integer within ``start``..``end`` on a ``step`` from ``start``; an integer
+    answer is an integer (within ``min``..``max`` if the form sets them).
+
+    Parameters
+    ----------
+    form : dict
+        A compiled device form.
+    answers : dict
+        Question name to answer, as carried in a record's ``answers``.
+
+    Returns
+    -------
+    list of str
+        One line per problem, naming the question.
+
+    Examples
+    --------
+    >>> form = {"id": "f", "version": "1", "questions": [
+    ...     {"name": "score", "type": "range", "required": True, "start": 1, "end": 5, "step": 1}]}
+    >>> validate_answers(form, {"score": 3})
+    []
+    >>> validate_answers(form, {"score": 9, "mood": "ok"})
+    ["unknown question 'mood'", "'score': 9 is out of range 1..5"]
+    """
+    if not isinstance(answers, dict):
+        return ["answers must be a JSON object"]
+    questions = {q["name"]: q for q in form["questions"]}
+    problems = [f"unknown question '{k}'" for k in answers if k not in questions]
+    for name, q in questions.items():
+        v = answers.get(name)
+        if v is None:
+            if q.get("required") and "relevant" not in q and q["type"] not in _NO_ANSWER + ("calculate",):
+                problems.append(f"required question '{name}' is not answered")
+            continue
+        p = _check_answer(q, v)
+        if p:
+            problems.append(p)
+    return problems
