@@ -1,0 +1,106 @@
+# tiesense firmware: the small hardware interface every app talks to.
+#
+# A board gives: keys as events ("up", "down", "ok", "back"), a text screen of
+# `rows` lines of `cols` characters, a presence sensor that counts approaches,
+# a clock (epoch seconds for records, ticks for timing), an LED, the battery
+# voltage, the network link and a random source. Apps never touch machine,
+# network or sockets' addresses directly, so the same app runs on the Pico W
+# (picow.py) and on the unix port (sim.py).
+#
+# Subclasses override the hardware methods; this base holds the shared logic
+# (the key queue, the approach counter, timing helpers) and safe defaults.
+import os
+import time
+
+KEYS = ("up", "down", "ok", "back")
+
+
+class Board:
+    cols = 16
+    rows = 8
+    name = "base"
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self._keys = []
+        self._approaches = 0
+        self._boot = time.ticks_ms()
+
+    # ------------------------------------------------------------ input
+
+    def push_key(self, k):
+        """Queue a key event (from an interrupt handler, a script, a test)."""
+        if len(self._keys) < 16:
+            self._keys.append(k)
+
+    def next_key(self):
+        """The oldest pending key event, or None."""
+        self.poll()
+        if self._keys:
+            return self._keys.pop(0)
+        return None
+
+    def push_presence(self):
+        self._approaches += 1
+
+    def approaches(self):
+        """Approach events since the last call."""
+        self.poll()
+        n = self._approaches
+        self._approaches = 0
+        return n
+
+    def poll(self):
+        """Read the hardware (or the script) into the queues. Override."""
+
+    # ----------------------------------------------------------- output
+
+    def show(self, lines):
+        """Draw text lines (at most `rows`, each cut to `cols`). Override."""
+
+    def led(self, on):
+        """Status LED. Override."""
+
+    def state(self, name):
+        """The app says what it is doing ("idle", "survey", "thanks")."""
+        self.led(name == "survey")
+
+    # -------------------------------------------------------- the rest
+
+    def time(self):
+        """Epoch seconds (UTC) for records."""
+        return int(time.time())
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(ms)
+
+    def uptime_s(self):
+        return time.ticks_diff(time.ticks_ms(), self._boot) // 1000
+
+    def battery_mv(self):
+        """Battery voltage in mV, or None on mains."""
+        return None
+
+    def connect_network(self, timeout_ms=15000):
+        """Bring up the network link; True when it is up."""
+        return True
+
+    def network_up(self):
+        return True
+
+    def urandom(self, n):
+        return os.urandom(n)
+
+    def finished(self):
+        """True when the app loop should end (simulations only)."""
+        return False
+
+    def reset(self):
+        """Restart the device (the host's "reboot" command)."""
+        raise SystemExit(0)

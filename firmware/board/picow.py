@@ -1,0 +1,185 @@
+# tiesense firmware: the Raspberry Pi Pico W board.
+#
+# Wiring (hardware/pinout.toml is checked against the PIN_* constants):
+#   GP10 up, GP11 down, GP12 ok, GP13 back: push buttons to GND, internal
+#        pull-ups, falling-edge interrupts with a lockout debounce
+#   GP15 PIR presence sensor output (HC-SR501 style, active high)
+#   GP4 SDA, GP5 SCL (I2C0, 400 kHz): SSD1306 128x64 OLED at 0x3C
+#   on-board LED ("LED", on the CYW43 wireless chip)
+# Wi-Fi via network.WLAN with power saving off: a mains kiosk that dozes
+# is unreachable for acks and commands. The clock is set by NTP after the
+# link comes up. Kiosks are on mains, so battery_mv() reports None.
+#
+# The display driver is written here from the SSD1306 datasheet: a
+# framebuf in MONO_VLSB layout (one byte = 8 vertical pixels = one page),
+# sent in one I2C transfer. framebuf's built-in font is 8x8 ASCII, so
+# labels in Korean need a bitmap font (not yet): use language "en".
+import framebuf
+import machine
+import network
+import time
+
+from micropython import const
+
+from board.base import Board as _Base
+
+PIN_UP = const(10)
+PIN_DOWN = const(11)
+PIN_OK = const(12)
+PIN_BACK = const(13)
+PIN_PIR = const(15)
+PIN_SDA = const(4)
+PIN_SCL = const(5)
+I2C_ADDR = const(0x3C)
+_DEBOUNCE_MS = const(180)
+_PIR_LOCKOUT_MS = const(5000)
+_W = const(128)
+_H = const(64)
+
+_INIT = (
+    0xAE,  # display off
+    0x20, 0x00,  # horizontal addressing
+    0x40,  # start line 0
+    0xA1,  # segment remap (column 127 = SEG0)
+    0xA8, _H - 1,  # multiplex
+    0xC8,  # COM scan from COM[N-1]
+    0xD3, 0x00,  # display offset
+    0xDA, 0x12,  # COM pins: alternative, no remap
+    0xD5, 0x80,  # clock divide / oscillator
+    0xD9, 0xF1,  # pre-charge
+    0xDB, 0x30,  # VCOMH deselect
+    0x81, 0xCF,  # contrast
+    0xA4,  # follow RAM
+    0xA6,  # not inverted
+    0x8D, 0x14,  # charge pump on
+    0xAF,  # display on
+)
+
+
+class SSD1306:
+    """Text-capable SSD1306 over I2C: fill, text, show."""
+
+    def __init__(self, i2c, addr=I2C_ADDR):
+        self.i2c = i2c
+        self.addr = addr
+        self.buf = bytearray(_W * _H // 8)
+        self.fb = framebuf.FrameBuffer(self.buf, _W, _H, framebuf.MONO_VLSB)
+        self._cmd = bytearray(2)
+        self._data_prefix = b"\x40"
+        for c in _INIT:
+            self.command(c)
+
+    def command(self, c):
+        self._cmd[0] = 0x80  # Co=1, D/C=0: one command byte follows
+        self._cmd[1] = c
+        self.i2c.writeto(self.addr, self._cmd)
+
+    def show(self):
+        for c in (0x21, 0, _W - 1, 0x22, 0, _H // 8 - 1):
+            self.command(c)
+        self.i2c.writevto(self.addr, (self._data_prefix, self.buf))
+
+
+class Board(_Base):
+    name = "picow"
+    cols = _W // 8
+    rows = _H // 8
+
+    def __init__(self, cfg):
+        _Base.__init__(self, cfg)
+        self._led = machine.Pin("LED", machine.Pin.OUT)
+        self._buttons = []
+        self._names = ("up", "down", "ok", "back")
+        self._last = [0, 0, 0, 0]
+        self._hits = [0, 0, 0, 0]
+        for n in (PIN_UP, PIN_DOWN, PIN_OK, PIN_BACK):
+            p = machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP)
+            p.irq(trigger=machine.Pin.IRQ_FALLING, handler=self._on_key)
+            self._buttons.append(p)
+        self._pir = machine.Pin(PIN_PIR, machine.Pin.IN, machine.Pin.PULL_DOWN)
+        self._pir_last = 0
+        self._pir_hits = 0
+        self._pir.irq(trigger=machine.Pin.IRQ_RISING, handler=self._on_pir)
+        try:
+            self.display = SSD1306(machine.I2C(0, sda=machine.Pin(PIN_SDA), scl=machine.Pin(PIN_SCL), freq=400000))
+        except OSError:
+            self.display = None  # no display answering: run headless
+            print("board: no SSD1306 at 0x%02x" % I2C_ADDR)
+        self._wlan = None
+
+    # Interrupt handlers: no allocation, just counters.
+    def _on_key(self, pin):
+        now = time.ticks_ms()
+        for i in range(4):
+            if self._buttons[i] is pin:
+                if time.ticks_diff(now, self._last[i]) > _DEBOUNCE_MS:
+                    self._last[i] = now
+                    self._hits[i] += 1
+                return
+
+    def _on_pir(self, pin):
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self._pir_last) > _PIR_LOCKOUT_MS:
+            self._pir_last = now
+            self._pir_hits += 1
+
+    def poll(self):
+        irq = machine.disable_irq()
+        hits = (self._hits[0], self._hits[1], self._hits[2], self._hits[3], self._pir_hits)
+        self._hits[0] = self._hits[1] = self._hits[2] = self._hits[3] = 0
+        self._pir_hits = 0
+        machine.enable_irq(irq)
+        for i in range(4):
+            for _ in range(hits[i]):
+                self.push_key(self._names[i])
+        for _ in range(hits[4]):
+            self.push_presence()
+
+    def show(self, lines):
+        d = self.display
+        if d is None:
+            return
+        d.fb.fill(0)
+        for i, ln in enumerate(lines[:self.rows]):
+            d.fb.text(ln[:self.cols], 0, i * 8, 1)
+        d.show()
+
+    def led(self, on):
+        self._led.value(1 if on else 0)
+
+    def connect_network(self, timeout_ms=15000):
+        cfg = self.cfg
+        if not cfg.get("wifi_ssid"):
+            return False
+        if self._wlan is None:
+            try:
+                network.country(cfg.get("wifi_country") or "XX")
+            except Exception:
+                pass
+            self._wlan = network.WLAN(network.STA_IF)
+            self._wlan.active(True)
+            # Power saving off: see the module comment.
+            self._wlan.config(pm=getattr(network.WLAN, "PM_NONE", 0xA11140))
+        w = self._wlan
+        if w.isconnected():
+            return True
+        w.connect(cfg["wifi_ssid"], cfg.get("wifi_password") or "")
+        t0 = time.ticks_ms()
+        while not w.isconnected():
+            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
+                return False
+            self.led(time.ticks_ms() // 250 % 2)
+            time.sleep_ms(50)
+        self.led(False)
+        try:
+            import ntptime
+            ntptime.settime()
+        except Exception as e:
+            print("board: NTP failed:", e)
+        return True
+
+    def network_up(self):
+        return self._wlan is not None and self._wlan.isconnected()
+
+    def reset(self):
+        machine.reset()

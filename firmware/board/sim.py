@@ -1,0 +1,108 @@
+# tiesense firmware: the simulated board for the unix port.
+#
+# Input comes from a script file (site.json "sim_script"): a JSON list of
+# steps, run in order as time passes:
+#   ["wait_ms", 500]        pause the script
+#   ["presence"]            one approach seen by the presence sensor
+#   ["key", "down"]         a key press: "up", "down", "ok" or "back"
+#   ["exit"]                end the app loop (the process exits 0)
+# or from the demo mode (site.json "sim_auto_s": N): every N seconds someone
+# approaches and starts a survey, then answers with seeded random presses
+# ("sim_seed"). Screen writes go to stdout, one line per screen line,
+# prefixed "SCREEN "; other firmware messages are plain prints.
+import json
+import sys
+
+from board.base import KEYS, Board as _Base
+
+_AUTO_GAP_MS = 120
+
+
+class Board(_Base):
+    name = "sim"
+    cols = 21
+    rows = 8
+
+    def __init__(self, cfg):
+        _Base.__init__(self, cfg)
+        self._script = []
+        self._i = 0
+        self._wait_until = None
+        self._exit = False
+        path = cfg.get("sim_script")
+        if path:
+            with open(path) as f:
+                self._script = json.load(f)
+            for step in self._script:
+                if not step or step[0] not in ("wait_ms", "presence", "key", "exit"):
+                    raise ValueError("sim script: unknown step " + repr(step))
+                if step[0] == "key" and step[1] not in KEYS:
+                    raise ValueError("sim script: unknown key " + repr(step[1]))
+        self._auto_ms = int(cfg["sim_auto_s"] * 1000) if cfg.get("sim_auto_s") else 0
+        self._rng = (cfg.get("sim_seed") or 1) & 0xFFFFFFFF or 1
+        self._mode = "idle"
+        self._next_auto = self.ticks_ms() + min(self._auto_ms, 1000)
+        self._last_screen = None
+
+    def _rand(self):
+        # xorshift32: a small deterministic generator for demo answers
+        x = self._rng
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self._rng = x
+        return x
+
+    def poll(self):
+        now = self.ticks_ms()
+        while self._i < len(self._script):
+            step = self._script[self._i]
+            kind = step[0]
+            if kind == "wait_ms":
+                if self._wait_until is None:
+                    self._wait_until = now + step[1]
+                if self.ticks_diff(self._wait_until, now) > 0:
+                    return
+                self._wait_until = None
+            elif kind == "presence":
+                self.push_presence()
+            elif kind == "key":
+                self.push_key(step[1])
+            elif kind == "exit":
+                self._exit = True
+            self._i += 1
+        if self._auto_ms and self.ticks_diff(now, self._next_auto) >= 0:
+            if self._mode == "survey":
+                r = self._rand() % 10
+                self.push_key("down" if r < 6 else ("up" if r < 7 else "ok"))
+                self._next_auto = now + _AUTO_GAP_MS
+            elif self._mode == "idle":
+                self.push_presence()
+                self.push_key("ok")
+                self._next_auto = now + _AUTO_GAP_MS
+
+    def state(self, name):
+        _Base.state(self, name)
+        if self._auto_ms and name == "idle" and self._mode != "idle":
+            self._next_auto = self.ticks_ms() + self._auto_ms
+        self._mode = name
+
+    def show(self, lines):
+        if lines == self._last_screen:
+            return
+        self._last_screen = lines
+        for ln in lines[:self.rows]:
+            print("SCREEN " + ln[:self.cols])
+
+    def led(self, on):
+        pass
+
+    def script_done(self):
+        return self._i >= len(self._script)
+
+    def finished(self):
+        return self._exit
+
+    def reset(self):
+        print("BOARD reset requested")
+        sys.exit(0)

@@ -1,0 +1,84 @@
+# tiesense firmware: configuration.
+#
+# DEFAULTS below hold every setting a device knows; a site overrides them in
+# site.json in the device root (written by `tiesense firmware stage` / the
+# launcher, or by a technician with mpremote). Unknown keys in site.json are
+# reported on the console and ignored, so a typo never stops a kiosk from
+# booting; a value of the wrong type is refused the same way.
+#
+# Keys:
+#   device          device id (wire.valid_device_id), also the MQTT client id
+#   role            "kiosk" (the only app so far)
+#   broker_host, broker_port, keepalive_s      the MQTT broker
+#   mqtt_user, mqtt_password                   per-device credentials, or null
+#   wifi_ssid, wifi_password, wifi_country     Pico W only
+#   ack_timeout_ms  resend records the host has not acked after this long
+#   batch_bytes     largest records message (<= wire.DEVICE_BATCH_BYTES)
+#   status_s        republish the retained status this often
+#   backoff_max_s   longest wait between reconnect attempts
+#   language        label language of the survey ("en", "ko")
+#   form            form id; the form is read from forms/<form>.json
+#   survey_idle_s   an unfinished survey is abandoned after this long idle
+#   data_dir        where the record log lives
+#   sim_script      (unix port) JSON file of scripted key/presence events
+#   sim_auto_s      (unix port) demo mode: one random survey every N seconds
+#   sim_seed        (unix port) seed for sim_auto_s answers
+#   sim_exit_idle   (unix port) exit once the script is done and the log is empty
+import json
+
+VERSION = "0.1.0"
+
+DEFAULTS = {
+    "device": "kiosk-01",
+    "role": "kiosk",
+    "broker_host": "127.0.0.1",
+    "broker_port": 1883,
+    "keepalive_s": 60,
+    "mqtt_user": None,
+    "mqtt_password": None,
+    "wifi_ssid": "",
+    "wifi_password": "",
+    "wifi_country": "KR",
+    "ack_timeout_ms": 10000,
+    "batch_bytes": 1024,
+    "status_s": 300,
+    "backoff_max_s": 60,
+    "language": "en",
+    "form": "tp_visit",
+    "survey_idle_s": 60,
+    "data_dir": "data",
+    "sim_script": None,
+    "sim_auto_s": None,
+    "sim_seed": 1,
+    "sim_exit_idle": False,
+}
+
+# Keys whose value may be null or another type than the default's.
+_LOOSE = ("mqtt_user", "mqtt_password", "sim_script", "sim_auto_s")
+
+
+def load(path="site.json", defaults=None):
+    """DEFAULTS updated with the site file (missing file: defaults only)."""
+    cfg = dict(defaults or DEFAULTS)
+    try:
+        with open(path) as f:
+            site = json.load(f)
+    except OSError:
+        return cfg
+    except ValueError as e:
+        print("config: " + path + " is not valid JSON (" + str(e) + "); using defaults")
+        return cfg
+    for k in site:
+        v = site[k]
+        if k not in cfg:
+            print("config: unknown key '" + k + "' in " + path + " ignored")
+        elif k in _LOOSE or cfg[k] is None or type(v) is type(cfg[k]):
+            cfg[k] = v
+        else:
+            print("config: '" + k + "' must be " + type(cfg[k]).__name__ + "; default kept")
+    import wire
+    if cfg["batch_bytes"] > wire.DEVICE_BATCH_BYTES:
+        cfg["batch_bytes"] = wire.DEVICE_BATCH_BYTES
+    if not wire.valid_device_id(cfg["device"]):
+        print("config: device id '" + str(cfg["device"]) + "' is invalid")
+    return cfg
