@@ -44,6 +44,8 @@ class Device:
         assert subscribed.wait(5), "the broker did not confirm the device's ack subscription"
 
     def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic != wire.topic_ack(self.device):
+            return  # amqtt also hands a new client retained messages it did not subscribe to
         entries = wire.decode_ack(msg.payload)
         with self._lock:
             self.all_acks.extend(entries)

@@ -76,6 +76,7 @@ class _Parsed:
     statuses: list[StatusItem] = field(default_factory=list)
     # (ack device, seq, instance_id, status or None for "the next record outcome")
     slots: list[tuple[str, int, str | None, str | None]] = field(default_factory=list)
+    ignored: int = 0
 
 
 def _readable_seq(rec: object) -> int | None:
@@ -154,7 +155,7 @@ class Ingest:
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._lock = threading.Lock()
         self._stats = {"received": 0, "batches": 0, "stored": 0, "duplicates": 0, "conflicts": 0,
-                       "quarantined": 0, "statuses": 0, "acks_sent": 0, "acked": 0, "errors": 0}
+                       "quarantined": 0, "statuses": 0, "acks_sent": 0, "acked": 0, "ignored": 0, "errors": 0}
 
     # ---------------------------------------------------------- lifecycle
 
@@ -236,8 +237,9 @@ class Ingest:
     @property
     def stats(self) -> dict[str, int]:
         """Counters since start: received (messages), batches, stored, duplicates, conflicts,
-        quarantined, statuses, acks_sent (ack messages), acked (records acknowledged), errors,
-        and queued (messages waiting for the writer)."""
+        quarantined, statuses, acks_sent (ack messages), acked (records acknowledged), ignored
+        (the host's own forms, acks and commands echoed back), errors, and queued (messages
+        waiting for the writer)."""
         with self._lock:
             out = dict(self._stats)
         out["queued"] = self._queue.qsize()
@@ -379,6 +381,7 @@ class Ingest:
             s["statuses"] += report.statuses
             s["acks_sent"] += acks_sent
             s["acked"] += sum(len(e) for e in report.acks.values())
+            s["ignored"] += sum(p.ignored for p in parsed)
         if self.on_batch is not None:
             try:
                 self.on_batch(report)
@@ -398,7 +401,14 @@ class Ingest:
             log.info("quarantined from %s: %s", m.topic, reason)
 
         parsed_topic = wire.parse_topic(m.topic)
-        if parsed_topic is None or parsed_topic[1] not in ("records", "status"):
+        if parsed_topic is not None and parsed_topic[1] not in ("records", "status"):
+            # Forms, acks and commands are the host's own messages. amqtt 0.12 sends a
+            # connecting client the retained messages matching ANY session's
+            # subscriptions, so the retained forms arrive here unasked: not input.
+            log.debug("ignored a %s message on %s (not an ingest topic)", parsed_topic[1], m.topic)
+            out.ignored += 1
+            return out
+        if parsed_topic is None:
             refuse("topic outside the contract (expected tiesense/v1/<device>/records or /status)")
             return out
         device, kind = parsed_topic

@@ -1,0 +1,217 @@
+"""The host service: broker (embedded or external), store, form distribution and ingest, as one unit.
+
+``tiesense serve`` runs :func:`serve`; tests and the demo use :class:`Host`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, TextIO
+
+from . import wire
+from .broker import BrokerError, EmbeddedBroker, parse_broker_url
+from .forms import FormError, FormRegistry, builtin_forms
+from .ingest import BatchReport, Ingest, IngestError
+from .store import FormConflict, Store
+
+__all__ = ["Host", "HostError", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class HostError(RuntimeError):
+    """The host cannot start; the message is one line a user can act on."""
+
+
+class Host:
+    """Broker (embedded unless ``broker_url`` is given), store, forms and ingest.
+
+    Parameters
+    ----------
+    db_path : str or Path
+        SQLite file (created if missing).
+    broker_url : str or None
+        ``mqtt://HOST:PORT`` of an external broker; None starts an embedded amqtt broker.
+    embedded_port : int
+        Port of the embedded broker (0: a free port).
+    shared_group : str or None
+        MQTT 5 shared-subscription group for records (external Mosquitto only).
+    client_id : str or None
+        MQTT client id of the ingest; default ``tiesense-ingest``, or one per
+        worker (group, host name, pid) when ``shared_group`` is set.
+    on_batch : callable or None
+        Passed to :class:`~tiesense.ingest.Ingest`.
+
+    Examples
+    --------
+    >>> with Host("tiesense.db") as host:      # doctest: +SKIP
+    ...     print(host.broker_url, host.stats["records"])
+    """
+
+    def __init__(self, db_path: str | Path, broker_url: str | None = None, embedded_port: int = 0,
+                 shared_group: str | None = None, *, client_id: str | None = None,
+                 on_batch: Callable[[BatchReport], None] | None = None):
+        self.db_path = str(db_path)
+        if broker_url is not None:
+            parse_broker_url(broker_url)  # fail early on a bad URL
+        self._broker_url = broker_url
+        self.embedded_port = embedded_port
+        self.shared_group = shared_group
+        if client_id is None:
+            client_id = "tiesense-ingest"
+            if shared_group:
+                client_id = f"tiesense-ingest-{shared_group}-{socket.gethostname()}-{os.getpid()}"
+        self.client_id = client_id
+        self.on_batch = on_batch
+        self.broker: EmbeddedBroker | None = None
+        self.store: Store | None = None
+        self.ingest: Ingest | None = None
+        self.forms = FormRegistry()
+        self.started_at: float | None = None
+
+    @property
+    def broker_url(self) -> str | None:
+        """The broker the host uses (the embedded one's URL once started)."""
+        if self._broker_url is None and self.broker is not None:
+            return self.broker.url
+        return self._broker_url
+
+    def start(self) -> "Host":
+        """Start everything; publish every built-in form, retained, on ``wire.topic_form(id)``.
+
+        Raises
+        ------
+        HostError
+            With a one-line reason (port in use, broker unreachable, a changed
+            form that kept its version, an unreadable database...).
+        """
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        try:
+            forms = builtin_forms()
+        except FormError as e:
+            raise HostError(f"a built-in form is broken: {e}") from None
+        try:
+            self.store = Store(self.db_path)
+        except Exception as e:
+            raise HostError(f"cannot open the database {self.db_path}: {e}") from None
+        try:
+            for f in forms:
+                self.store.publish_form(f)
+        except FormConflict as e:
+            raise HostError(str(e)) from None
+        # Check records against every version ever published, not only the newest.
+        for f in self.store.forms() + forms:
+            self.forms.add(f)
+        if self._broker_url is None:
+            self.broker = EmbeddedBroker(port=self.embedded_port)
+            try:
+                self.broker.start()
+            except BrokerError as e:
+                raise HostError(str(e)) from None
+        self.ingest = Ingest(self.store, self.broker_url, client_id=self.client_id,
+                             shared_group=self.shared_group, forms=self.forms, on_batch=self.on_batch)
+        try:
+            self.ingest.start()
+        except IngestError as e:
+            raise HostError(str(e)) from None
+        for f in forms:
+            self.ingest.publish(wire.topic_form(f["id"]), wire.encode_form(f), qos=wire.QOS_FORM, retain=True)
+        self.started_at = time.time()
+
+    def stop(self) -> None:
+        """Stop the ingest (draining and acknowledging what it holds), the broker, and close the store."""
+        if self.ingest is not None:
+            self.ingest.stop()
+            self._last_ingest_stats = self.ingest.stats
+            self.ingest = None
+        if self.broker is not None:
+            self.broker.stop()
+        if self.store is not None:
+            self._last_counts = self.store.counts()
+            self.store.close()
+            self.store = None
+
+    def __enter__(self) -> "Host":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Ingest counters since start (stored, duplicates, conflicts, quarantined, acks_sent,
+        acked, received, batches, errors, queued) and table counts prefixed ``db_``."""
+        ing = self.ingest.stats if self.ingest is not None else dict(getattr(self, "_last_ingest_stats", {}))
+        counts = self.store.counts() if self.store is not None else dict(getattr(self, "_last_counts", {}))
+        out = dict(ing)
+        out.update({f"db_{k}": v for k, v in counts.items()})
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """A dashboard summary: records, conflicts, quarantine, devices, online (from the
+        database) and acked, duplicates, received (since start)."""
+        s = self.stats
+        return {"records": s.get("db_records", 0), "conflicts": s.get("db_conflicts", 0),
+                "quarantine": s.get("db_quarantine", 0), "devices": s.get("db_devices", 0),
+                "online": s.get("db_online", 0), "acked": s.get("acked", 0),
+                "duplicates": s.get("duplicates", 0), "received": s.get("received", 0)}
+
+
+def serve(db_path: str | Path, broker_url: str | None = None, embedded_port: int = 1883,
+          shared_group: str | None = None, *, every: float = 5.0, out: TextIO | None = None) -> None:
+    """Run a :class:`Host` until SIGINT or SIGTERM, printing a summary every ``every`` seconds.
+
+    Prints one line when ready (broker URL and database path). Failures to
+    start end the process with a one-line message on stderr and exit status 1.
+    """
+    out = out or sys.stdout
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        try:
+            host = Host(db_path, broker_url=broker_url, embedded_port=embedded_port, shared_group=shared_group)
+        except ValueError as e:
+            _fail(str(e))
+        try:
+            host.start()
+        except HostError as e:
+            _fail(str(e))
+        try:
+            print(f"tiesense host ready: broker {host.broker_url}, database {Path(db_path).resolve()}"
+                  + (f", shared group {shared_group}" if shared_group else ""), file=out, flush=True)
+            while not stop.wait(every):
+                s = host.stats
+                print(f"records {s['db_records']} (+{s['stored']} stored, {s['duplicates']} duplicate, "
+                      f"{s['conflicts']} conflict)  quarantine {s['db_quarantine']}  acked {s['acked']}  "
+                      f"devices online {s['db_online']}/{s['db_devices']}"
+                      + ("" if host.ingest is None or host.ingest.connected else "  [broker connection lost]"),
+                      file=out, flush=True)
+        finally:
+            host.stop()
+        s = host.stats
+        print(f"tiesense host stopped: {s.get('db_records', 0)} records in {db_path}", file=out, flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _fail(message: str) -> None:
+    print(f"tiesense: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
