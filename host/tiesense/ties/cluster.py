@@ -439,8 +439,8 @@ def wave_change(before: Graph, after: Graph, tol: float = 0.0) -> WaveChange:
 
     References
     ----------
-    European Commission (2004). The Cluster Policies Whitebook: evaluation needs repeated
-    measurement, one survey being "a static picture".
+    Andersson, T. et al. (2004). The Cluster Policies Whitebook. IKED: evaluation needs
+    repeated measurement, one survey being "a static picture".
     """
     if len(set(before.labels)) != before.n or len(set(after.labels)) != after.n:
         raise ValueError("each graph needs one distinct label per node")
