@@ -137,3 +137,19 @@ def test_property_table_matches_definition_in_any_order(events, h):
     for key in ref:
         assert got[key] == pytest.approx(ref[key], rel=1e-9, abs=1e-12)
         assert got[key] > 0
+
+
+def test_observe_many_equals_one_by_one():
+    u, v, t, a = random_events(6, n=400)
+    one, many = DecayTable(3.0), DecayTable(3.0)
+    for x, y, ti, ai in zip(u.tolist(), v.tolist(), t.tolist(), a.tolist()):
+        one.observe(x, y, ti, ai)
+    many.observe_many(u[:200], v[:200], t[:200], a[:200])
+    many.observe_many(u[200:], v[200:], t[200:], a[200:])
+    for got, want in zip(many.snapshot(float(t[-1])), one.snapshot(float(t[-1]))):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="same length"):
+        many.observe_many([0], [1, 2], [0.0])
+    with pytest.raises(ValueError, match="bad dyad"):
+        many.observe_many([0, 3], [1, 3], [1e9, 1e9])
+    assert many.value(0, 1, 1e9) > 0  # the valid event before the bad one was applied

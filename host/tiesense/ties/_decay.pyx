@@ -28,13 +28,14 @@ cdef inline void _fold(double* value, double* last, double t, double amount, dou
 
 
 cdef class DecayTable:
-    """DecayTable(half_life)
+    """DecayTable(half_life, capacity=1024)
 
     Live table of decayed interaction rates, one slot per unordered dyad.
 
     Parameters
     ----------
     half_life : float, > 0, in the unit of the time stamps (e.g. days)
+    capacity : int, initial number of dyad slots (doubles when full)
 
     Examples
     --------
@@ -83,11 +84,7 @@ cdef class DecayTable:
     def __len__(self):
         return self._n
 
-    def observe(self, long long u, long long v, double t, double amount=1.0):
-        """observe(u, v, t, amount=1.0)
-
-        Add ``amount`` to dyad ``{u, v}`` at time ``t``; O(1), any arrival order.
-        """
+    cdef int _observe(self, long long u, long long v, double t, double amount) except -1:
         cdef long long a, b, key
         cdef Py_ssize_t i
         if u > v:
@@ -113,6 +110,31 @@ cdef class DecayTable:
         else:
             i = <Py_ssize_t>slot
             _fold(&self._val[i], &self._last[i], t, amount, self._inv_h)
+        return 0
+
+    def observe(self, long long u, long long v, double t, double amount=1.0):
+        """observe(u, v, t, amount=1.0)
+
+        Add ``amount`` to dyad ``{u, v}`` at time ``t``; O(1), any arrival order.
+        """
+        self._observe(u, v, t, amount)
+
+    def observe_many(self, u, v, t, amount=None):
+        """observe_many(u, v, t, amount=None)
+
+        :meth:`observe` each event of parallel arrays in order (one ingest batch).
+        Events before an invalid one are applied; the invalid one raises.
+        """
+        cdef const long long[::1] uu = np.ascontiguousarray(u, dtype=np.int64)
+        cdef const long long[::1] vv = np.ascontiguousarray(v, dtype=np.int64)
+        cdef const double[::1] tt = np.ascontiguousarray(t, dtype=np.float64)
+        cdef const double[::1] aa = (np.ones(tt.shape[0]) if amount is None
+                                     else np.ascontiguousarray(amount, dtype=np.float64))
+        if not (uu.shape[0] == vv.shape[0] == tt.shape[0] == aa.shape[0]):
+            raise ValueError("u, v, t and amount must have the same length")
+        cdef Py_ssize_t e
+        for e in range(tt.shape[0]):
+            self._observe(uu[e], vv[e], tt[e], aa[e])
 
     def value(self, long long u, long long v, double t):
         """value(u, v, t)
