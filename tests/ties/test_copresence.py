@@ -85,6 +85,17 @@ def test_repeated_checkins_count_once():
     assert cp.shared.tolist() == [1] and cp.newman.tolist() == [1.0]
 
 
+def test_empty_and_bad_input():
+    cp = project([], [])
+    assert len(cp) == 0 and cp.newman.dtype == np.float64 and cp.n_events == 0
+    vn = validate(cp)
+    assert vn.significant.tolist() == [] and vn.graph().m == 0
+    with pytest.raises(ValueError, match="n_orgs"):
+        project([0, 5], [0, 0], n_orgs=3)
+    with pytest.raises(ValueError, match="same length"):
+        incidence([0, 1], [0])
+
+
 def test_event_builders():
     place = [1, 1, 1, 1, 2]
     t = [0.0, 20.0, 50.0, 130.0, 10.0]

@@ -96,7 +96,11 @@ def incidence(org, event, n_orgs: int | None = None) -> sparse.csr_matrix:
         raise ValueError("org and event must have the same length")
     if len(org) and (org.min() < 0 or event.min() < 0):
         raise ValueError("ids must be non-negative")
-    n_orgs = int(org.max(initial=-1) + 1) if n_orgs is None else n_orgs
+    need = int(org.max(initial=-1) + 1)
+    if n_orgs is None:
+        n_orgs = need
+    elif n_orgs < need:
+        raise ValueError(f"n_orgs={n_orgs} but organisation id {need - 1} was seen")
     n_events = int(event.max(initial=-1) + 1)
     m = sparse.csr_matrix((np.ones(len(org), dtype=np.int64), (org, event)), shape=(n_orgs, n_events))
     m.sum_duplicates()
@@ -158,7 +162,7 @@ def copresence(org, event, n_orgs: int | None = None) -> CoPresence:
     key = a.astype(np.int64) * n + b
     uniq, inv = np.unique(key, return_inverse=True)
     shared = np.bincount(inv, minlength=len(uniq)).astype(np.int64)
-    newman = np.bincount(inv, weights=w, minlength=len(uniq))
+    newman = np.bincount(inv, weights=w, minlength=len(uniq)).astype(np.float64)
     return CoPresence(uniq // n, uniq % n, shared, newman,
                       np.asarray(inc.sum(axis=1)).ravel().astype(np.int64), inc.shape[1])
 
