@@ -12,6 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .graph import Graph
+from .structure import degree_centralization  # one implementation, shared with the structural measures
+
+__all__ = ["ACTOR_TYPES", "SCOPES", "HORIZONTALITY_CLASSES", "ei_index", "ei_index_by_group", "tie_scope",
+           "scope_shares", "hub_dependence", "degree_centralization", "horizontality", "triple_helix",
+           "type_density", "wave_change"]
 
 #: Actor type codes of the roster (domain brief, section 2).
 ACTOR_TYPES = ("large_firm", "sme", "startup", "foreign_firm", "university", "gri", "research_centre",
@@ -216,29 +221,6 @@ def hub_dependence(g: Graph) -> HubDependence:
         top_share[~has] = np.nan
         top[~has] = -1
     return HubDependence(top_share, hhi, top)
-
-
-def degree_centralization(g: Graph) -> float:
-    """Freeman degree centralisation: ``sum_i (k_max - k_i) / ((n - 1)(n - 2))``.
-
-    1 for a star (one assembler and its subcontractors, the Gumi pattern),
-    0 when every node has the same degree. ``NaN`` for fewer than 3 nodes.
-
-    Examples
-    --------
-    >>> degree_centralization(Graph.from_edges([0, 0, 0], [1, 2, 3]))
-    1.0
-
-    References
-    ----------
-    Freeman, L. C. (1979). Centrality in social networks: conceptual clarification.
-    Social Networks 1(3), 215-239.
-    """
-    n = g.n
-    if n < 3:
-        return float("nan")
-    k = g.degree()
-    return float((k.max() - k).sum() / ((n - 1) * (n - 2)))
 
 
 HORIZONTALITY_CLASSES = ("peer", "large_firm", "state", "other")
