@@ -19,6 +19,7 @@
 #   language        label language of the survey ("en", "ko")
 #   form            form id; the form is read from forms/<form>.json
 #   survey_idle_s   an unfinished survey is abandoned after this long idle
+#   thanks_ms       how long the thanks screen stays after a survey
 #   data_dir        where the record log lives
 #   sim_script      (unix port) JSON file of scripted key/presence events
 #   sim_auto_s      (unix port) demo mode: one random survey every N seconds
@@ -46,6 +47,7 @@ DEFAULTS = {
     "language": "en",
     "form": "tp_visit",
     "survey_idle_s": 60,
+    "thanks_ms": 1500,
     "data_dir": "data",
     "sim_script": None,
     "sim_auto_s": None,

@@ -97,6 +97,10 @@ class Board:
     def urandom(self, n):
         return os.urandom(n)
 
+    def script_done(self):
+        """True when scripted input (simulations) has all been delivered."""
+        return True
+
     def finished(self):
         """True when the app loop should end (simulations only)."""
         return False

@@ -1,0 +1,105 @@
+# tiesense firmware: the kiosk app.
+#
+# Idle screen until someone presses a key; the presence sensor counts
+# approaches all the time (approaches vs. responses is the kiosk's second
+# measure). Any key starts the visit survey; the finished record is
+# appended to the flash log (the uplink sends it when it can) and a thanks
+# screen follows.
+#
+# Idle policy: a survey with no key press for survey_idle_s is abandoned
+# and nothing of it is stored. Kiosk respondents who stop half-way have
+# walked away; keeping partial answers would mix incomplete visits into the
+# data and hand the next visitor someone else's half-filled survey. The
+# count of abandoned surveys is kept (printed, and a wire field is
+# requested for it). "back" on the first question cancels the same way.
+#
+# A newer form from the host is switched to only between surveys. The loop
+# calls uplink.service() every pass, also while a survey waits for keys.
+from survey import Survey
+
+
+class Kiosk:
+    def __init__(self, cfg, board, log, uplink, form):
+        self.cfg = cfg
+        self.board = board
+        self.log = log
+        self.uplink = uplink
+        self.form = form
+        self.lang = cfg["language"]
+        self.idle_ms = cfg["survey_idle_s"] * 1000
+        self.approaches = 0
+        self.completed = 0
+        self.abandoned = 0
+        self.cancelled = 0
+
+    def _tick(self):
+        n = self.board.approaches()
+        if n:
+            self.approaches += n
+            print("KIOSK approach total=%d" % self.approaches)
+        self.uplink.service()
+
+    def idle_screen(self):
+        b = self.board
+        from survey import label, wrap
+        lines = wrap(label(self.form.get("title") or self.form["id"], self.lang), b.cols)[:3]
+        lines.append("")
+        lines.append("Press any key")
+        lines.append("to start")
+        while len(lines) < b.rows - 1:
+            lines.append("")
+        lines.append(("" if self.uplink.up else "offline ") + "q=%d" % self.log.depth())
+        b.show(lines)
+
+    def take_survey(self):
+        b = self.board
+        f = self.uplink.take_form()
+        if f is not None:
+            self.form = f
+        b.state("survey")
+        s = Survey(self.form, b, self.lang)
+        answers = s.run(self.idle_ms, between=self._tick)
+        if answers is None:
+            if s.abandoned:
+                self.abandoned += 1
+                print("KIOSK survey abandoned (idle) total=%d" % self.abandoned)
+            else:
+                self.cancelled += 1
+                print("KIOSK survey cancelled total=%d" % self.cancelled)
+        else:
+            seq = self.log.append(s.record(self.cfg["device"]))
+            self.completed += 1
+            self.uplink.wake()
+            print("KIOSK stored seq=%d id=%s" % (seq, s.instance_id))
+            b.show(["", "Thank you!", "", "", "", "", "", ""][:b.rows])
+            self._pause(self.cfg.get("thanks_ms", 1500))
+        b.state("idle")
+        f = self.uplink.take_form()
+        if f is not None:
+            self.form = f
+        self.idle_screen()
+
+    def _pause(self, ms):
+        b = self.board
+        t0 = b.ticks_ms()
+        while b.ticks_diff(b.ticks_ms(), t0) < ms:
+            self._tick()
+            b.sleep_ms(20)
+
+    def run(self):
+        b = self.board
+        b.state("idle")
+        self.idle_screen()
+        shown_up = self.uplink.up
+        exit_idle = self.cfg.get("sim_exit_idle")
+        while not b.finished():
+            self._tick()
+            if b.next_key() is not None:
+                self.take_survey()
+                continue
+            if self.uplink.up != shown_up:
+                shown_up = self.uplink.up
+                self.idle_screen()
+            if exit_idle and b.script_done() and self.log.depth() == 0:
+                break
+            b.sleep_ms(20)

@@ -1,0 +1,69 @@
+# tiesense firmware: boot.
+#
+# Load the configuration (config.py defaults + site.json), build the board
+# (board/picow.py on the Pico W, board/sim.py on the unix port), open the
+# flash log, load the form from forms/<form>.json, start the uplink and run
+# the app for the configured role. On the Pico an unexpected error resets
+# the board after a pause (a kiosk must come back by itself); under the
+# unix port it ends the process with the traceback.
+import gc
+import json
+import sys
+
+import config
+
+
+def load_form(cfg):
+    with open("forms/" + cfg["form"] + ".json") as f:
+        form = json.load(f)
+    form.pop("v", None)
+    return form
+
+
+def main():
+    cfg = config.load()
+    if sys.platform == "rp2":
+        from board.picow import Board
+    else:
+        from board.sim import Board
+    board = Board(cfg)
+    gc.collect()
+    from log import Log
+
+    log = Log(cfg["data_dir"])
+    form = load_form(cfg)
+    gc.collect()
+    from uplink import Uplink
+
+    uplink = Uplink(cfg, board, log, form_id=form["id"], form_version=form["version"])
+    gc.collect()
+    print("BOOT tiesense fw %s device %s role %s board %s queue %d heap_free %d" % (
+        config.VERSION, cfg["device"], cfg["role"], board.name, log.depth(), gc.mem_free()))
+    if cfg["role"] == "kiosk":
+        from kiosk import Kiosk
+
+        app = Kiosk(cfg, board, log, uplink, form)
+    else:
+        raise ValueError("role '" + cfg["role"] + "' has no app on this firmware")
+    try:
+        app.run()
+    finally:
+        gc.collect()
+        print("EXIT completed %d abandoned %d approaches %d queue %d heap_free %d" % (
+            app.completed, app.abandoned, app.approaches, log.depth(), gc.mem_free()))
+        uplink.stop()
+        log.close()
+
+
+if sys.platform == "rp2":
+    try:
+        main()
+    except Exception as e:  # noqa: BLE001 - a kiosk restarts itself
+        sys.print_exception(e)
+        import time
+        import machine
+
+        time.sleep(5)
+        machine.reset()
+else:
+    main()

@@ -1,0 +1,287 @@
+# tiesense firmware: the uplink, owner of the MQTT session.
+#
+# service() is one cooperative step, called from the app loop (no threads):
+#   - link down: when the backoff has passed, bring up the network, connect
+#     (clean session; last will = retained offline status), publish the
+#     retained online status, subscribe to this device's acks and commands
+#     and to every form. A failed attempt doubles the wait (1 s .. 
+#     backoff_max_s, with jitter). The connect itself blocks up to 5 s;
+#     key presses queue meanwhile (the board buffers them).
+#   - link up: handle waiting packets; publish unsent records from the log
+#     in batches under batch_bytes (wire.encode_batch_from_encoded splices
+#     the stored bytes, no re-encoding), QoS 1, at most _WINDOW batches
+#     awaiting the host's ack; a batch not acked within ack_timeout_ms is
+#     forgotten, so its records go out again with the same seq and instance
+#     id (the host deduplicates). Republish the status every status_s.
+#   - the host's ack (wire.decode_ack) is the only thing that removes a
+#     record (log.ack checks seq and instance id); a PUBACK proves nothing.
+#     Acked lines are compacted away once 32 pile up or the queue is empty.
+#   - commands: "sync" resends everything pending now; "status" publishes
+#     the status; "identify" blinks the LED; "reboot" resets the board. A
+#     repeated command id is ignored.
+#   - forms: a newer version of this device's form on the forms topic is
+#     written to forms/<id>.json (temp file + rename) and offered through
+#     take_form(); the app switches to it only between surveys.
+# Any OSError from the link (ConnectionLost, MQTTError) drops the session
+# and schedules a reconnect; records stay in the log throughout.
+import gc
+import os
+
+from micropython import const
+
+import config
+import mqtt
+import wire
+
+_WINDOW = const(2)
+_COMPACT_AT = const(32)
+_BACKOFF_MIN_MS = const(1000)
+_CONNECT_TIMEOUT_MS = const(5000)
+
+
+def newer(a, b):
+    """True if form version string a is newer than b (longer, then larger)."""
+    if b is None:
+        return True
+    return (len(a), a) > (len(b), b)
+
+
+class Uplink:
+    def __init__(self, cfg, board, log, form_id=None, form_version=None, client=None):
+        self.cfg = cfg
+        self.board = board
+        self.log = log
+        self.device = cfg["device"]
+        self.role = cfg["role"]
+        self.form_id = form_id or cfg["form"]
+        self.form_version = form_version
+        self.batch_bytes = min(cfg["batch_bytes"], wire.DEVICE_BATCH_BYTES)
+        self.ack_timeout_ms = cfg["ack_timeout_ms"]
+        self.client = client or mqtt.MQTTClient(
+            self.device, keepalive=cfg["keepalive_s"], user=cfg.get("mqtt_user"),
+            password=cfg.get("mqtt_password"), tx_size=self.batch_bytes + 96, rx_size=4096)
+        self.client.set_callback(self._on_message)
+        self.client.set_last_will(wire.topic_status(self.device), wire.encode_status(False), retain=True,
+                                  qos=wire.QOS_STATUS)
+        self._t_records = wire.topic_records(self.device)
+        self._t_ack = wire.topic_ack(self.device)
+        self._t_cmd = wire.topic_command(self.device)
+        self._t_status = wire.topic_status(self.device)
+        self._overhead = len(wire.encode_batch_from_encoded(self.device, ()))
+        self.up = False
+        self._next_try = board.ticks_ms()
+        self._backoff = _BACKOFF_MIN_MS
+        self._batches = []  # [sent_ticks, [seqs]] awaiting the host's ack
+        self._sent = set()  # seqs in those batches
+        self._dirty = True  # the log may hold records not yet sent
+        self._last_status = 0
+        self._cmd_ids = []
+        self.new_form = None
+        self.sent = 0  # records published (including resends)
+        self.resent = 0  # records published again after an ack timeout
+        self.acked = 0  # records the host acked
+        self.connects = 0
+
+    # -------------------------------------------------------- the step
+
+    def service(self):
+        """One cooperative step; never raises on link trouble."""
+        b = self.board
+        now = b.ticks_ms()
+        if not self.up:
+            if b.ticks_diff(now, self._next_try) >= 0:
+                self._connect()
+            return
+        try:
+            self.client.check_msg()
+            self._expire(now)
+            self._send()
+            if b.ticks_diff(now, self._last_status) >= self.cfg["status_s"] * 1000:
+                self.publish_status()
+        except OSError as e:
+            self._lost(e)
+
+    def wake(self):
+        """A record was appended: send it at the next step."""
+        self._dirty = True
+
+    # ---------------------------------------------------------- session
+
+    def _connect(self):
+        b = self.board
+        try:
+            if not b.connect_network():
+                raise OSError("network down")
+            c = self.client
+            c.connect(self.cfg["broker_host"], self.cfg["broker_port"], timeout_ms=_CONNECT_TIMEOUT_MS)
+            self.up = True
+            self.connects += 1
+            self._batches = []
+            self._sent = set()
+            self._dirty = True
+            self.publish_status()
+            for t in (self._t_ack, self._t_cmd, wire.SUB_FORMS):
+                c.subscribe(t, 1)
+            self._backoff = _BACKOFF_MIN_MS
+            print("UPLINK connected to %s:%d queue=%d" % (self.cfg["broker_host"], self.cfg["broker_port"], self.log.depth()))
+        except OSError as e:
+            self._lost(e)
+
+    def _lost(self, e):
+        was_up = self.up
+        self.up = False
+        self.client.close()
+        b = self.board
+        jitter = (b.urandom(1)[0] * self._backoff) >> 10  # up to +25%
+        self._next_try = b.ticks_ms() + self._backoff + jitter
+        print("UPLINK %s (%s); retry in %d ms" % ("lost" if was_up else "connect failed", e, self._backoff + jitter))
+        self._backoff = min(self._backoff * 2, self.cfg["backoff_max_s"] * 1000)
+
+    def stop(self):
+        """Orderly shutdown: retained offline status, then DISCONNECT."""
+        if self.up:
+            try:
+                self.client.publish(self._t_status, wire.encode_status(False), retain=True, qos=wire.QOS_STATUS)
+            except OSError:
+                pass
+            self.client.disconnect()
+            self.up = False
+
+    def publish_status(self):
+        gc.collect()
+        b = self.board
+        msg = wire.encode_status(True, fw=config.VERSION, role=self.role, queue=self.log.depth(),
+                                 heap_free=gc.mem_free(), battery_mv=b.battery_mv(),
+                                 uptime_s=b.uptime_s(), time=wire.iso_utc(b.time()))
+        self.client.publish(self._t_status, msg, retain=True, qos=wire.QOS_STATUS)
+        self._last_status = b.ticks_ms()
+
+    # ---------------------------------------------------------- records
+
+    def _expire(self, now):
+        keep = []
+        for bt in self._batches:
+            if self.board.ticks_diff(now, bt[0]) >= self.ack_timeout_ms:
+                for s in bt[1]:
+                    self._sent.discard(s)
+                self.resent += len(bt[1])
+                self._dirty = True
+            else:
+                keep.append(bt)
+        self._batches = keep
+
+    def _send(self):
+        if not self._dirty or len(self._batches) >= _WINDOW:
+            return
+        parts = []
+        seqs = []
+        size = self._overhead
+        full = False
+        for seq, payload in self.log.pending():
+            if seq in self._sent:
+                continue
+            if parts and (size + len(payload) + 1 > self.batch_bytes or len(parts) >= wire.MAX_BATCH_RECORDS):
+                self._publish_batch(parts, seqs)
+                parts = []
+                seqs = []
+                size = self._overhead
+                if len(self._batches) >= _WINDOW:
+                    full = True
+                    break
+            parts.append(payload)
+            seqs.append(seq)
+            size += len(payload) + 1
+        if parts:
+            self._publish_batch(parts, seqs)
+        self._dirty = full
+
+    def _publish_batch(self, parts, seqs):
+        msg = wire.encode_batch_from_encoded(self.device, parts)
+        self.client.publish(self._t_records, msg, qos=wire.QOS_RECORDS)
+        self._batches.append([self.board.ticks_ms(), seqs])
+        for s in seqs:
+            self._sent.add(s)
+        self.sent += len(seqs)
+        print("UPLINK sent seqs=%s bytes=%d" % (",".join([str(s) for s in seqs]), len(msg)))
+
+    # --------------------------------------------------------- incoming
+
+    def _on_message(self, topic, msg, retained):
+        try:
+            if topic == self._t_ack:
+                self._on_ack(msg)
+            elif topic == self._t_cmd:
+                self._on_command(msg)
+            else:
+                p = wire.parse_topic(topic)
+                if p is not None and p[1] == "form":
+                    self._on_form(msg)
+        except wire.WireError as e:
+            print("UPLINK ignored message on %s: %s" % (topic, e))
+
+    def _on_ack(self, msg):
+        n = 0
+        for seq, iid, status in wire.decode_ack(msg):
+            if self.log.ack(seq, iid):
+                n += 1
+            if seq in self._sent:
+                self._sent.discard(seq)
+                for bt in self._batches:
+                    if seq in bt[1]:
+                        bt[1].remove(seq)
+                self._batches = [bt for bt in self._batches if bt[1]]
+        self.acked += n
+        if n:
+            print("UPLINK acked %d queue=%d" % (n, self.log.depth()))
+            self._dirty = True
+        if self.log.acked_in_file() >= _COMPACT_AT or (self.log.depth() == 0 and self.log.acked_in_file()):
+            self.log.compact()
+
+    def _on_command(self, msg):
+        cmd = wire.decode_command(msg)
+        cid = cmd.get("id")
+        if cid is not None:
+            if cid in self._cmd_ids:
+                return
+            self._cmd_ids.append(cid)
+            if len(self._cmd_ids) > 8:
+                self._cmd_ids.pop(0)
+        name = cmd["cmd"]
+        print("UPLINK command " + name)
+        if name == "sync":
+            self._batches = []
+            self._sent = set()
+            self._dirty = True
+        elif name == "status":
+            self.publish_status()
+        elif name == "identify":
+            for i in range(6):
+                self.board.led(i % 2 == 0)
+                self.board.sleep_ms(150)
+        elif name == "reboot":
+            self.stop()
+            self.board.reset()
+
+    def _on_form(self, msg):
+        form = wire.decode_form(msg)
+        if form["id"] != self.form_id or not newer(form["version"], self.form_version):
+            return
+        del form["v"]
+        data = wire.encode(form)
+        try:
+            os.mkdir("forms")
+        except OSError:
+            pass
+        path = "forms/" + self.form_id + ".json"
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(path + ".tmp", path)
+        self.form_version = form["version"]
+        self.new_form = form
+        print("UPLINK stored form %s version %s" % (form["id"], form["version"]))
+
+    def take_form(self):
+        """A newer form received since the last call, or None."""
+        f = self.new_form
+        self.new_form = None
+        return f

