@@ -62,6 +62,20 @@ def test_davis_newman_equals_networkx_collaboration_projection():
     assert g.m == want.number_of_edges()
 
 
+def test_davis_counts_equal_igraph_projection_multiplicity():
+    import igraph as ig
+
+    B, women, org, ev = davis()
+    nodes = list(B.nodes())
+    index = {x: i for i, x in enumerate(nodes)}
+    h = ig.Graph(n=len(nodes), edges=[(index[a], index[b]) for a, b in B.edges()])
+    h.vs["type"] = [B.nodes[x]["bipartite"] == 1 for x in nodes]
+    proj, _ = h.bipartite_projection(multiplicity=True)  # vertices: the women, in node order
+    want = {frozenset((women[e.source], women[e.target])): e["weight"] for e in proj.es}
+    cp = project(org, ev)
+    assert as_dict(cp.u, cp.v, cp.shared, women) == want
+
+
 def test_kernel_matches_reference_on_random_checkins():
     rng = np.random.default_rng(5)
     org = rng.integers(0, 30, 600)
