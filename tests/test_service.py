@@ -225,3 +225,33 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path, mosquitto):
     assert set(dev.acked) == set(sent)  # and every one acknowledged
     assert all(statuses <= {"stored", "duplicate"} for statuses in dev.acked.values())
     print(f"\nkilled after {acked_at_kill}/{n} acks; all {n} stored once and acknowledged")
+
+
+def test_serve_refuses_a_shared_group_on_the_embedded_broker(tmp_path):
+    p = run_cli("serve", "--db", str(tmp_path / "x.db"), "--shared-group", "g", "--port", str(free_port()))
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == [
+        "tiesense: a shared group needs an external MQTT 5 broker such as Mosquitto (--broker): "
+        "the embedded broker speaks MQTT 3.1.1 only"]
+
+
+def test_serve_with_the_embedded_broker_stops_cleanly_on_sigint(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tiesense.cli", "serve", "--db", str(tmp_path / "e.db"),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        line = proc.stdout.readline().decode() if ready else ""
+        assert line == f"tiesense host ready: broker mqtt://127.0.0.1:{port}, database {tmp_path / 'e.db'}\n"
+        dev = Device(f"mqtt://127.0.0.1:{port}", "kiosk-03")
+        r = make_record("kiosk-03", 1)
+        dev.send([r])
+        assert dev.next_ack() == [(1, r["id"], "stored")]
+        dev.close()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert out.decode().strip().splitlines()[-1] == f"tiesense host stopped: 1 records in {tmp_path / 'e.db'}"

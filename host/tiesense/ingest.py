@@ -149,6 +149,7 @@ class Ingest:
         self._queue: queue.Queue[_Message] = queue.Queue()
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
+        self._refused: str | None = None
         self._generation = 0
         self._writer: threading.Thread | None = None
         self._client: mqtt.Client | None = None
@@ -203,10 +204,13 @@ class Ingest:
         self._writer = threading.Thread(target=self._run, name="tiesense-ingest-writer", daemon=True)
         self._writer.start()
         client.loop_start()
-        if not self._subscribed.wait(timeout):
-            self.stop()
-            raise IngestError(f"the broker at {self.broker_url} did not accept the ingest's connection "
-                              f"and subscriptions within {timeout:.0f} s")
+        deadline = time.monotonic() + timeout
+        while not self._subscribed.wait(0.05):
+            if self._refused or time.monotonic() > deadline:
+                reason = self._refused or (f"the broker at {self.broker_url} did not accept the ingest's "
+                                           f"connection and subscriptions within {timeout:.0f} s")
+                self.stop()
+                raise IngestError(reason)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -261,7 +265,8 @@ class Ingest:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("broker %s refused the ingest connection: %s", self.broker_url, reason_code)
+            self._refused = f"the broker at {self.broker_url} refused the ingest's connection: {reason_code}"
+            log.error("%s", self._refused)
             return
         with self._lock:
             self._generation += 1
@@ -274,7 +279,8 @@ class Ingest:
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         bad = [rc for rc in reason_codes if rc.is_failure]
         if bad:
-            log.error("broker %s refused ingest subscriptions: %s", self.broker_url, bad)
+            self._refused = f"the broker at {self.broker_url} refused the ingest's subscriptions: {bad}"
+            log.error("%s", self._refused)
             return
         self._subscribed.set()
 

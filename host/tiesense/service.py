@@ -60,6 +60,9 @@ class Host:
         self.db_path = str(db_path)
         if broker_url is not None:
             parse_broker_url(broker_url)  # fail early on a bad URL
+        elif shared_group is not None:
+            raise ValueError("a shared group needs an external MQTT 5 broker such as Mosquitto (--broker): "
+                             "the embedded broker speaks MQTT 3.1.1 only")
         self._broker_url = broker_url
         self.embedded_port = embedded_port
         self.shared_group = shared_group
