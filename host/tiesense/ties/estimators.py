@@ -19,7 +19,7 @@ COMPONENTS = ("frequency", "duration", "closeness", "multiplexity", "reciprocity
 #: Default weights. Closeness carries the most weight because Marsden & Campbell
 #: (1984) found closeness (emotional intensity) the best single indicator of tie
 #: strength, with frequency and duration weaker indicators contaminated by
-#: context (kinship, co-location); multiplexity and reciprocity follow
+#: the context of the tie (neighbours, co-workers, kin); multiplexity and reciprocity follow
 #: Granovetter's (1973) "reciprocal services".
 DEFAULT_WEIGHTS = {
     "frequency": 0.20,
