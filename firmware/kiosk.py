@@ -15,7 +15,7 @@
 #
 # A newer form from the host is switched to only between surveys. The loop
 # calls uplink.service() every pass, also while a survey waits for keys.
-from survey import Survey
+from survey import Survey, label, wrap
 
 
 class Kiosk:
@@ -41,7 +41,6 @@ class Kiosk:
 
     def idle_screen(self):
         b = self.board
-        from survey import label, wrap
         lines = wrap(label(self.form.get("title") or self.form["id"], self.lang), b.cols)[:3]
         lines.append("")
         lines.append("Press any key")
@@ -71,6 +70,7 @@ class Kiosk:
             self.completed += 1
             self.uplink.wake()
             print("KIOSK stored seq=%d id=%s" % (seq, s.instance_id))
+            b.state("thanks")
             b.show(["", "Thank you!", "", "", "", "", "", ""][:b.rows])
             self._pause(self.cfg.get("thanks_ms", 1500))
         b.state("idle")

@@ -232,13 +232,16 @@ class Log:
         p = _parse_line(f.readline())
         return p[1] if p else None
 
-    def pending(self, after=0):
-        """Yield (seq, encoded record bytes) of every unacked record with seq > after, oldest first."""
+    def pending(self, after=0, skip=()):
+        """Yield (seq, encoded record bytes) of every unacked record with seq > after, oldest first.
+
+        Seqs in `skip` (e.g. those already in flight) are passed over without reading them.
+        """
         with open(self._path, "rb") as f:
             i = 0
             while i < len(self._seqs):
                 seq = self._seqs[i]
-                if seq > after and seq not in self._acked:
+                if seq > after and seq not in self._acked and seq not in skip:
                     payload = self._read_at(f, self._offs[i])
                     if payload is not None:
                         yield seq, payload

@@ -177,9 +177,7 @@ class Uplink:
         seqs = []
         size = self._overhead
         full = False
-        for seq, payload in self.log.pending():
-            if seq in self._sent:
-                continue
+        for seq, payload in self.log.pending(skip=self._sent):
             if parts and (size + len(payload) + 1 > self.batch_bytes or len(parts) >= wire.MAX_BATCH_RECORDS):
                 self._publish_batch(parts, seqs)
                 parts = []

@@ -62,13 +62,13 @@ class Board(_Base):
                 if self._wait_until is None:
                     self._wait_until = now + step[1]
                 if self.ticks_diff(self._wait_until, now) > 0:
-                    return
+                    break
                 self._wait_until = None
             elif kind == "presence":
                 self.push_presence()
             elif kind == "key":
                 if len(self._keys) >= 8:
-                    return  # let the app catch up; the script waits
+                    break  # let the app catch up; the script waits
                 self.push_key(step[1])
             elif kind == "exit":
                 self._exit = True
@@ -85,8 +85,9 @@ class Board(_Base):
 
     def state(self, name):
         _Base.state(self, name)
-        if self._auto_ms and name == "idle" and self._mode != "idle":
-            self._next_auto = self.ticks_ms() + self._auto_ms
+        if self._auto_ms and name != self._mode:
+            wait = _AUTO_GAP_MS if name == "survey" else self._auto_ms
+            self._next_auto = self.ticks_ms() + wait
         self._mode = name
 
     def show(self, lines):

@@ -42,6 +42,7 @@ def test_append_and_reopen():
     eq([s for s, _ in got], [1, 2])
     eq(bytes(got[0][1]), wire.encode_record(r1), "stored bytes are the canonical encoding")
     eq(instance_id_of(got[1][1]), r2["id"].encode())
+    eq([s for s, _ in lg.pending(skip={1})], [2], "in-flight seqs skipped")
     eq(lg.append(rec(3)), 3)
 
 

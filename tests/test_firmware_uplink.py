@@ -1,0 +1,106 @@
+"""Uplink behaviour beyond the basic ack loop, with the real firmware under
+micropython and a real Mosquitto: reconnect with backoff after the broker
+goes away, host commands, a new form version taken between surveys, and the
+demo (auto) mode producing valid records.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tiesense import wire
+from tiesense.devices import SimDevice, read_log_state, stage
+
+from .conftest import ROOT, require_tool, wait_for_port
+from .test_firmware import DEVICE, Host, survey_keys, wait_until
+
+FORM = json.loads((ROOT / "host" / "tiesense" / "instruments" / "tp_visit.json").read_text())
+
+
+def restart_broker(mosquitto):
+    """Stop the broker and start a new one on the same port (same config)."""
+    mosquitto.stop()
+    exe = require_tool("mosquitto", "apt-get install -y mosquitto")
+    mosquitto.proc = subprocess.Popen([exe, "-c", str(mosquitto.log.parent / "mosquitto.conf")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for_port(mosquitto.port)
+
+
+def test_reconnects_after_broker_restart_and_sends_offline_records(micropython, mosquitto, tmp_path):
+    script = survey_keys(1, 1, 1) + [["wait_ms", 1500]] + survey_keys(2, 2, 2)
+    root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script, ack_timeout_ms=60000,
+                 thanks_ms=0, keepalive_s=2, backoff_max_s=1)
+    host = Host(mosquitto.port)
+    dev = SimDevice(root, micropython=micropython).start()
+    try:
+        dev.wait_for("UPLINK sent seqs=1", timeout=15)
+        first = wait_until(lambda: host.collect(0.2), 5, "record 1")
+        host.close()
+        mosquitto.stop()
+        dev.wait_for("UPLINK lost", timeout=10)
+        dev.wait_for("KIOSK stored seq=2", timeout=10)  # taken while offline
+        dev.wait_for("UPLINK connect failed", timeout=10)
+        restart_broker(mosquitto)
+        host = Host(mosquitto.port)
+        dev.wait_for("UPLINK connected", timeout=10, count=2)
+        got = list(first)
+        wait_until(lambda: got.extend(host.collect(0.2)) or {r["seq"] for r in got} >= {1, 2}, 10, "both records")
+        ids = {}
+        for r in got:
+            assert ids.setdefault(r["seq"], r["id"]) == r["id"], "a seq changed instance id"
+        host.ack([r for r in got if r["seq"] in (1, 2)])
+        wait_until(lambda: read_log_state(root).pending == [], 10, "log to drain")
+    finally:
+        dev.stop()
+        host.close()
+
+
+def test_commands_and_new_form_between_surveys(micropython, mosquitto, tmp_path):
+    script = survey_keys(1, 1, 1) + [["wait_ms", 2500]] + survey_keys(1, 1, 1)
+    root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script, ack_timeout_ms=60000, thanks_ms=0)
+    host = Host(mosquitto.port)
+    dev = SimDevice(root, micropython=micropython).start()
+    try:
+        dev.wait_for("UPLINK sent seqs=1", timeout=15)
+        assert len(host.collect(0.5)) == 1
+        # sync: resend now, long before the 60 s ack timeout; a repeat of the same id is ignored
+        host.c.publish(wire.topic_command(DEVICE), wire.encode_command("sync", "c1"), qos=1)
+        again = wait_until(lambda: host.collect(0.2), 5, "resend on sync")
+        assert [r["seq"] for r in again] == [1]
+        host.c.publish(wire.topic_command(DEVICE), wire.encode_command("sync", "c1"), qos=1)
+        assert host.collect(1.0) == [], "repeated command id acted on"
+        host.status = {}
+        host.c.publish(wire.topic_command(DEVICE), wire.encode_command("status", "c2"), qos=1)
+        wait_until(lambda: host.status.get("online") is True, 5, "status on command")
+        assert host.status["queue"] == 1
+        # A newer form version (retained), and an older one that must be ignored
+        new = dict(FORM, version="2026112402")
+        new["questions"] = FORM["questions"][:1] + FORM["questions"][2:]  # org_type dropped
+        host.c.publish(wire.topic_form("tp_visit"), wire.encode_form(new), qos=1, retain=True)
+        dev.wait_for("UPLINK stored form tp_visit version 2026112402", timeout=5)
+        host.c.publish(wire.topic_form("tp_visit"), wire.encode_form(dict(FORM, version="2026112400")), qos=1)
+        dev.wait_for("KIOSK stored seq=2", timeout=15)
+        recs = {}
+        wait_until(lambda: [recs.setdefault(r["seq"], r) for r in host.collect(0.2)] and 2 in recs, 5, "record 2")
+        assert recs[2]["form_version"] == "2026112402"
+        assert set(recs[2]["answers"]) == {"facility", "satisfaction"}
+        stored = json.loads((root / "forms" / "tp_visit.json").read_text())
+        assert stored["version"] == "2026112402" and "v" not in stored
+        assert "2026112400" not in dev.output()
+    finally:
+        dev.stop()
+        host.close()
+
+
+def test_auto_mode_makes_valid_records(micropython, tmp_path):
+    root = stage(tmp_path / "dev", "kiosk-auto", "mqtt://127.0.0.1:9", script=[["wait_ms", 4000], ["exit"]],
+                 auto=1, sim_seed=7, thanks_ms=100, backoff_max_s=5)
+    dev = SimDevice(root, micropython=micropython).start()
+    assert dev.wait(20) == 0, dev.output()
+    st = read_log_state(root)
+    assert len(st.pending) >= 2, dev.output()[-2000:]
+    for s in st.pending:
+        wire.check_record(st.records[s])
+        a = st.records[s]["answers"]
+        assert set(a) == {"facility", "org_type", "satisfaction"} and 1 <= a["satisfaction"] <= 5
+    assert "EXIT completed" in dev.output()
