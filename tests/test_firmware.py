@@ -170,7 +170,7 @@ def test_uplink_keeps_records_until_acked_and_resends_same_ids(micropython, mosq
         dev.wait_for("UPLINK acked", timeout=5)
         st = read_log_state(root)
         assert st.acked == [] and st.hwm == 3, "compacted, high-water mark kept"
-        assert "Traceback" not in dev.output()
+        assert "Traceback" not in dev.read_output()
     finally:
         dev.stop()
 

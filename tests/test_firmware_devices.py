@@ -43,3 +43,11 @@ def test_stage_keeps_flash_and_honours_firmware_env(tmp_path, monkeypatch):
     assert devices.firmware_dir() == tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match="TIESENSE_FIRMWARE"):
         devices.stage(tmp_path / "e", "k1", "mqtt://127.0.0.1:1883")
+
+
+def test_stage_auto_forms(tmp_path):
+    root = devices.stage(tmp_path / "a", "k1", "mqtt://127.0.0.1:1883", auto={"seed": 3, "every_s": 5})
+    site = json.loads((root / "site.json").read_text())
+    assert site["sim_auto_s"] == 5 and site["sim_seed"] == 3
+    root = devices.stage(tmp_path / "b", "k1", "mqtt://127.0.0.1:1883", auto=7)
+    assert json.loads((root / "site.json").read_text())["sim_auto_s"] == 7

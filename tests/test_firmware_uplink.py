@@ -86,7 +86,7 @@ def test_commands_and_new_form_between_surveys(micropython, mosquitto, tmp_path)
         assert set(recs[2]["answers"]) == {"facility", "satisfaction"}
         stored = json.loads((root / "forms" / "tp_visit.json").read_text())
         assert stored["version"] == "2026112402" and "v" not in stored
-        assert "2026112400" not in dev.output()
+        assert "2026112400" not in dev.read_output()
     finally:
         dev.stop()
         host.close()
@@ -96,11 +96,11 @@ def test_auto_mode_makes_valid_records(micropython, tmp_path):
     root = stage(tmp_path / "dev", "kiosk-auto", "mqtt://127.0.0.1:9", script=[["wait_ms", 4000], ["exit"]],
                  auto=1, sim_seed=7, thanks_ms=100, backoff_max_s=5)
     dev = SimDevice(root, micropython=micropython).start()
-    assert dev.wait(20) == 0, dev.output()
+    assert dev.wait(20) == 0, dev.read_output()
     st = read_log_state(root)
-    assert len(st.pending) >= 2, dev.output()[-2000:]
+    assert len(st.pending) >= 2, dev.read_output()[-2000:]
     for s in st.pending:
         wire.check_record(st.records[s])
         a = st.records[s]["answers"]
         assert set(a) == {"facility", "org_type", "satisfaction"} and 1 <= a["satisfaction"] <= 5
-    assert "EXIT completed" in dev.output()
+    assert "EXIT completed" in dev.read_output()

@@ -82,8 +82,9 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
     script : list, optional
         Sim-board steps (``[["wait_ms", 500], ["presence"], ["key", "ok"], ["exit"]]``),
         written to ``script.json``.
-    auto : int, optional
-        Demo mode: one random survey every ``auto`` seconds.
+    auto : int or dict, optional
+        Demo mode: one random survey every ``auto`` seconds, or
+        ``{"every_s": N, "seed": S}`` to also seed the random answers.
     **config
         Any other site.json key (see firmware/config.py), e.g.
         ``ack_timeout_ms=1000``, ``language="ko"``, ``sim_seed=7``.
@@ -110,7 +111,11 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
     if script is not None:
         (root / "script.json").write_text(json.dumps(script))
         site["sim_script"] = "script.json"
-    if auto is not None:
+    if isinstance(auto, dict):
+        site["sim_auto_s"] = auto.get("every_s", 10)
+        if "seed" in auto:
+            site["sim_seed"] = auto["seed"]
+    elif auto is not None:
         site["sim_auto_s"] = auto
     site.update(config)
     (root / "site.json").write_text(json.dumps(site, indent=1, ensure_ascii=False))
@@ -120,21 +125,22 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
 class SimDevice:
     """One simulated device: ``micropython -X heapsize=190K main.py`` in its root.
 
-    Output (stdout and stderr) goes to ``root/console.log``.
+    Output (stdout and stderr) goes to the file ``output`` (``root/console.log``);
+    ``read_output()`` returns its text.
     """
 
     def __init__(self, root, micropython: str | None = None, heapsize: str = HEAPSIZE):
         self.root = Path(root)
         self.micropython = micropython or find_micropython()
         self.heapsize = heapsize
-        self.console = self.root / "console.log"
+        self.output = self.root / "console.log"
         self.proc: subprocess.Popen | None = None
         self._out = None
 
     def start(self) -> "SimDevice":
         if self.running:
             raise RuntimeError("device already running")
-        self._out = open(self.console, "ab")
+        self._out = open(self.output, "ab")
         self.proc = subprocess.Popen([self.micropython, "-X", f"heapsize={self.heapsize}", "main.py"],
                                      cwd=self.root, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
@@ -180,14 +186,15 @@ class SimDevice:
             self._out.close()
             self._out = None
 
-    def output(self) -> str:
-        return self.console.read_text(errors="replace") if self.console.exists() else ""
+    def read_output(self) -> str:
+        """Everything the device printed so far (SCREEN lines, BOOT, UPLINK, KIOSK, EXIT)."""
+        return self.output.read_text(errors="replace") if self.output.exists() else ""
 
     def wait_for(self, text: str, timeout: float = 10.0, count: int = 1) -> str:
         """Wait until ``text`` appears ``count`` times in the console output."""
         deadline = time.monotonic() + timeout
         while True:
-            out = self.output()
+            out = self.read_output()
             if out.count(text) >= count:
                 return out
             if not self.running and self.proc is not None:
