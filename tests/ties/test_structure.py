@@ -292,3 +292,19 @@ def test_check_graph_refuses_broken_csr():
         structure.disparity(negative)
     # overlap ignores weights, so it accepts them
     assert structure.overlap(negative).tolist() == [0.0, 0.0]
+
+
+def test_betweenness_same_for_any_thread_count(case):
+    _, _, g, _ = case
+    one = structure.betweenness(g, threads=1)
+    for t in (2, 3):
+        np.testing.assert_allclose(structure.betweenness(g, threads=t), one, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        structure.betweenness(g, threads=0)
+
+
+def test_degree_centralization_agrees_with_cluster_module(case):
+    from tiesense.ties import cluster
+
+    _, _, g, _ = case
+    assert structure.degree_centralization(g) == pytest.approx(cluster.degree_centralization(g), abs=1e-12)
