@@ -78,6 +78,7 @@ class Bundle:
     v: np.ndarray
     w: np.ndarray
     ig: object = None
+    ig_pairs: list = None        # edges as the list of pairs igraph's API takes
     nk: object = None
     nk_uv: tuple = None          # NetworKit edge endpoints by edge id
     nx: object = None
@@ -100,6 +101,7 @@ def build(g: Graph, nk_threads: int) -> Bundle:
     b.ig = ig.Graph(n=g.n, edges=np.column_stack([u, v]).tolist())
     b.ig.es["weight"] = w.tolist()
     b.ig.es["dist"] = (1.0 / w).tolist()
+    b.ig_pairs = np.column_stack([u, v]).tolist()
     nk.setNumberOfThreads(nk_threads)
     G = nk.Graph(g.n, weighted=True)
     G.addEdges((w, (u.astype(np.int64), v.astype(np.int64))))
@@ -154,7 +156,7 @@ def _nx_overlap(b: Bundle):
 
 
 def _ig_overlap(b: Bundle):
-    jac = np.array(b.ig.similarity_jaccard(pairs=np.column_stack([b.u, b.v]).tolist(), loops=False))
+    jac = np.array(b.ig.similarity_jaccard(pairs=b.ig_pairs, loops=False))
     k = np.array(b.ig.degree())
     ks = k[b.u] + k[b.v]
     common = np.rint(jac * ks / (1.0 + jac))

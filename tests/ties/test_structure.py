@@ -308,3 +308,23 @@ def test_degree_centralization_agrees_with_cluster_module(case):
 
     _, _, g, _ = case
     assert structure.degree_centralization(g) == pytest.approx(cluster.degree_centralization(g), abs=1e-12)
+
+
+# --- docs ---
+
+def test_doctests_run():
+    import doctest
+
+    res = doctest.testmod(structure)
+    assert res.attempted >= len(structure.__all__) - 2 and res.failed == 0
+
+
+def test_every_public_name_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "measures.md").read_text()
+    for name in structure.__all__:
+        if name in ("check_graph", "BROKERAGE_ROLES"):
+            continue
+        assert f"`{name}(" in text, name
+        assert getattr(structure, name).__doc__.count("Examples") == 1, name
