@@ -176,7 +176,8 @@ def test_effective_size_matches_reference_and_networkx(case):
     # NetworkX's per-node path follows its documented weighted formula. Its
     # all-nodes fast path (nodes=None) divides the max-normalised mutual
     # weights by column maxima instead of row maxima (networkx 3.6 with
-    # scipy sparse arrays), so it is not the yardstick for weighted graphs.
+    # scipy sparse arrays; networkx/networkx PR #8906), so it is not the
+    # yardstick for weighted graphs.
     want = nx.effective_size(G, nodes=list(G), weight="weight")
     np.testing.assert_allclose(got, by_node(g, want), **TOL)
 
