@@ -10,8 +10,8 @@
 # and nothing of it is stored. Kiosk respondents who stop half-way have
 # walked away; keeping partial answers would mix incomplete visits into the
 # data and hand the next visitor someone else's half-filled survey. The
-# count of abandoned surveys is kept (printed, and a wire field is
-# requested for it). "back" on the first question cancels the same way.
+# count of abandoned surveys is kept and reported, with the approaches, in
+# every status message (wire.STATUS_FIELDS), so the host knows response rates. "back" on the first question cancels the same way.
 #
 # A newer form from the host is switched to only between surveys. The loop
 # calls uplink.service() every pass, also while a survey waits for keys.
@@ -36,6 +36,7 @@ class Kiosk:
         n = self.board.approaches()
         if n:
             self.approaches += n
+            self.uplink.counters["approaches"] = self.approaches
             print("KIOSK approach total=%d" % self.approaches)
         self.uplink.service()
 
@@ -61,6 +62,7 @@ class Kiosk:
         if answers is None:
             if s.abandoned:
                 self.abandoned += 1
+                self.uplink.counters["abandoned"] = self.abandoned
                 print("KIOSK survey abandoned (idle) total=%d" % self.abandoned)
             else:
                 self.cancelled += 1

@@ -39,13 +39,6 @@ _BACKOFF_MIN_MS = const(1000)
 _CONNECT_TIMEOUT_MS = const(5000)
 
 
-def newer(a, b):
-    """True if form version string a is newer than b (longer, then larger)."""
-    if b is None:
-        return True
-    return (len(a), a) > (len(b), b)
-
-
 class Uplink:
     def __init__(self, cfg, board, log, form_id=None, form_version=None, client=None):
         self.cfg = cfg
@@ -55,6 +48,9 @@ class Uplink:
         self.role = cfg["role"]
         self.form_id = form_id or cfg["form"]
         self.form_version = form_version
+        # Counters the app reports in every status message (wire.STATUS_FIELDS),
+        # e.g. the kiosk's approaches and abandoned surveys.
+        self.counters = {}
         self.batch_bytes = min(cfg["batch_bytes"], wire.DEVICE_BATCH_BYTES)
         self.ack_timeout_ms = cfg["ack_timeout_ms"]
         self.client = client or mqtt.MQTTClient(
@@ -152,7 +148,9 @@ class Uplink:
         b = self.board
         msg = wire.encode_status(True, fw=config.VERSION, role=self.role, queue=self.log.depth(),
                                  heap_free=gc.mem_free(), battery_mv=b.battery_mv(),
-                                 uptime_s=b.uptime_s(), time=wire.iso_utc(b.time()))
+                                 uptime_s=b.uptime_s(), time=wire.iso_utc(b.time()),
+                                 approaches=self.counters.get("approaches"),
+                                 abandoned=self.counters.get("abandoned"))
         self.client.publish(self._t_status, msg, retain=True, qos=wire.QOS_STATUS)
         self._last_status = b.ticks_ms()
 
@@ -262,7 +260,7 @@ class Uplink:
 
     def _on_form(self, msg):
         form = wire.decode_form(msg)
-        if form["id"] != self.form_id or not newer(form["version"], self.form_version):
+        if form["id"] != self.form_id or not wire.newer_version(form["version"], self.form_version):
             return
         del form["v"]
         data = wire.encode(form)

@@ -43,11 +43,14 @@ def test_answered_survey_lands_in_sqlite_and_leaves_the_kiosk(broker, request, m
     with Host(db_path, broker_url=url) as host:
         # The first down selects the first choice; the first up on a 1-5 range shows 3.
         script = survey_keys(3, 2, 3) + [["wait_ms", 300]] + survey_keys(1, 5, 1)
-        root = stage(tmp_path / "kiosk", "kiosk-07", host.broker_url, script=script, thanks_ms=0)
+        root = stage(tmp_path / "kiosk", "kiosk-07", host.broker_url, script=script, thanks_ms=0, status_s=1)
         dev = SimDevice(root, micropython=micropython).start()
         try:
             wait_until(lambda: len(stored_records(db_path, "kiosk-07")) == 2, 30, "two records in SQLite")
             wait_until(lambda: read_log_state(root).pending == [], 15, "the kiosk log to drain after the acks")
+            # Footfall: the status carries the presence approaches, two here (one per survey).
+            wait_until(lambda: [d["approaches"] for d in sqlite_utils.Database(db_path)["devices"].rows] == [2],
+                       10, "the kiosk's status with its approaches")
         finally:
             dev.stop()
         rows = stored_records(db_path, "kiosk-07")

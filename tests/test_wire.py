@@ -92,6 +92,19 @@ def test_ack_and_status_round_trip():
     st_ = wire.decode_status(wire.encode_status(True, fw="0.1.0", queue=3, heap_free=90000))
     assert st_["online"] is True and st_["queue"] == 3
     assert wire.decode_status(wire.encode_status(False)) == {"v": 1, "online": False}
+    kiosk = wire.decode_status(wire.encode_status(True, approaches=12, abandoned=2, time="2026-11-24T09:30:00Z"))
+    assert (kiosk["approaches"], kiosk["abandoned"]) == (12, 2)
+    with pytest.raises(wire.WireError, match="'time'"):
+        wire.decode_status(wire.encode_status(True, time="noon"))
+    with pytest.raises(wire.WireError, match="'approaches'"):
+        wire.decode_status(wire.encode_status(True, approaches=-1))
+
+
+def test_form_versions_order_longer_then_lexically():
+    assert wire.newer_version("2026112402", "2026112401")
+    assert wire.newer_version("20261124010", "2026112401")
+    assert not wire.newer_version("2026112401", "2026112401")
+    assert wire.newer_version("1", None)
 
 
 answers = st.dictionaries(

@@ -125,7 +125,8 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     ),
     "devices": dict(
         columns={"device": str, "online": int, "fw": str, "role": str, "queue": int, "heap_free": int,
-                 "battery_mv": int, "uptime_s": int, "time": str, "last_seen": str},
+                 "battery_mv": int, "uptime_s": int, "time": str, "approaches": int, "abandoned": int,
+                 "last_seen": str},
         pk="device", not_null={"last_seen"},
     ),
     "forms": dict(
@@ -272,12 +273,12 @@ class Store:
     def _write_status(self, s: StatusItem) -> None:
         st = s.status
         row = {"device": s.device, "online": 1 if st.get("online") else 0, "last_seen": s.received_at}
-        for k in ("fw", "role", "queue", "heap_free", "battery_mv", "uptime_s", "time"):
+        for k in wire.STATUS_FIELDS[1:]:
             v = st.get(k)
             if k in ("fw", "role", "time") and v is not None and not isinstance(v, str):
                 v = json.dumps(v)
             row[k] = v
-        self.db["devices"].upsert(row, pk="device")
+        self.db["devices"].upsert(row, pk="device", alter=True)
 
     def publish_form(self, form: dict, published_at: str | None = None) -> bool:
         """Record that ``form`` is published; True if new, False if already there unchanged.

@@ -359,13 +359,20 @@ def decode_ack(payload):
 
 # ---------------------------------------------------------------- status
 
-STATUS_FIELDS = ("online", "fw", "role", "queue", "heap_free", "battery_mv", "uptime_s", "time")
+# online: bool; fw, role: str; time: the device clock as iso_utc();
+# queue (records not yet acknowledged), heap_free, battery_mv, uptime_s,
+# approaches (presence-sensor approaches counted since boot) and abandoned
+# (surveys given up on idle since boot): non-negative integers.
+STATUS_FIELDS = ("online", "fw", "role", "queue", "heap_free", "battery_mv", "uptime_s", "time",
+                 "approaches", "abandoned")
+_STATUS_COUNTS = ("queue", "heap_free", "battery_mv", "uptime_s", "approaches", "abandoned")
 
 
-def encode_status(online, fw=None, role=None, queue=None, heap_free=None, battery_mv=None, uptime_s=None, time=None):
+def encode_status(online, fw=None, role=None, queue=None, heap_free=None, battery_mv=None, uptime_s=None, time=None,
+                  approaches=None, abandoned=None):
     """A device status message (retained). The MQTT last will is ``encode_status(False)``."""
     obj = {"v": VERSION, "online": bool(online)}
-    vals = (fw, role, queue, heap_free, battery_mv, uptime_s, time)
+    vals = (fw, role, queue, heap_free, battery_mv, uptime_s, time, approaches, abandoned)
     for k, val in zip(STATUS_FIELDS[1:], vals):
         if val is not None:
             obj[k] = val
@@ -376,9 +383,11 @@ def decode_status(payload):
     obj = _loads(payload, "status")
     if not isinstance(obj.get("online"), bool):
         raise WireError("status must say 'online': true or false")
-    for k in ("queue", "heap_free", "battery_mv", "uptime_s"):
-        if k in obj and not (isinstance(obj[k], int) and obj[k] >= 0):
+    for k in _STATUS_COUNTS:
+        if k in obj and not (isinstance(obj[k], int) and not isinstance(obj[k], bool) and obj[k] >= 0):
             raise WireError("status '" + k + "' must be a non-negative integer")
+    if "time" in obj and not _valid_iso(obj["time"]):
+        raise WireError("status 'time' must be a UTC time like 2026-11-24T09:30:00Z")
     return obj
 
 
@@ -407,6 +416,18 @@ def encode_form(form):
     obj = dict(form)
     obj["v"] = VERSION
     return encode(obj)
+
+
+def newer_version(a, b):
+    """True if form version ``a`` is newer than ``b`` (None: no version yet).
+
+    Versions are compared as XLSForm/ODK practice writes them (e.g. a date
+    stamp 2026112401): a longer string is newer, equal lengths compare as text.
+    Host and devices both use this, so they agree on which form is current.
+    """
+    if b is None:
+        return True
+    return (len(a), a) > (len(b), b)
 
 
 def decode_form(payload):
