@@ -16,9 +16,7 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(
-        extensions,
-        language_level=3,
-        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
-    )
+    # Directives (boundscheck, wraparound...) live in each kernel's header, set
+    # only where that kernel's indices are proven in range.
+    ext_modules=cythonize(extensions, language_level=3)
 )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiesense.forms import FormError, FormRegistry, builtin_forms, load_form, validate_answers
+from tiesense.forms import FormError, FormRegistry, builtin_form, builtin_forms, load_form, validate_answers
 
 GOOD = {"facility": "shared_lab", "org_type": "sme", "satisfaction": 4}
 
@@ -14,8 +14,20 @@ def visit() -> dict:
 
 
 def test_builtin_instruments_load(visit):
-    assert [(f["id"], f["version"]) for f in builtin_forms()] == [("tp_visit", "2026112401")]
+    assert [(f["id"], f["version"]) for f in builtin_forms()] == [("fi_partner", "2026112401"),
+                                                                   ("tp_visit", "2026112401")]
     assert [q["name"] for q in visit["questions"]] == ["facility", "org_type", "satisfaction"]
+    interview = [q["name"] for q in builtin_form("fi_partner")["questions"]]
+    assert interview[:2] == ["respondent_org", "partner_org"] and "closeness" in interview
+
+
+def test_interview_answers_are_checked_against_the_instrument():
+    form = builtin_form("fi_partner")
+    good = {"respondent_org": 11, "partner_org": 12, "tie_types": ["traded", "knowledge"], "frequency": 5,
+            "closeness": 4, "scope": "abroad"}
+    assert validate_answers(form, good) == []
+    bad = validate_answers(form, dict(good, frequency=7, tie_types=["gossip"], scope=None))
+    assert len(bad) == 3 and any("frequency" in p for p in bad) and any("gossip" in p for p in bad)
 
 
 def test_lookup_by_id_and_version():

@@ -5,7 +5,7 @@ import json
 import re
 
 from tiesense import wire
-from tiesense.forms import builtin_forms
+from tiesense.forms import builtin_form, builtin_forms
 
 from .conftest import ROOT
 
@@ -35,7 +35,7 @@ def test_examples_decode_and_are_canonical():
     assert wire.decode_status(ex["status"])["online"] is True
     assert ex["will"] == wire.encode_status(False)
     assert wire.decode_command(ex["command"])["cmd"] == "sync"
-    assert ex["form"] == wire.encode_form(builtin_forms()[0])
+    assert ex["form"] == wire.encode_form(builtin_form("tp_visit"))
 
 
 def test_documented_limits_match_wire():

@@ -36,14 +36,18 @@ def test_host_publishes_forms_retained_and_ingests(tmp_path):
         sub.subscribe(wire.SUB_FORMS, qos=1)
         sub.loop_start()
         try:
-            topic, payload, retained = got.get(timeout=5)
+            seen = {}
+            for _ in builtin_forms():
+                topic, payload, retained = got.get(timeout=5)
+                seen[topic] = (payload, retained)
         finally:
             sub.loop_stop()
             sub.disconnect()
-        form = builtin_forms()[0]
-        assert (topic, retained) == (wire.topic_form("tp_visit"), True)
-        assert wire.decode_form(payload) == dict(form, v=wire.VERSION)
-        assert host.store.forms() == [form]
+        assert set(seen) == {wire.topic_form(f["id"]) for f in builtin_forms()}
+        for form in builtin_forms():
+            payload, retained = seen[wire.topic_form(form["id"])]
+            assert retained and wire.decode_form(payload) == dict(form, v=wire.VERSION)
+        assert sorted(host.store.forms(), key=lambda f: f["id"]) == builtin_forms()
         dev = Device(host.broker_url, "kiosk-07")
         try:
             r = make_record("kiosk-07", 1)

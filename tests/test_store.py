@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from tiesense import wire
-from tiesense.forms import builtin_forms
+from tiesense.forms import builtin_form, builtin_forms
 from tiesense.store import FormConflict, QuarantineItem, RecordItem, StatusItem, Store, now_iso, record_digest
 
 
@@ -99,7 +99,7 @@ def test_status_upserts_device(store):
 
 
 def test_published_form_is_immutable(store):
-    form = builtin_forms()[0]
+    form = builtin_form("tp_visit")
     assert store.publish_form(form) is True
     assert store.publish_form(dict(form)) is False  # same content: fine
     changed = dict(form, questions=form["questions"][:1])

@@ -46,5 +46,43 @@ def demo(kiosks, db_path, broker, every, duration):
         raise click.ClickException(str(e))
 
 
+@main.group()
+def ties():
+    """Tie-strength estimates between organisations (table tie_estimates)."""
+
+
+@ties.command("recompute")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--mode", type=click.Choice(["mean", "min", "max", "confirmed"]), default="mean", show_default=True,
+              help="How the two sides' reports of a tie are reconciled.")
+@click.option("--replicates", default=500, show_default=True, help="Bootstrap replicates over respondents.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (same seed, same intervals).")
+def ties_recompute(db_path, mode, replicates, seed):
+    """Recompute the survey-composite estimate of every dyad, with bootstrap intervals."""
+    from .estimates import recompute
+
+    n = recompute(db_path, mode=mode, n_replicates=replicates, seed=seed)
+    click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
+
+
+@ties.command("show")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--estimator", type=click.Choice(["composite", "decayed_rate"]), default=None,
+              help="Only this estimator (default: all).")
+@click.option("--limit", default=20, show_default=True, help="Rows to print, strongest first.")
+def ties_show(db_path, estimator, limit):
+    """Print the strongest estimated ties with their intervals."""
+    from .estimates import estimates
+
+    rows = estimates(db_path, estimator)
+    if not rows:
+        raise click.ClickException(f"no tie estimates in {db_path}: interviews (form fi_partner) arrive through "
+                                   "ingest; run 'tiesense ties recompute' for the composite")
+    click.echo(f"{'u':>7} {'v':>7}  {'estimator':<13} {'value':>9}  {'interval':<21} {'obs':>4}")
+    for r in rows[:limit]:
+        click.echo(f"{r['u']:>7} {r['v']:>7}  {r['estimator']:<13} {r['value']:>9.4f}  "
+                   f"[{r['low']:.4f}, {r['high']:.4f}]{'':<3} {r['observations']:>4}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

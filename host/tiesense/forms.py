@@ -66,10 +66,24 @@ def builtin_forms() -> list[dict]:
 
     Examples
     --------
-    >>> [(f["id"], f["version"]) for f in builtin_forms()][:1]
-    [('tp_visit', '2026112401')]
+    >>> sorted((f["id"], f["version"]) for f in builtin_forms())
+    [('fi_partner', '2026112401'), ('tp_visit', '2026112401')]
     """
     return [load_form(p) for p in sorted(INSTRUMENTS.glob("*.json"))]
+
+
+def builtin_form(form_id: str) -> dict:
+    """The built-in instrument ``form_id`` (its newest shipped version).
+
+    Examples
+    --------
+    >>> builtin_form("tp_visit")["questions"][0]["name"]
+    'facility'
+    """
+    found = [f for f in builtin_forms() if f["id"] == form_id]
+    if not found:
+        raise FormError(f"no built-in form '{form_id}'; shipped: {', '.join(f['id'] for f in builtin_forms())}")
+    return max(found, key=lambda f: (len(f["version"]), f["version"]))
 
 
 class FormRegistry:

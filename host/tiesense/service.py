@@ -16,6 +16,7 @@ from typing import Callable, TextIO
 
 from . import wire
 from .broker import BrokerError, EmbeddedBroker, parse_broker_url
+from .estimates import LiveTies
 from .forms import FormError, FormRegistry, builtin_forms
 from .ingest import BatchReport, Ingest, IngestError
 from .store import FormConflict, Store
@@ -124,8 +125,10 @@ class Host:
                 self.broker.start()
             except BrokerError as e:
                 raise HostError(str(e)) from None
+        # Live tie estimates: rebuilt from the stored interviews, then updated after each batch.
+        self.live_ties = LiveTies(self.db_path)
         self.ingest = Ingest(self.store, self.broker_url, client_id=self.client_id,
-                             shared_group=self.shared_group, forms=self.forms, on_batch=self.on_batch)
+                             shared_group=self.shared_group, forms=self.forms, on_batch=self._after_batch)
         try:
             self.ingest.start()
         except IngestError as e:
@@ -133,6 +136,13 @@ class Host:
         for f in forms:
             self.ingest.publish(wire.topic_form(f["id"]), wire.encode_form(f), qos=wire.QOS_FORM, retain=True)
         self.started_at = time.time()
+
+    def _after_batch(self, report: BatchReport) -> None:
+        try:
+            self.live_ties.on_batch(report)
+        finally:
+            if self.on_batch is not None:
+                self.on_batch(report)
 
     def stop(self) -> None:
         """Stop the ingest (draining and acknowledging what it holds), the broker, and close the store."""

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, cdivision=True, language_level=3
 """Node strength with Opsahl's alpha over CSR arrays.
 
 s_i^alpha = k_i^(1 - alpha) * s_i^alpha  (Opsahl, Agneessens & Skvoretz 2010).

@@ -1,0 +1,219 @@
+"""Tie estimates from the database: recomputed on demand, updated live as records arrive.
+
+The interview instrument ``fi_partner`` gives one record per partner a
+respondent names (roster codes for both organisations). From those records:
+
+* ``composite``: the survey composite (:func:`tiesense.ties.estimators.survey_composite`)
+  of every report, reconciled per dyad (:func:`~tiesense.ties.estimators.reconcile_dyads`),
+  with a bootstrap interval over respondents
+  (:func:`~tiesense.ties.uncertainty.dyad_intervals`). Recomputed on demand
+  (``tiesense ties recompute``): standardisation is over all reports, so a new
+  report changes every value.
+* ``decayed_rate``: reports per day, exponentially decayed with a half-life
+  (:class:`~tiesense.ties.decay.DecayTable`), with a Gamma-Poisson interval
+  (:func:`~tiesense.ties.uncertainty.decayed_rate_interval`). Updated
+  incrementally by the host after each committed ingest batch, O(1) per record.
+
+Both are written to the ``tie_estimates`` table that dashboards and exports
+read: one row per (u, v, estimator) with ``u < v`` roster codes, value, low,
+high, observations, confirmed, disagreement, updated_at.
+"""
+from __future__ import annotations
+
+import calendar
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+import sqlite_utils
+
+from . import wire
+from .ties.decay import DecayTable
+from .ties.estimators import TIE_TYPES, reconcile_dyads, survey_composite
+from .ties.uncertainty import decayed_rate_interval, dyad_intervals
+
+INTERVIEW_FORM = "fi_partner"
+TABLE = "tie_estimates"
+DAY = 86400.0
+DEFAULT_HALF_LIFE_DAYS = 180.0
+RECIPROCITY = {"mutual": 1.0, "we": 0.0, "they": 0.0}
+
+
+def _days(iso: str) -> float:
+    """Days since the epoch of a wire timestamp (``2026-11-24T09:30:00Z``)."""
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) / DAY
+
+
+def _now_iso() -> str:
+    return wire.iso_utc(time.time())
+
+
+def _table(db: sqlite_utils.Database):
+    t = db[TABLE]
+    if not t.exists():
+        t.create({"u": int, "v": int, "estimator": str, "value": float, "low": float, "high": float,
+                  "observations": int, "confirmed": int, "disagreement": float, "updated_at": str},
+                 pk=("u", "v", "estimator"))
+    return t
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """A connection the host's ingest thread may use after another thread opened it."""
+    db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def interview_reports(db: sqlite_utils.Database) -> dict[str, np.ndarray]:
+    """Every ``fi_partner`` report as parallel arrays, in time order.
+
+    Keys: respondent, partner (roster codes), frequency, duration (years since
+    ``since_year`` at the interview), closeness, multiplexity (number of tie
+    types), reciprocity (1 mutual, 0 one-sided, NaN unanswered), day (days
+    since the epoch at the end of the interview).
+    """
+    cols: dict[str, list] = {k: [] for k in ("respondent", "partner", "frequency", "duration", "closeness",
+                                              "multiplexity", "reciprocity", "day")}
+    if "records" in db.table_names():
+        for row in db.query("select answers, end from records where form = ? order by end, instance_id",
+                            [INTERVIEW_FORM]):
+            a = json.loads(row["answers"])
+            if a.get("respondent_org") == a.get("partner_org"):
+                continue  # a self-report names no tie
+            year = int(row["end"][:4])
+            cols["respondent"].append(a["respondent_org"])
+            cols["partner"].append(a["partner_org"])
+            cols["frequency"].append(a.get("frequency", np.nan))
+            since = a.get("since_year")
+            cols["duration"].append(max(0, year - since) if isinstance(since, int) else np.nan)
+            cols["closeness"].append(a.get("closeness", np.nan))
+            cols["multiplexity"].append(len({t for t in a.get("tie_types") or [] if t in TIE_TYPES}))
+            cols["reciprocity"].append(RECIPROCITY.get(a.get("reciprocity"), np.nan))
+            cols["day"].append(_days(row["end"]))
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+    out["respondent"] = out["respondent"].astype(np.int64)
+    out["partner"] = out["partner"].astype(np.int64)
+    return out
+
+
+def recompute(db_path: str | Path, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
+              seed: int = 0, weights: dict | None = None) -> int:
+    """Recompute the ``composite`` estimate of every dyad from the database; return the number of dyads.
+
+    Replaces every ``composite`` row of ``tie_estimates`` in one transaction.
+
+    Parameters
+    ----------
+    mode : dyad reconciliation, one of mean, min, max, confirmed
+    n_replicates, level, seed : the respondent bootstrap behind each interval
+    weights : composite weights (default :data:`tiesense.ties.estimators.DEFAULT_WEIGHTS`)
+    """
+    db = open_db(db_path)
+    r = interview_reports(db)
+    table = _table(db)
+    rows = []
+    if len(r["respondent"]):
+        value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"],
+                                 r["reciprocity"], weights=weights)
+        dy = reconcile_dyads(r["respondent"], r["partner"], value, mode)
+        if len(dy):
+            iv = dyad_intervals(r["respondent"], r["partner"], value, mode, n_replicates=n_replicates,
+                                level=level, seed=seed)
+            stamp = _now_iso()
+            for i in range(len(dy)):
+                rows.append({"u": int(dy.u[i]), "v": int(dy.v[i]), "estimator": "composite",
+                             "value": float(dy.value[i]), "low": float(iv.low[i]), "high": float(iv.high[i]),
+                             "observations": int(dy.n_reports[i]), "confirmed": int(bool(dy.confirmed[i])),
+                             "disagreement": None if np.isnan(dy.disagreement[i]) else float(dy.disagreement[i]),
+                             "updated_at": stamp})
+    with db.conn:
+        table.delete_where("estimator = ?", ["composite"])
+        table.insert_all(rows)
+    return len(rows)
+
+
+class LiveTies:
+    """The ``decayed_rate`` estimate, kept current by the host as records are stored.
+
+    Built from the database at start (every stored interview replayed), then
+    :meth:`on_batch` (an :class:`~tiesense.ingest.Ingest` callback) observes
+    each newly stored ``fi_partner`` record in O(1) and rewrites the rows of
+    the dyads it touched.
+    """
+
+    def __init__(self, db_path: str | Path, half_life_days: float = DEFAULT_HALF_LIFE_DAYS):
+        self.db = open_db(db_path)
+        self.half_life = half_life_days
+        self.table = DecayTable(half_life_days)
+        self.first_day: float | None = None
+        self.counts: dict[tuple[int, int], int] = {}
+        self.last: dict[tuple[int, int], float] = {}
+        r = interview_reports(self.db)
+        self._observe(r["respondent"], r["partner"], r["day"])
+        self._write(set(self.counts))
+
+    def _observe(self, u, v, day) -> set[tuple[int, int]]:
+        touched = set()
+        if len(u):
+            self.table.observe_many(u, v, day)
+            first = float(np.min(day))
+            self.first_day = first if self.first_day is None else min(self.first_day, first)
+            for a, b, d in zip(np.minimum(u, v).tolist(), np.maximum(u, v).tolist(), day.tolist()):
+                self.counts[(a, b)] = self.counts.get((a, b), 0) + 1
+                self.last[(a, b)] = max(d, self.last.get((a, b), d))
+                touched.add((a, b))
+        return touched
+
+    def _write(self, dyads: set[tuple[int, int]]) -> None:
+        if not dyads:
+            return
+        now = time.time() / DAY
+        stamp = _now_iso()
+        observed_for = max(now - (self.first_day or now), 1.0)
+        rows = []
+        for u, v in sorted(dyads):
+            at = max(now, self.last[(u, v)])  # a device clock ahead of the host's must not fail the read
+            value = self.table.value(u, v, at)
+            iv = decayed_rate_interval(value, self.half_life, observed_for)
+            rows.append({"u": u, "v": v, "estimator": "decayed_rate", "value": float(iv.mean),
+                         "low": float(iv.low), "high": float(iv.high), "observations": self.counts[(u, v)],
+                         "confirmed": None, "disagreement": None, "updated_at": stamp})
+        with self.db.conn:
+            _table(self.db).upsert_all(rows, pk=("u", "v", "estimator"))
+
+    def observe_records(self, records: list[dict]) -> set[tuple[int, int]]:
+        """Observe stored ``fi_partner`` records (dicts with ``answers`` and ``end``); write their dyads."""
+        u, v, day = [], [], []
+        for rec in records:
+            a = rec["answers"] if isinstance(rec["answers"], dict) else json.loads(rec["answers"])
+            if a.get("respondent_org") == a.get("partner_org"):
+                continue
+            u.append(a["respondent_org"])
+            v.append(a["partner_org"])
+            day.append(_days(rec["end"]))
+        touched = self._observe(np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64),
+                                np.asarray(day, dtype=np.float64))
+        self._write(touched)
+        return touched
+
+    def on_batch(self, report) -> None:
+        """Ingest callback: observe the interviews this batch stored for the first time."""
+        ids = [iid for entries in report.acks.values() for (_seq, iid, status) in entries if status == wire.STORED]
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        recs = list(self.db.query(f"select answers, end from records where form = ? and instance_id in ({marks})",
+                                  [INTERVIEW_FORM, *ids]))
+        if recs:
+            self.observe_records(recs)
+
+
+def estimates(db_path: str | Path, estimator: str | None = None) -> list[dict]:
+    """Rows of ``tie_estimates`` (all estimators, or one), strongest first."""
+    db = open_db(db_path)
+    if TABLE not in db.table_names():
+        return []
+    where, params = ("where estimator = ?", [estimator]) if estimator else ("", [])
+    return list(db.query(f"select * from {TABLE} {where} order by value desc, u, v", params))

@@ -1,0 +1,130 @@
+"""Tie estimates wired to the database: interviews arrive over MQTT, estimates land in tie_estimates."""
+from __future__ import annotations
+
+import os
+import queue
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import sqlite_utils
+from click.testing import CliRunner
+
+from tiesense import cli, wire
+from tiesense.estimates import LiveTies, interview_reports, recompute
+from tiesense.service import Host
+from tiesense.ties.estimators import reconcile_dyads, survey_composite
+
+from .test_firmware import wait_until
+
+# (respondent, partner, tie types, frequency, since, closeness, reciprocity, end time)
+REPORTS = [
+    (11, 12, ["traded", "knowledge"], 5, 2015, 4, "mutual", "2026-10-01T10:00:00Z"),
+    (12, 11, ["traded"], 4, 2016, 3, "we", "2026-10-02T10:00:00Z"),
+    (11, 13, ["support"], 2, None, 2, None, "2026-10-03T10:00:00Z"),
+    (13, 14, ["collaborative", "people", "knowledge"], 6, 2020, 5, "mutual", "2026-10-04T10:00:00Z"),
+    (14, 12, ["finance"], 1, 2024, 1, "they", "2026-10-05T10:00:00Z"),
+    (11, 12, ["traded", "knowledge", "people"], 5, 2015, 5, "mutual", "2026-11-01T10:00:00Z"),
+]
+
+
+def interview_record(i, rep, device="handheld-01"):
+    r, p, types, freq, since, close, recip, end = rep
+    answers = {"respondent_org": r, "partner_org": p, "tie_types": types, "frequency": freq,
+               "closeness": close, "scope": "same_park"}
+    if since is not None:
+        answers["since_year"] = since
+    if recip is not None:
+        answers["reciprocity"] = recip
+    return wire.make_record(device, i + 1, "fi_partner", "2026112401", end, end, answers,
+                            wire.new_instance_id(os.urandom))
+
+
+def publish_interviews(url_port, records, device="handheld-01"):
+    acks: queue.Queue = queue.Queue()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
+    c.on_message = lambda cl, u, m: [acks.put(a) for a in wire.decode_ack(m.payload)]
+    c.connect("127.0.0.1", url_port)
+    c.subscribe(wire.topic_ack(device), qos=1)
+    c.loop_start()
+    c.publish(wire.topic_records(device), wire.encode_batch(device, records), qos=1).wait_for_publish(5)
+    got = [acks.get(timeout=10) for _ in records]
+    c.loop_stop()
+    c.disconnect()
+    return got
+
+
+def test_interviews_update_live_estimates_and_recompute_the_composite(tmp_path):
+    db_path = tmp_path / "host.db"
+    records = [interview_record(i, rep) for i, rep in enumerate(REPORTS)]
+    with Host(db_path) as host:
+        port = int(host.broker_url.rsplit(":", 1)[1])
+        acks = publish_interviews(port, records)
+        assert sorted(a[2] for a in acks) == [wire.STORED] * len(records)
+        db = sqlite_utils.Database(db_path)
+        wait_until(lambda: "tie_estimates" in db.table_names()
+                   and db["tie_estimates"].count_where("estimator = 'decayed_rate'") == 4, 10, "live estimates")
+        live = {(r["u"], r["v"]): r for r in db.query("select * from tie_estimates where estimator='decayed_rate'")}
+        # Dyad (11, 12) was reported three times, the others once.
+        assert {k: r["observations"] for k, r in live.items()} == {(11, 12): 3, (11, 13): 1, (13, 14): 1, (12, 14): 1}
+        assert all(r["low"] < r["value"] < r["high"] for r in live.values())
+        assert live[(11, 12)]["value"] > live[(11, 13)]["value"]
+
+    # A host started afresh rebuilds the same live estimates from the database.
+    rebuilt = LiveTies(db_path)
+    assert rebuilt.counts == {k: r["observations"] for k, r in live.items()}
+
+    n = recompute(db_path, mode="mean", n_replicates=200, seed=1)
+    assert n == 4
+    rows = {(r["u"], r["v"]): r for r in db.query("select * from tie_estimates where estimator='composite'")}
+    # The stored composite is the library's composite, reconciled: computed here directly from REPORTS.
+    resp = np.array([r[0] for r in REPORTS])
+    part = np.array([r[1] for r in REPORTS])
+    value = survey_composite(
+        np.array([r[3] for r in REPORTS], float),
+        np.array([np.nan if r[4] is None else 2026 - r[4] for r in REPORTS], float),
+        np.array([r[5] for r in REPORTS], float),
+        np.array([len(r[2]) for r in REPORTS], float),
+        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float))
+    want = reconcile_dyads(resp, part, value, "mean")
+    for u, v, x, confirmed in zip(want.u, want.v, want.value, want.confirmed):
+        row = rows[(int(u), int(v))]
+        assert abs(row["value"] - x) < 1e-12
+        assert row["confirmed"] == int(confirmed)
+        assert row["low"] <= row["high"]
+    assert rows[(11, 12)]["confirmed"] == 1 and rows[(11, 12)]["disagreement"] is not None
+    assert rows[(11, 13)]["confirmed"] == 0 and rows[(11, 13)]["disagreement"] is None
+    # Recomputing with the same seed is reproducible.
+    before = sorted((r["u"], r["v"], r["value"], r["low"], r["high"]) for r in rows.values())
+    recompute(db_path, mode="mean", n_replicates=200, seed=1)
+    after = sorted((r["u"], r["v"], r["value"], r["low"], r["high"])
+                   for r in db.query("select * from tie_estimates where estimator='composite'"))
+    assert before == after
+
+
+def test_interview_reports_skip_self_reports_and_read_missing_answers_as_nan(tmp_path):
+    db_path = tmp_path / "host.db"
+    recs = [interview_record(0, REPORTS[2]), interview_record(1, (15, 15, ["traded"], 3, 2020, 3, None,
+                                                                  "2026-10-06T10:00:00Z"))]
+    with Host(db_path) as host:
+        publish_interviews(int(host.broker_url.rsplit(":", 1)[1]), recs)
+    r = interview_reports(sqlite_utils.Database(db_path))
+    assert r["respondent"].tolist() == [11] and r["partner"].tolist() == [13]
+    assert np.isnan(r["duration"][0]) and np.isnan(r["reciprocity"][0])
+
+
+def test_cli_recompute_and_show(tmp_path):
+    db_path = tmp_path / "host.db"
+    with Host(db_path) as host:
+        publish_interviews(int(host.broker_url.rsplit(":", 1)[1]),
+                           [interview_record(i, rep) for i, rep in enumerate(REPORTS)])
+    runner = CliRunner()
+    out = runner.invoke(cli.main, ["ties", "recompute", "--db", str(db_path), "--replicates", "50"])
+    assert out.exit_code == 0 and out.output.startswith("4 dyads estimated")
+    shown = runner.invoke(cli.main, ["ties", "show", "--db", str(db_path), "--estimator", "composite"])
+    assert shown.exit_code == 0
+    lines = shown.output.strip().splitlines()
+    assert len(lines) == 5 and lines[0].split()[:3] == ["u", "v", "estimator"]
+    empty = tmp_path / "empty.db"
+    sqlite_utils.Database(empty)["x"].insert({"a": 1})
+    missing = runner.invoke(cli.main, ["ties", "show", "--db", str(empty)])
+    assert missing.exit_code == 1 and "no tie estimates" in missing.output
