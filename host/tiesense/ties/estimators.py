@@ -271,7 +271,13 @@ def reconcile_dyads(respondent, partner, value, mode: str = "mean") -> Dyads:
     if len(r) == 0:
         return Dyads(empty, empty.copy(), np.zeros(0), empty.copy(), np.zeros(0), np.zeros(0, dtype=bool))
     # One row per (dyad, side): average repeated reports from the same side.
-    dyad_keys, dyad_id = np.unique(np.stack([lo, hi]), axis=1, return_inverse=True)
+    base = int(hi.max()) + 1
+    if base < 2**31 and int(lo.min()) >= 0:
+        # One int64 key per dyad: a 1-D unique is an order of magnitude faster than unique(axis=1).
+        keys, dyad_id = np.unique(lo * base + hi, return_inverse=True)
+        dyad_keys = np.stack([keys // base, keys % base])
+    else:
+        dyad_keys, dyad_id = np.unique(np.stack([lo, hi]), axis=1, return_inverse=True)
     dyad_id = dyad_id.ravel()
     nd = dyad_keys.shape[1]
     cell = dyad_id * 2 + side

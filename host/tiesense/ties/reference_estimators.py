@@ -57,16 +57,17 @@ def composite_reference(columns: dict, weights: dict, method: str = "minmax") ->
     std = {}
     for name in names:
         vals = [x for x in columns[name] if x == x]
+        if vals:
+            lo, hi = min(vals), max(vals)
+            mu = sum(vals) / len(vals)
+            sd = math.sqrt(sum((y - mu) ** 2 for y in vals) / len(vals))
         col = []
         for x in columns[name]:
             if x != x:
                 col.append(None)
             elif method == "minmax":
-                lo, hi = min(vals), max(vals)
                 col.append((x - lo) / (hi - lo) if hi > lo else 0.0)
             else:
-                mu = sum(vals) / len(vals)
-                sd = math.sqrt(sum((y - mu) ** 2 for y in vals) / len(vals))
                 col.append((x - mu) / sd if sd > 0 else 0.0)
         std[name] = col
     out = []

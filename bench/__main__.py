@@ -1,0 +1,32 @@
+"""Every benchmark in one command: structure, estimators, then the incremental decay update.
+
+    .venv/bin/python -m bench                    # quick profile (10k and 100k edges), a few minutes
+    .venv/bin/python -m bench --sizes 1M         # long profile
+
+Each part prints its own table of medians and ratios against the baselines
+it measures in the same run; see bench/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import decay, estimators, structure
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10k,100k", help="graph edges and survey reports, e.g. 10k,100k or 1M")
+    p.add_argument("--repeats", type=int, default=5)
+    a = p.parse_args(argv)
+    structure.main(["--sizes", a.sizes, "--repeats", str(a.repeats)])
+    print()
+    estimators.main(["--sizes", a.sizes, "--repeats", str(a.repeats)])
+    print()
+    sys.argv = ["bench.decay", "--repeats", str(a.repeats), "--events", str(min(200_000, 2 * max(structure.parse_size(s) for s in a.sizes.split(","))))]
+    decay.main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
