@@ -22,7 +22,7 @@ def run(ns):
     sys.exit(1 if failed else 0)
 
 
-def eq(a, b, what=""):
+def check_eq(a, b, what=""):
     if a != b:
         raise AssertionError("%s: %r != %r" % (what, a, b))
 

@@ -6,7 +6,7 @@ import vfs
 import wire
 from log import Log, instance_id_of
 from ramdisk import RAMBlockDev
-from runner import eq, raises, run
+from runner import check_eq, raises, run
 
 _n = [0]
 
@@ -33,17 +33,17 @@ def test_append_and_reopen():
     mp = fresh()
     lg = Log(mp + "/data")
     r1, r2 = rec(1), rec(2)
-    eq(lg.append(r1), 1, "first seq")
-    eq(lg.append(r2), 2, "second seq")
-    eq(lg.depth(), 2)
+    check_eq(lg.append(r1), 1, "first seq")
+    check_eq(lg.append(r2), 2, "second seq")
+    check_eq(lg.depth(), 2)
     lg.close()
     lg = Log(mp + "/data")
     got = list(lg.pending())
-    eq([s for s, _ in got], [1, 2])
-    eq(bytes(got[0][1]), wire.encode_record(r1), "stored bytes are the canonical encoding")
-    eq(instance_id_of(got[1][1]), r2["id"].encode())
-    eq([s for s, _ in lg.pending(skip={1})], [2], "in-flight seqs skipped")
-    eq(lg.append(rec(3)), 3)
+    check_eq([s for s, _ in got], [1, 2])
+    check_eq(bytes(got[0][1]), wire.encode_record(r1), "stored bytes are the canonical encoding")
+    check_eq(instance_id_of(got[1][1]), r2["id"].encode())
+    check_eq([s for s, _ in lg.pending(skip={1})], [2], "in-flight seqs skipped")
+    check_eq(lg.append(rec(3)), 3)
 
 
 def test_line_format():
@@ -57,7 +57,7 @@ def test_line_format():
     import binascii
     payload = wire.encode_record(r)
     crc = binascii.crc32(payload, binascii.crc32(b"1 "))
-    eq(line, b"1 " + ("%08x" % crc).encode() + b" " + payload + b"\n")
+    check_eq(line, b"1 " + ("%08x" % crc).encode() + b" " + payload + b"\n")
 
 
 def test_torn_last_line_dropped():
@@ -71,14 +71,14 @@ def test_torn_last_line_dropped():
     with open(mp + "/data/log", "wb") as f:
         f.write(data[:-20])  # seq 2 cut mid-payload: no newline, bad CRC
     lg = Log(mp + "/data")
-    eq(lg.dropped, 0, "damage repaired by compaction on open")
-    eq(lg.seqs(), [1])
+    check_eq(lg.dropped, 0, "damage repaired by compaction on open")
+    check_eq(lg.seqs(), [1])
     # The torn record's seq may be issued again only because its append
     # never returned; the next append must start on a clean line.
     s = lg.append(rec(3))
     lg.close()
     lg = Log(mp + "/data")
-    eq(lg.seqs(), [1, s])
+    check_eq(lg.seqs(), [1, s])
 
 
 def test_corrupt_crc_dropped():
@@ -92,7 +92,7 @@ def test_corrupt_crc_dropped():
     with open(mp + "/data/log", "wb") as f:
         f.write(data)
     lg = Log(mp + "/data")
-    eq(lg.seqs(), [])
+    check_eq(lg.seqs(), [])
 
 
 def test_ack_gated_delete():
@@ -101,17 +101,17 @@ def test_ack_gated_delete():
     r1, r2, r3 = rec(1), rec(2), rec(3)
     for r in (r1, r2, r3):
         lg.append(r)
-    eq(lg.ack(2, rec(9)["id"]), False, "wrong instance id refused")
-    eq(lg.ack(7, r2["id"]), False, "unknown seq refused")
-    eq(lg.ack(2, r1["id"]), False, "id of another record refused")
-    eq(lg.depth(), 3)
-    eq(lg.ack(2, r2["id"]), True)
-    eq(lg.ack(2, r2["id"]), False, "second ack is a no-op")
-    eq(lg.seqs(), [1, 3])
+    check_eq(lg.ack(2, rec(9)["id"]), False, "wrong instance id refused")
+    check_eq(lg.ack(7, r2["id"]), False, "unknown seq refused")
+    check_eq(lg.ack(2, r1["id"]), False, "id of another record refused")
+    check_eq(lg.depth(), 3)
+    check_eq(lg.ack(2, r2["id"]), True)
+    check_eq(lg.ack(2, r2["id"]), False, "second ack is a no-op")
+    check_eq(lg.seqs(), [1, 3])
     lg.close()
     lg = Log(mp + "/data")
-    eq(lg.seqs(), [1, 3], "ack survives reopen")
-    eq([s for s, _ in lg.pending()], [1, 3])
+    check_eq(lg.seqs(), [1, 3], "ack survives reopen")
+    check_eq([s for s, _ in lg.pending()], [1, 3])
 
 
 def test_compaction_keeps_unacked():
@@ -124,16 +124,16 @@ def test_compaction_keeps_unacked():
         assert lg.ack(i + 1, rs[i]["id"])
     before = os.stat(mp + "/data/log")[6]
     lg.compact()
-    eq(lg.seqs(), [2, 5, 6])
+    check_eq(lg.seqs(), [2, 5, 6])
     assert os.stat(mp + "/data/log")[6] < before
-    eq(os.stat(mp + "/data/acks")[6], 0, "acks emptied")
+    check_eq(os.stat(mp + "/data/acks")[6], 0, "acks emptied")
     got = dict(lg.pending())
-    eq(bytes(got[5]), wire.encode_record(rs[4]))
+    check_eq(bytes(got[5]), wire.encode_record(rs[4]))
     lg.close()
     lg = Log(mp + "/data")
-    eq(lg.seqs(), [2, 5, 6])
+    check_eq(lg.seqs(), [2, 5, 6])
     assert lg.ack(5, rs[4]["id"])
-    eq(lg.seqs(), [2, 6])
+    check_eq(lg.seqs(), [2, 6])
 
 
 def test_seq_never_reused_after_compaction_empties():
@@ -145,11 +145,11 @@ def test_seq_never_reused_after_compaction_empties():
     for i, r in enumerate(rs):
         assert lg.ack(i + 1, r["id"])
     lg.compact()
-    eq(lg.depth(), 0)
-    eq(os.stat(mp + "/data/log")[6], 0, "log empty")
+    check_eq(lg.depth(), 0)
+    check_eq(os.stat(mp + "/data/log")[6], 0, "log empty")
     lg.close()
     lg = Log(mp + "/data")
-    eq(lg.append(rec(4)), 4, "seq continues from the high-water mark")
+    check_eq(lg.append(rec(4)), 4, "seq continues from the high-water mark")
 
 
 def test_seq_never_reused_acked_not_compacted():
@@ -160,8 +160,8 @@ def test_seq_never_reused_acked_not_compacted():
     assert lg.ack(1, r["id"])
     lg.close()
     lg = Log(mp + "/data")
-    eq(lg.depth(), 0)
-    eq(lg.append(rec(2)), 2)
+    check_eq(lg.depth(), 0)
+    check_eq(lg.append(rec(2)), 2)
 
 
 def test_stale_tmp_removed():
@@ -172,7 +172,7 @@ def test_stale_tmp_removed():
     with open(mp + "/data/log.tmp", "wb") as f:
         f.write(b"half a compaction")
     lg = Log(mp + "/data")
-    eq(lg.seqs(), [1])
+    check_eq(lg.seqs(), [1])
     raises(OSError, os.stat, mp + "/data/log.tmp")
 
 
@@ -182,15 +182,15 @@ def test_too_large_refused():
     r = rec(1)
     r["answers"]["blob"] = "x" * 2000
     raises(ValueError, lg.append, r)
-    eq(lg.depth(), 0)
-    eq(lg.append(rec(2)), 1)
+    check_eq(lg.depth(), 0)
+    check_eq(lg.append(rec(2)), 1)
 
 
 def test_instance_id_ignores_answer_named_id():
     r = rec(1)
     r["answers"]["id"] = "uuid:00000000-0000-4000-8000-000000000000"
     r["seq"] = 1
-    eq(instance_id_of(wire.encode_record(r)), r["id"].encode())
+    check_eq(instance_id_of(wire.encode_record(r)), r["id"].encode())
 
 
 run(globals())

@@ -12,7 +12,7 @@ import vfs
 import wire
 from log import Log, instance_id_of
 from ramdisk import RAMBlockDev
-from runner import eq, run
+from runner import check_eq, run
 
 _MP = "/pc"
 _RECORDS = 10
@@ -51,17 +51,17 @@ def check_after(bdev, state):
         lg = Log(_MP + "/data")
         pend = list(lg.pending())
         seqs = [s for s, _ in pend]
-        eq(len(seqs), len(set(seqs)), "duplicate seq")
+        check_eq(len(seqs), len(set(seqs)), "duplicate seq")
         iids = [instance_id_of(p) for _, p in pend]
-        eq(len(iids), len(set(iids)), "duplicate instance id")
+        check_eq(len(iids), len(set(iids)), "duplicate instance id")
         returned = state["returned"]
         for s, p in pend:
             iid = instance_id_of(p).decode()
             if s in returned:
-                eq(iid, returned[s], "seq %d holds another record" % s)
+                check_eq(iid, returned[s], "seq %d holds another record" % s)
             else:
                 # only the append that was cut may have landed
-                eq(iid, state["trying"], "unknown record %d" % s)
+                check_eq(iid, state["trying"], "unknown record %d" % s)
             assert s not in state["acked"], "acked seq %d came back" % s
         for s in returned:
             if s not in state["acked"] and s != state["acking"]:
@@ -102,7 +102,7 @@ def one_run(fail_after):
 def test_power_cut_every_point():
     cut, total, n = one_run(None)
     assert not cut
-    eq(n, _RECORDS)
+    check_eq(n, _RECORDS)
     assert total > 20, "workload too small to be interesting: %d ops" % total
     cuts = 0
     for fail_after in range(total):

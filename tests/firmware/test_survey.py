@@ -4,7 +4,7 @@ import json
 
 import wire
 from board.base import Board
-from runner import eq, run
+from runner import check_eq, run
 from survey import Survey, wrap
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
@@ -36,21 +36,21 @@ def answers_for(keys, idle_ms=2000):
 
 def test_straight_through():
     s, a, _ = answers_for(["down", "down", "ok", "down", "down", "down", "ok", "up", "up", "ok"])
-    eq(a, {"facility": "incubation", "org_type": "startup", "satisfaction": 4})
+    check_eq(a, {"facility": "incubation", "org_type": "startup", "satisfaction": 4})
     assert s.done and not s.abandoned
 
 
 def test_required_refuses_empty_ok():
     b = KeyBoard()
     s = Survey(FORM, b, "en")
-    eq(s.press("ok"), None)
-    eq(s.i, 0, "still on the first question")
-    eq(s.msg, "Answer required")
-    eq(s.lines()[-1], "Answer required")
+    check_eq(s.press("ok"), None)
+    check_eq(s.i, 0, "still on the first question")
+    check_eq(s.msg, "Answer required")
+    check_eq(s.lines()[-1], "Answer required")
     s.press("up")  # from nothing, up lands on the last choice
     s.press("ok")
-    eq(s.answers["facility"], "cafeteria")
-    eq(s.i, 1)
+    check_eq(s.answers["facility"], "cafeteria")
+    check_eq(s.i, 1)
 
 
 def test_back_keeps_and_changes_answer():
@@ -63,19 +63,19 @@ def test_back_keeps_and_changes_answer():
             "ok",  # org_type keeps sme
             "down", "down", "ok"]  # satisfaction: 3 then 2
     s, a, _ = answers_for(keys)
-    eq(a, {"facility": "incubation", "org_type": "sme", "satisfaction": 2})
+    check_eq(a, {"facility": "incubation", "org_type": "sme", "satisfaction": 2})
 
 
 def test_range_clamps():
     s, a, _ = answers_for(["down", "ok", "down", "ok"] + ["up"] * 9 + ["ok"])
-    eq(a["satisfaction"], 5)
+    check_eq(a["satisfaction"], 5)
     s, a, _ = answers_for(["down", "ok", "down", "ok"] + ["down"] * 9 + ["ok"])
-    eq(a["satisfaction"], 1)
+    check_eq(a["satisfaction"], 1)
 
 
 def test_back_on_first_cancels():
     s, a, _ = answers_for(["down", "back"])
-    eq(a, None)
+    check_eq(a, None)
     assert s.cancelled and not s.abandoned
 
 
@@ -84,7 +84,7 @@ def test_idle_abandons():
     b = KeyBoard(["down", "ok"])
     s = Survey(FORM, b, "en")
     a = s.run(60, between=lambda: calls.append(1))
-    eq(a, None)
+    check_eq(a, None)
     assert s.abandoned
     assert calls, "the between hook ran while waiting"
 
@@ -95,18 +95,18 @@ def test_optional_question_may_be_skipped():
         {"name": "n", "type": "note", "label": "Thanks"}]}
     b = KeyBoard(["ok", "ok"])
     s = Survey(form, b)
-    eq(s.run(1000), {"q": None})
+    check_eq(s.run(1000), {"q": None})
 
 
 def test_record_is_valid():
     s, a, b = answers_for(["down", "ok", "down", "ok", "up", "ok"])
     r = s.record("kiosk-01", 5)
     wire.check_record(r)
-    eq(r["form"], "tp_visit")
-    eq(r["form_version"], FORM["version"])
-    eq(r["start"], wire.iso_utc(b.t))
+    check_eq(r["form"], "tp_visit")
+    check_eq(r["form_version"], FORM["version"])
+    check_eq(r["start"], wire.iso_utc(b.t))
     assert wire.valid_instance_id(r["id"])
-    eq(r["answers"], {"facility": "shared_lab", "org_type": "large_firm", "satisfaction": 3})
+    check_eq(r["answers"], {"facility": "shared_lab", "org_type": "large_firm", "satisfaction": 3})
 
 
 def test_screen_shows_label_and_cursor():
@@ -115,9 +115,9 @@ def test_screen_shows_label_and_cursor():
     s.press("down")
     s.press("down")
     lines = s.lines()
-    eq(len(lines), b.rows)
-    eq(lines[0], "1/3")
-    eq(lines[1], "Which facility")
+    check_eq(len(lines), b.rows)
+    check_eq(lines[0], "1/3")
+    check_eq(lines[1], "Which facility")
     assert "> Incubation space"[:b.cols] in lines, lines
     for ln in lines:
         assert len(ln) <= b.cols, ln
@@ -136,8 +136,8 @@ def test_unsupported_type_refused():
 
 
 def test_wrap():
-    eq(wrap("How satisfied are you with it?", 10), ["How", "satisfied", "are you", "with it?"])
-    eq(wrap("abcdefghijkl", 5), ["abcde", "fghij", "kl"])
+    check_eq(wrap("How satisfied are you with it?", 10), ["How", "satisfied", "are you", "with it?"])
+    check_eq(wrap("abcdefghijkl", 5), ["abcde", "fghij", "kl"])
 
 
 run(globals())
