@@ -32,6 +32,17 @@ def _dense(*keys) -> np.ndarray:
     return inv.ravel().astype(np.int64)
 
 
+def _checkins(place, time) -> tuple[np.ndarray, np.ndarray]:
+    """Check-in arrays as int64 places and finite float64 times of one length."""
+    place = np.asarray(place, dtype=np.int64)
+    time = np.asarray(time, dtype=np.float64)
+    if len(place) != len(time):
+        raise ValueError("place and time must have the same length")
+    if not np.isfinite(time).all():
+        raise ValueError("times must be finite")
+    return place, time
+
+
 def time_bin_events(place, time, window: float) -> np.ndarray:
     """Event id of each check-in: same place and same fixed time bin ``floor(t / window)``.
 
@@ -42,12 +53,7 @@ def time_bin_events(place, time, window: float) -> np.ndarray:
     """
     if not window > 0:
         raise ValueError("window must be positive")
-    place = np.asarray(place, dtype=np.int64)
-    time = np.asarray(time, dtype=np.float64)
-    if len(place) != len(time):
-        raise ValueError("place and time must have the same length")
-    if not np.isfinite(time).all():
-        raise ValueError("times must be finite")
+    place, time = _checkins(place, time)
     return _dense(place, np.floor(time / window).astype(np.int64))
 
 
@@ -65,12 +71,7 @@ def session_events(place, time, gap: float) -> np.ndarray:
     """
     if not gap >= 0:
         raise ValueError("gap must be non-negative")
-    place = np.asarray(place, dtype=np.int64)
-    time = np.asarray(time, dtype=np.float64)
-    if len(place) != len(time):
-        raise ValueError("place and time must have the same length")
-    if not np.isfinite(time).all():
-        raise ValueError("times must be finite")
+    place, time = _checkins(place, time)
     if len(place) == 0:
         return np.zeros(0, dtype=np.int64)
     order = np.lexsort((time, place))
