@@ -46,6 +46,22 @@ def demo(kiosks, db_path, broker, every, duration):
         raise click.ClickException(str(e))
 
 
+@main.command()
+@click.argument("device")
+@click.argument("cmd", type=click.Choice(["sync", "status", "reboot", "identify"]))
+@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True, metavar="mqtt://HOST:PORT",
+              help="The broker the device and host use.")
+def command(device, cmd, broker):
+    """Send CMD to DEVICE: sync (send pending records now), status, reboot, identify."""
+    from .commands import CommandError, send_command
+
+    try:
+        cid = send_command(broker, device, cmd)
+    except (CommandError, ValueError) as e:
+        raise click.ClickException(str(e))
+    click.echo(f"sent {cmd} to {device} (command id {cid})")
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""
