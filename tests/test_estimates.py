@@ -128,3 +128,44 @@ def test_cli_recompute_and_show(tmp_path):
     sqlite_utils.Database(empty)["x"].insert({"a": 1})
     missing = runner.invoke(cli.main, ["ties", "show", "--db", str(empty)])
     assert missing.exit_code == 1 and "no tie estimates" in missing.output
+
+
+def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(tmp_path):
+    from tiesense.estimates import ORG_MEASURES, WEIGHT_FLOOR, recompute_measures
+    from tiesense.ties import Graph, structure
+    from tiesense.ties.cluster import hub_dependence
+
+    db_path = tmp_path / "host.db"
+    with Host(db_path) as host:
+        publish_interviews(int(host.broker_url.rsplit(":", 1)[1]),
+                           [interview_record(i, rep) for i, rep in enumerate(REPORTS)])
+    orgs, clusters = recompute_measures(db_path, n_replicates=100, seed=3)
+    assert (orgs, clusters) == (4, 1)
+    db = sqlite_utils.Database(db_path)
+    got = {(r["org"], r["measure"]): r for r in db["org_measures"].rows}
+    assert {m for _, m in got} == set(ORG_MEASURES) and {o for o, _ in got} == {11, 12, 13, 14}
+    # The same graph built here by hand: codes 11..14 -> 0..3, composite reconciled by mean.
+    codes = [11, 12, 13, 14]
+    resp = np.array([codes.index(r[0]) for r in REPORTS])
+    part = np.array([codes.index(r[1]) for r in REPORTS])
+    value = survey_composite(
+        np.array([r[3] for r in REPORTS], float),
+        np.array([np.nan if r[4] is None else 2026 - r[4] for r in REPORTS], float),
+        np.array([r[5] for r in REPORTS], float),
+        np.array([len(r[2]) for r in REPORTS], float),
+        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float))
+    d = reconcile_dyads(resp, part, value)
+    g = Graph.from_edges(d.u, d.v, np.maximum(d.value, WEIGHT_FLOOR), n=4)
+    want = {"strength": structure.strength(g, 1.0), "degree": structure.strength(g, 0.0),
+            "constraint": structure.constraint(g), "effective_size": structure.effective_size(g),
+            "top_partner_share": hub_dependence(g).top_share, "hhi": hub_dependence(g).hhi,
+            "betweenness": structure.betweenness(g)}
+    for name, values in want.items():
+        for i, code in enumerate(codes):
+            assert abs(got[(code, name)]["value"] - values[i]) < 1e-9, (name, code)
+    for (code, name), row in got.items():
+        if name != "betweenness":
+            assert row["low"] <= row["high"]
+    assert got[(12, "degree")]["value"] == 2  # tied to 11 (reported by both) and to 14
+    cluster = db["cluster_measures"].get("degree_centralization")
+    assert abs(cluster["value"] - structure.degree_centralization(g)) < 1e-12 and cluster["low"] <= cluster["high"]

@@ -74,11 +74,13 @@ def ties():
 @click.option("--replicates", default=500, show_default=True, help="Bootstrap replicates over respondents.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (same seed, same intervals).")
 def ties_recompute(db_path, mode, replicates, seed):
-    """Recompute the survey-composite estimate of every dyad, with bootstrap intervals."""
-    from .estimates import recompute
+    """Recompute the survey-composite estimate of every dyad and the node and cluster measures, with bootstrap intervals."""
+    from .estimates import recompute, recompute_measures
 
     n = recompute(db_path, mode=mode, n_replicates=replicates, seed=seed)
     click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
+    orgs, _ = recompute_measures(db_path, mode=mode, n_replicates=replicates, seed=seed)
+    click.echo(f"{orgs} organisations measured (org_measures, cluster_measures)")
 
 
 @ties.command("show")

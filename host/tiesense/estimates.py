@@ -14,7 +14,11 @@ respondent names (roster codes for both organisations). From those records:
   (:func:`~tiesense.ties.uncertainty.decayed_rate_interval`). Updated
   incrementally by the host after each committed ingest batch, O(1) per record.
 
-Both are written to the ``tie_estimates`` table that dashboards and exports
+From the reconciled composite graph, :func:`recompute_measures` writes node
+measures per organisation (``org_measures``) and cluster-level measures
+(``cluster_measures``), each with a respondent-bootstrap interval.
+
+Both estimators are written to the ``tie_estimates`` table that dashboards and exports
 read: one row per (u, v, estimator) with ``u < v`` roster codes, value, low,
 high, observations, confirmed, disagreement, updated_at.
 """
@@ -30,9 +34,12 @@ import numpy as np
 import sqlite_utils
 
 from . import wire
+from .ties import structure
+from .ties.cluster import hub_dependence
 from .ties.decay import DecayTable
+from .ties.graph import Graph
 from .ties.estimators import TIE_TYPES, reconcile_dyads, survey_composite
-from .ties.uncertainty import decayed_rate_interval, dyad_intervals
+from .ties.uncertainty import bootstrap_respondents, decayed_rate_interval, dyad_intervals
 
 INTERVIEW_FORM = "fi_partner"
 TABLE = "tie_estimates"
@@ -132,6 +139,79 @@ def recompute(db_path: str | Path, *, mode: str = "mean", n_replicates: int = 50
         table.delete_where("estimator = ?", ["composite"])
         table.insert_all(rows)
     return len(rows)
+
+
+#: Node measures written to ``org_measures`` (all with bootstrap intervals but betweenness).
+ORG_MEASURES = ("strength", "degree", "constraint", "effective_size", "top_partner_share", "hhi", "betweenness")
+#: Weight given to a reported tie whose composite is 0 (weakest on every component), so it
+#: still counts as a tie in measures that divide by weights (constraint; betweenness distance 1/w).
+WEIGHT_FLOOR = 1e-3
+
+
+def _composite_graph(resp_idx, part_idx, value, n: int, mode: str) -> Graph:
+    d = reconcile_dyads(resp_idx, part_idx, value, mode)
+    return Graph.from_edges(d.u, d.v, np.maximum(d.value, WEIGHT_FLOOR), n=n)
+
+
+def _node_stats(g: Graph) -> np.ndarray:
+    hub = hub_dependence(g)
+    return np.concatenate([structure.strength(g, 1.0), structure.strength(g, 0.0), structure.constraint(g),
+                           structure.effective_size(g), hub.top_share, hub.hhi,
+                           [structure.degree_centralization(g)]])
+
+
+def recompute_measures(db_path: str | Path, *, mode: str = "mean", n_replicates: int = 200, level: float = 0.95,
+                       seed: int = 0) -> tuple[int, int]:
+    """Node and cluster measures on the reconciled composite graph, with bootstrap intervals.
+
+    Organisations are the roster codes that appear in interviews. Per node:
+    strength (sum of composite weights), degree, Burt's constraint, effective
+    size, largest-partner share and Herfindahl index (hub dependence), all with
+    a percentile interval from ``n_replicates`` respondent bootstrap
+    replicates; weighted betweenness (distance 1/w) as a point value. For the
+    cluster: Freeman degree centralisation with its interval. Replaces the
+    ``org_measures`` and ``cluster_measures`` tables; returns (organisations, cluster rows).
+    """
+    db = open_db(db_path)
+    r = interview_reports(db)
+    stamp = _now_iso()
+    org_rows, cluster_rows = [], []
+    if len(r["respondent"]):
+        codes = np.unique(np.concatenate([r["respondent"], r["partner"]]))
+        ri = np.searchsorted(codes, r["respondent"])
+        pi = np.searchsorted(codes, r["partner"])
+        n = len(codes)
+        value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"], r["reciprocity"])
+        g = _composite_graph(ri, pi, value, n, mode)
+        iv = bootstrap_respondents(
+            ri, lambda rows: _node_stats(_composite_graph(ri[rows], pi[rows], value[rows], n, mode)),
+            n_replicates=n_replicates, level=level, seed=seed)
+        between = structure.betweenness(g, normalized=True, weighted=True)
+
+        def num(x):
+            return None if x is None or not np.isfinite(x) else float(x)
+
+        for k, name in enumerate(ORG_MEASURES[:-1]):
+            sl = slice(k * n, (k + 1) * n)
+            for i in range(n):
+                org_rows.append({"org": int(codes[i]), "measure": name, "value": num(iv.estimate[sl][i]),
+                                 "low": num(iv.low[sl][i]), "high": num(iv.high[sl][i]), "updated_at": stamp})
+        for i in range(n):
+            org_rows.append({"org": int(codes[i]), "measure": "betweenness", "value": num(between[i]),
+                             "low": None, "high": None, "updated_at": stamp})
+        cluster_rows.append({"measure": "degree_centralization", "value": num(iv.estimate[-1]),
+                             "low": num(iv.low[-1]), "high": num(iv.high[-1]), "updated_at": stamp})
+    with db.conn:
+        for name, rows, pk in (("org_measures", org_rows, ("org", "measure")),
+                               ("cluster_measures", cluster_rows, "measure")):
+            t = db[name]
+            if t.exists():
+                t.delete_where()
+            else:
+                cols = {"measure": str, "value": float, "low": float, "high": float, "updated_at": str}
+                t.create({"org": int, **cols} if name == "org_measures" else cols, pk=pk)
+            t.insert_all(rows)
+    return len(org_rows) // len(ORG_MEASURES) if org_rows else 0, len(cluster_rows)
 
 
 class LiveTies:
