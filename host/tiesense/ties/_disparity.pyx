@@ -12,6 +12,8 @@ import numpy as np
 
 from libc.stdint cimport int32_t, int64_t
 
+from ._csr cimport first_above
+
 
 cdef struct _End:
     double inv_s   # 1 / strength
@@ -40,7 +42,7 @@ def disparity_alpha(const int64_t[::1] indptr, const int32_t[::1] indices,
     ev_a = np.empty(m, dtype=np.float64)
     cdef double[::1] bu = bu_a, eu = eu_a, bv = bv_a, ev = ev_a
     cdef Py_ssize_t u
-    cdef int64_t e, lo, hi, mid, j = 0
+    cdef int64_t e, lo, j = 0
     cdef double acc, w, x
     cdef _End nu, nv
     with nogil:
@@ -51,14 +53,7 @@ def disparity_alpha(const int64_t[::1] indptr, const int32_t[::1] indices,
             ends[u].inv_s = 1.0 / acc if acc > 0.0 else 0.0
             ends[u].km1 = <double>(indptr[u + 1] - indptr[u] - 1)
         for u in range(n):
-            lo = indptr[u]
-            hi = indptr[u + 1]
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if indices[mid] <= u:
-                    lo = mid + 1
-                else:
-                    hi = mid
+            lo = first_above(indices, indptr[u], indptr[u + 1], <int32_t>u)
             nu = ends[u]
             for e in range(lo, indptr[u + 1]):
                 w = data[e]

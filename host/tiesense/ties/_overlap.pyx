@@ -10,18 +10,7 @@ import numpy as np
 
 from libc.stdint cimport int32_t, int64_t
 
-
-cdef inline int64_t _first_above(const int32_t[::1] indices, int64_t lo, int64_t hi,
-                                 int32_t u) noexcept nogil:
-    """First position in ``indices[lo:hi]`` holding a value greater than ``u``."""
-    cdef int64_t mid
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if indices[mid] <= u:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+from ._csr cimport first_above
 
 
 def upper_offsets(const int64_t[::1] indptr, const int32_t[::1] indices):
@@ -40,7 +29,7 @@ def upper_offsets(const int64_t[::1] indptr, const int32_t[::1] indices):
     with nogil:
         off[0] = 0
         for u in range(n):
-            hi[u] = _first_above(indices, indptr[u], indptr[u + 1], <int32_t>u)
+            hi[u] = first_above(indices, indptr[u], indptr[u + 1], <int32_t>u)
             off[u + 1] = off[u] + indptr[u + 1] - hi[u]
     return hi_a, off_a
 
