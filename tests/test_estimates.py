@@ -27,6 +27,16 @@ REPORTS = [
 ]
 
 
+def expected_composite():
+    """The composite of each of REPORTS, computed here from the raw answers (2026 interviews)."""
+    return survey_composite(
+        np.array([r[3] for r in REPORTS], float),
+        np.array([np.nan if r[4] is None else 2026 - r[4] for r in REPORTS], float),
+        np.array([r[5] for r in REPORTS], float),
+        np.array([len(r[2]) for r in REPORTS], float),
+        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float))
+
+
 def interview_record(i, rep, device="handheld-01"):
     r, p, types, freq, since, close, recip, end = rep
     answers = {"respondent_org": r, "partner_org": p, "tie_types": types, "frequency": freq,
@@ -79,12 +89,7 @@ def test_interviews_update_live_estimates_and_recompute_the_composite(tmp_path):
     # The stored composite is the library's composite, reconciled: computed here directly from REPORTS.
     resp = np.array([r[0] for r in REPORTS])
     part = np.array([r[1] for r in REPORTS])
-    value = survey_composite(
-        np.array([r[3] for r in REPORTS], float),
-        np.array([np.nan if r[4] is None else 2026 - r[4] for r in REPORTS], float),
-        np.array([r[5] for r in REPORTS], float),
-        np.array([len(r[2]) for r in REPORTS], float),
-        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float))
+    value = expected_composite()
     want = reconcile_dyads(resp, part, value, "mean")
     for u, v, x, confirmed in zip(want.u, want.v, want.value, want.confirmed):
         row = rows[(int(u), int(v))]
@@ -148,12 +153,7 @@ def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(tmp_
     codes = [11, 12, 13, 14]
     resp = np.array([codes.index(r[0]) for r in REPORTS])
     part = np.array([codes.index(r[1]) for r in REPORTS])
-    value = survey_composite(
-        np.array([r[3] for r in REPORTS], float),
-        np.array([np.nan if r[4] is None else 2026 - r[4] for r in REPORTS], float),
-        np.array([r[5] for r in REPORTS], float),
-        np.array([len(r[2]) for r in REPORTS], float),
-        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float))
+    value = expected_composite()
     d = reconcile_dyads(resp, part, value)
     g = Graph.from_edges(d.u, d.v, np.maximum(d.value, WEIGHT_FLOOR), n=4)
     want = {"strength": structure.strength(g, 1.0), "degree": structure.strength(g, 0.0),
