@@ -343,6 +343,32 @@ def encode_ack(entries):
     return encode({"v": VERSION, "acks": [[e[0], e[1], e[2]] for e in entries]})
 
 
+def encode_acks(entries, max_bytes):
+    """Ack messages for ``entries``: as few as possible, each at most ``max_bytes``
+    (a device's receive buffer) unless one entry alone is larger.
+
+    Each message is byte-identical to :func:`encode_ack` of its entries.
+    """
+    head = b'{"acks":['
+    tail = b'],"v":' + str(VERSION).encode() + b"}"
+    out = []
+    chunk = []
+    size = len(head) + len(tail)
+    for e in entries:
+        part = encode([e[0], e[1], e[2]])
+        if chunk and size + 1 + len(part) > max_bytes:
+            out.append(head + b",".join(chunk) + tail)
+            chunk = []
+            size = len(head) + len(tail)
+        if chunk:
+            size += 1
+        chunk.append(part)
+        size += len(part)
+    if chunk:
+        out.append(head + b",".join(chunk) + tail)
+    return out
+
+
 def decode_ack(payload):
     """Parse an acknowledgement into a list of (seq, instance_id, status)."""
     obj = _loads(payload, "ack")

@@ -1,0 +1,273 @@
+"""Received messages to rows and acknowledgements: the ingest core, with no transport in it.
+
+Every way records reach the host (the MQTT subscriber in
+:mod:`tiesense.ingest.mqtt`, a USB serial offload from a handheld) is a thin
+adapter over :class:`IngestCore`. An adapter hands over what it received as
+:class:`Message` (topic or channel, payload bytes, receive time) and gets back
+a :class:`BatchReport`: what was stored, what was quarantined and why, and the
+acknowledgement messages to send back, one or more per device. Nothing here
+knows about sockets, threads or MQTT sessions, so every rule can be tested
+with plain function calls.
+
+The order of work is the contract's promise: :meth:`IngestCore.prepare`
+checks every message (pure, no I/O); the store writes the whole batch in one
+transaction; only then does :meth:`IngestCore.acknowledge` fill in the acks.
+An adapter that sends the acks of a batch only after :meth:`IngestCore.process`
+returned has therefore acknowledged only what is committed.
+
+Nothing a device sends can stop the core: whatever cannot be accepted becomes
+a :class:`~tiesense.store.QuarantineItem` with a reason and the raw bytes, and
+every record whose ``seq`` can be read is acknowledged as ``quarantined`` so
+the device stops resending it (the host holds it durably, in quarantine).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .. import wire
+from ..forms import FormRegistry, validate_answers
+from ..store import QuarantineItem, RecordItem, StatusItem, now_iso
+
+__all__ = ["Message", "AckMessage", "Prepared", "BatchReport", "IngestCore"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message as an adapter received it.
+
+    ``topic`` is the MQTT topic, or for another transport the topic the same
+    message would have had (``tiesense/v1/<device>/records`` or ``/status``):
+    the device named there is who the transport says sent it.
+    ``received_at`` is the host's clock in epoch seconds.
+    """
+
+    topic: str
+    payload: bytes
+    received_at: float
+
+
+@dataclass(frozen=True)
+class AckMessage:
+    """An acknowledgement to send: ``payload`` on ``topic`` (``wire.topic_ack(device)``)."""
+
+    device: str
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class Prepared:
+    """A batch checked and turned into rows, before anything is written."""
+
+    records: list[RecordItem] = field(default_factory=list)
+    quarantine: list[QuarantineItem] = field(default_factory=list)
+    statuses: list[StatusItem] = field(default_factory=list)
+    # (ack device, seq, instance_id, status), status None: "the outcome of the next record"
+    slots: list[tuple[str, int, Any, Any]] = field(default_factory=list)
+    messages: int = 0
+    ignored: int = 0
+
+
+@dataclass
+class BatchReport:
+    """What one committed batch did; what an adapter sends back and an ``on_batch`` subscriber reads.
+
+    ``acks`` maps each device to its ``(seq, instance_id, status)`` entries in
+    arrival order; ``outbox`` holds them encoded as ack messages.
+    """
+
+    messages: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    quarantined: int = 0
+    statuses: int = 0
+    ignored: int = 0
+    acks: dict[str, list[tuple[int, Any, str]]] = field(default_factory=dict)
+    outbox: list[AckMessage] = field(default_factory=list)
+
+    @property
+    def stored_ids(self) -> list[str]:
+        """Instance ids this batch stored for the first time."""
+        return [iid for entries in self.acks.values() for (_seq, iid, status) in entries if status == wire.STORED]
+
+    @property
+    def acked(self) -> int:
+        """Number of records acknowledged (any status)."""
+        return sum(len(e) for e in self.acks.values())
+
+
+def _readable_seq(rec: object) -> int | None:
+    if isinstance(rec, dict):
+        seq = rec.get("seq")
+        if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1:
+            return seq
+    return None
+
+
+def _readable_id(rec: object) -> str | None:
+    if isinstance(rec, dict) and isinstance(rec.get("id"), str):
+        return rec["id"]
+    return None
+
+
+class IngestCore:
+    """Check, store and acknowledge batches of received messages.
+
+    Parameters
+    ----------
+    forms : FormRegistry or None
+        Forms records are checked against (default: the built-in instruments).
+        Every version ever published should be registered: a record answered on
+        a replaced version is checked against the version it names.
+    max_payload : int
+        Largest payload accepted, in bytes; a larger one is quarantined (the
+        store keeps a bounded prefix, its length and SHA-256).
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> core = IngestCore()
+    >>> report = core.process(Store(":memory:"), [Message("tiesense/v1/k1/records", b"{", 0.0)])
+    >>> report.quarantined, report.outbox
+    (1, [])
+    """
+
+    def __init__(self, forms: FormRegistry | None = None, *, max_payload: int = wire.MAX_PAYLOAD):
+        self.forms = forms if forms is not None else FormRegistry.builtin()
+        self.max_payload = int(max_payload)
+
+    # ------------------------------------------------------------ batches
+
+    def process(self, store, messages: Iterable[Message]) -> BatchReport:
+        """Check ``messages``, write them to ``store`` in one transaction, and return the report.
+
+        When this returns, every row is committed; send ``report.outbox`` then.
+        If the store raises, nothing is committed and nothing is acknowledged:
+        hand the same messages in again (the devices would resend them anyway).
+        """
+        prepared = self.prepare(messages)
+        outcomes = store.write_batch(prepared.records, prepared.quarantine, prepared.statuses)
+        return self.acknowledge(prepared, outcomes)
+
+    def prepare(self, messages: Iterable[Message]) -> Prepared:
+        """Check every message and turn it into rows and ack slots. Pure: no I/O, no clock."""
+        out = Prepared()
+        for m in messages:
+            out.messages += 1
+            try:
+                self._prepare_one(m, out)
+            except Exception as e:  # a bug in checking: keep the bytes, say so, and go on
+                log.exception("could not check a message on %s", m.topic)
+                out.quarantine.append(QuarantineItem(m.topic, f"internal error while checking: {e!r}",
+                                                     bytes(m.payload), now_iso(m.received_at)))
+        return out
+
+    def acknowledge(self, prepared: Prepared, outcomes: list) -> BatchReport:
+        """Fill the ack slots of a committed batch with the store's outcomes; encode the acks."""
+        report = BatchReport(messages=prepared.messages, quarantined=len(prepared.quarantine),
+                             statuses=len(prepared.statuses), ignored=prepared.ignored)
+        it = iter(outcomes)
+        for device, seq, iid, status in prepared.slots:
+            if status is None:
+                o = next(it)
+                seq, iid, status = o.seq, o.instance_id, o.status
+                if status == wire.STORED:
+                    report.stored += 1
+                elif status == wire.DUPLICATE:
+                    report.duplicates += 1
+                else:
+                    report.conflicts += 1
+            report.acks.setdefault(device, []).append((seq, iid, status))
+        for device, entries in report.acks.items():
+            topic = wire.topic_ack(device)
+            for payload in wire.encode_acks(entries, wire.DEVICE_BATCH_BYTES):
+                report.outbox.append(AckMessage(device, topic, payload))
+        return report
+
+    # ------------------------------------------------------------ checking
+
+    def _prepare_one(self, m: Message, out: Prepared) -> None:
+        at = now_iso(m.received_at)
+        payload = m.payload
+
+        def refuse(reason: str, device: str | None = None, item: int = -1, rec: object = None) -> None:
+            out.quarantine.append(QuarantineItem(m.topic, reason, bytes(payload), at, device, item,
+                                                 _readable_id(rec), _readable_seq(rec)))
+            log.info("quarantined from %s: %s", m.topic, reason)
+
+        parsed_topic = wire.parse_topic(m.topic)
+        if parsed_topic is not None and parsed_topic[1] not in ("records", "status"):
+            # Forms, acks and commands are the host's own messages. amqtt 0.12 sends a
+            # connecting client the retained messages matching ANY session's
+            # subscriptions, so the retained forms arrive here unasked: not input.
+            log.debug("ignored a %s message on %s (not an ingest topic)", parsed_topic[1], m.topic)
+            out.ignored += 1
+            return
+        if parsed_topic is None:
+            refuse("topic outside the contract (expected tiesense/v1/<device>/records or /status)")
+            return
+        device, kind = parsed_topic
+        if len(payload) > self.max_payload:
+            refuse(f"payload of {len(payload)} bytes is over the limit of {self.max_payload} bytes", device)
+            return
+        if not payload:
+            refuse(f"empty payload on a {kind} topic", device)
+            return
+        if kind == "status":
+            try:
+                out.statuses.append(StatusItem(device, wire.decode_status(payload), at))
+            except wire.WireError as e:
+                refuse(str(e), device)
+            return
+
+        try:
+            sender, records = wire.decode_batch(payload)
+        except wire.WireError as e:
+            refuse(str(e), device)  # no seq to acknowledge: the device never sent a readable message
+            return
+        if sender != device:
+            # Readable but sent on another device's topic: keep all of it, and ack
+            # on the topic's device so the publisher stops resending.
+            refuse(f"device id mismatch: the topic is for '{device}' but the message says '{sender}'", device)
+            for rec in records:
+                seq = _readable_seq(rec)
+                if seq is not None:
+                    out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+            return
+        for i, rec in enumerate(records):
+            encoded, reason = self.check_record(rec, device)
+            if reason is None:
+                out.records.append(RecordItem(rec, at, m.topic, hashlib.sha256(encoded).hexdigest()))
+                out.slots.append((device, rec["seq"], rec["id"], None))
+                continue
+            refuse(f"record {i}: {reason}", device, i, rec)
+            seq = _readable_seq(rec)
+            if seq is not None:
+                out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+
+    def check_record(self, rec: object, device: str) -> tuple[bytes, str | None]:
+        """``(canonical bytes, None)`` for a record the host accepts from ``device``,
+        else ``(b"", why not)``."""
+        try:
+            wire.check_record(rec)
+        except wire.WireError as e:
+            return b"", str(e)
+        if rec["device"] != device:
+            return b"", f"device id mismatch: the record says '{rec['device']}' in a message from '{device}'"
+        form = self.forms.get(rec["form"], rec["form_version"])
+        if form is None:
+            return b"", self.forms.problem(rec["form"], rec["form_version"])
+        problems = validate_answers(form, rec["answers"])
+        if problems:
+            return b"", (f"answers do not fit form '{rec['form']}' version '{rec['form_version']}': "
+                         + "; ".join(problems))
+        try:
+            return wire.encode_record(rec), None
+        except wire.WireError as e:
+            return b"", str(e)
