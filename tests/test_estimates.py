@@ -1,17 +1,18 @@
-"""Tie estimates wired to the database: interviews arrive over MQTT, estimates land in tie_estimates."""
+"""Tie estimates wired to the store: interviews are stored, estimates land in tie_estimates."""
 from __future__ import annotations
 
 import os
 import queue
+from types import SimpleNamespace
 
 import numpy as np
 import paho.mqtt.client as mqtt
-import sqlite_utils
+import pytest
 from click.testing import CliRunner
 
 from tiesense import cli, wire
 from tiesense.estimates import LiveTies, interview_reports, recompute
-from tiesense.service import Host
+from tiesense.store import RecordItem, Store, now_iso
 from tiesense.ties.estimators import reconcile_dyads, survey_composite
 
 from .test_firmware import wait_until
@@ -63,34 +64,65 @@ def publish_interviews(url_port, records, device="handheld-01"):
     return got
 
 
-def test_interviews_update_live_estimates_and_recompute_the_composite(tmp_path):
-    db_path = tmp_path / "host.db"
-    records = [interview_record(i, rep) for i, rep in enumerate(REPORTS)]
-    with Host(db_path) as host:
-        port = int(host.broker_url.rsplit(":", 1)[1])
-        acks = publish_interviews(port, records)
-        assert sorted(a[2] for a in acks) == [wire.STORED] * len(records)
-        db = sqlite_utils.Database(db_path)
-        wait_until(lambda: "tie_estimates" in db.table_names()
-                   and db["tie_estimates"].count_where("estimator = 'decayed_rate'") == 4, 10, "live estimates")
-        live = {(r["u"], r["v"]): r for r in db.query("select * from tie_estimates where estimator='decayed_rate'")}
-        # Dyad (11, 12) was reported three times, the others once.
-        assert {k: r["observations"] for k, r in live.items()} == {(11, 12): 3, (11, 13): 1, (13, 14): 1, (12, 14): 1}
-        assert all(r["low"] < r["value"] < r["high"] for r in live.values())
-        assert live[(11, 12)]["value"] > live[(11, 13)]["value"]
+def store_interviews(store, reports, device="handheld-01"):
+    """Write interviews as the ingest would; return the batch report an Ingest passes to on_batch."""
+    records = [interview_record(i, rep, device) for i, rep in enumerate(reports)]
+    outcomes = store.write_batch([RecordItem(r, now_iso()) for r in records])
+    return SimpleNamespace(acks={device: [(o.seq, o.instance_id, o.status) for o in outcomes]})
 
-    # A host started afresh rebuilds the same live estimates from the database.
-    rebuilt = LiveTies(db_path)
-    assert rebuilt.counts == {k: r["observations"] for k, r in live.items()}
 
-    n = recompute(db_path, mode="mean", n_replicates=200, seed=1)
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "host.db")
+    yield s
+    s.close()
+
+
+def live_rows(store):
+    return {(r["u"], r["v"]): r for r in store.estimates("decayed_rate")}
+
+
+def test_live_ties_observe_each_newly_stored_interview_once(store):
+    live = LiveTies(store)
+    assert live.counts == {} and store.estimates() == []
+    report = store_interviews(store, REPORTS)
+    live.on_batch(report)
+    rows = live_rows(store)
+    # Dyad (11, 12) was reported three times, the others once.
+    assert {k: r["observations"] for k, r in rows.items()} == {(11, 12): 3, (11, 13): 1, (13, 14): 1, (12, 14): 1}
+    assert all(r["low"] < r["value"] < r["high"] for r in rows.values())
+    assert rows[(11, 12)]["value"] > rows[(11, 13)]["value"]
+    # The same interviews again are duplicates: nothing new is observed.
+    again = SimpleNamespace(acks={d: [(seq, iid, wire.DUPLICATE) for seq, iid, _ in e] for d, e in report.acks.items()})
+    live.on_batch(again)
+    assert live_rows(store) == rows
+    # Only ids acked "stored" are read; conflicts are not observed.
+    live.on_batch(SimpleNamespace(acks={"kiosk-01": [(1, "uuid:not-stored", wire.CONFLICT)]}))
+    assert live_rows(store) == rows
+    # A host started afresh rebuilds the same live estimates from the store.
+    assert LiveTies(store).counts == {k: r["observations"] for k, r in rows.items()}
+
+
+def test_live_ties_accept_a_database_path_while_the_service_passes_one(tmp_path):
+    with Store(tmp_path / "host.db") as store:
+        store_interviews(store, REPORTS)
+    live = LiveTies(tmp_path / "host.db")
+    try:
+        assert live.counts[(11, 12)] == 3
+    finally:
+        live.close()
+
+
+def test_recompute_writes_the_reconciled_composite(store):
+    store_interviews(store, REPORTS)
+    LiveTies(store)
+    n = recompute(store, mode="mean", n_replicates=200, seed=1)
     assert n == 4
-    rows = {(r["u"], r["v"]): r for r in db.query("select * from tie_estimates where estimator='composite'")}
+    rows = {(r["u"], r["v"]): r for r in store.estimates("composite")}
     # The stored composite is the library's composite, reconciled: computed here directly from REPORTS.
     resp = np.array([r[0] for r in REPORTS])
     part = np.array([r[1] for r in REPORTS])
-    value = expected_composite()
-    want = reconcile_dyads(resp, part, value, "mean")
+    want = reconcile_dyads(resp, part, expected_composite(), "mean")
     for u, v, x, confirmed in zip(want.u, want.v, want.value, want.confirmed):
         row = rows[(int(u), int(v))]
         assert abs(row["value"] - x) < 1e-12
@@ -98,30 +130,40 @@ def test_interviews_update_live_estimates_and_recompute_the_composite(tmp_path):
         assert row["low"] <= row["high"]
     assert rows[(11, 12)]["confirmed"] == 1 and rows[(11, 12)]["disagreement"] is not None
     assert rows[(11, 13)]["confirmed"] == 0 and rows[(11, 13)]["disagreement"] is None
-    # Recomputing with the same seed is reproducible.
+    # Recomputing with the same seed is reproducible, and leaves the live rows alone.
     before = sorted((r["u"], r["v"], r["value"], r["low"], r["high"]) for r in rows.values())
-    recompute(db_path, mode="mean", n_replicates=200, seed=1)
-    after = sorted((r["u"], r["v"], r["value"], r["low"], r["high"])
-                   for r in db.query("select * from tie_estimates where estimator='composite'"))
+    recompute(store, mode="mean", n_replicates=200, seed=1)
+    after = sorted((r["u"], r["v"], r["value"], r["low"], r["high"]) for r in store.estimates("composite"))
     assert before == after
+    assert len(store.estimates("decayed_rate")) == 4
 
 
-def test_interview_reports_skip_self_reports_and_read_missing_answers_as_nan(tmp_path):
+def test_interviews_through_the_host_update_live_estimates(tmp_path):
+    from tiesense.service import Host
+
     db_path = tmp_path / "host.db"
-    recs = [interview_record(0, REPORTS[2]), interview_record(1, (15, 15, ["traded"], 3, 2020, 3, None,
-                                                                  "2026-10-06T10:00:00Z"))]
+    records = [interview_record(i, rep) for i, rep in enumerate(REPORTS)]
     with Host(db_path) as host:
-        publish_interviews(int(host.broker_url.rsplit(":", 1)[1]), recs)
-    r = interview_reports(sqlite_utils.Database(db_path))
+        port = int(host.broker_url.rsplit(":", 1)[1])
+        acks = publish_interviews(port, records)
+        assert sorted(a[2] for a in acks) == [wire.STORED] * len(records)
+        with Store(db_path) as reader:
+            wait_until(lambda: len(reader.estimates("decayed_rate")) == 4, 10, "live estimates")
+            live = live_rows(reader)
+    assert {k: r["observations"] for k, r in live.items()} == {(11, 12): 3, (11, 13): 1, (13, 14): 1, (12, 14): 1}
+
+
+def test_interview_reports_skip_self_reports_and_read_missing_answers_as_nan(store):
+    store_interviews(store, [REPORTS[2], (15, 15, ["traded"], 3, 2020, 3, None, "2026-10-06T10:00:00Z")])
+    r = interview_reports(store)
     assert r["respondent"].tolist() == [11] and r["partner"].tolist() == [13]
     assert np.isnan(r["duration"][0]) and np.isnan(r["reciprocity"][0])
 
 
 def test_cli_recompute_and_show(tmp_path):
     db_path = tmp_path / "host.db"
-    with Host(db_path) as host:
-        publish_interviews(int(host.broker_url.rsplit(":", 1)[1]),
-                           [interview_record(i, rep) for i, rep in enumerate(REPORTS)])
+    with Store(db_path) as store:
+        store_interviews(store, REPORTS)
     runner = CliRunner()
     out = runner.invoke(cli.main, ["ties", "recompute", "--db", str(db_path), "--replicates", "50"])
     assert out.exit_code == 0 and out.output.startswith("4 dyads estimated")
@@ -130,31 +172,26 @@ def test_cli_recompute_and_show(tmp_path):
     lines = shown.output.strip().splitlines()
     assert len(lines) == 5 and lines[0].split()[:3] == ["u", "v", "estimator"]
     empty = tmp_path / "empty.db"
-    sqlite_utils.Database(empty)["x"].insert({"a": 1})
+    Store(empty).close()
     missing = runner.invoke(cli.main, ["ties", "show", "--db", str(empty)])
     assert missing.exit_code == 1 and "no tie estimates" in missing.output
 
 
-def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(tmp_path):
+def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(store):
     from tiesense.estimates import ORG_MEASURES, WEIGHT_FLOOR, recompute_measures
     from tiesense.ties import Graph, structure
     from tiesense.ties.cluster import hub_dependence
 
-    db_path = tmp_path / "host.db"
-    with Host(db_path) as host:
-        publish_interviews(int(host.broker_url.rsplit(":", 1)[1]),
-                           [interview_record(i, rep) for i, rep in enumerate(REPORTS)])
-    orgs, clusters = recompute_measures(db_path, n_replicates=100, seed=3)
+    store_interviews(store, REPORTS)
+    orgs, clusters = recompute_measures(store, n_replicates=100, seed=3)
     assert (orgs, clusters) == (4, 1)
-    db = sqlite_utils.Database(db_path)
-    got = {(r["org"], r["measure"]): r for r in db["org_measures"].rows}
+    got = {(r["org"], r["measure"]): r for r in store.org_measures()}
     assert {m for _, m in got} == set(ORG_MEASURES) and {o for o, _ in got} == {11, 12, 13, 14}
     # The same graph built here by hand: codes 11..14 -> 0..3, composite reconciled by mean.
     codes = [11, 12, 13, 14]
     resp = np.array([codes.index(r[0]) for r in REPORTS])
     part = np.array([codes.index(r[1]) for r in REPORTS])
-    value = expected_composite()
-    d = reconcile_dyads(resp, part, value)
+    d = reconcile_dyads(resp, part, expected_composite())
     g = Graph.from_edges(d.u, d.v, np.maximum(d.value, WEIGHT_FLOOR), n=4)
     want = {"strength": structure.strength(g, 1.0), "degree": structure.strength(g, 0.0),
             "constraint": structure.constraint(g), "effective_size": structure.effective_size(g),
@@ -167,5 +204,6 @@ def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(tmp_
         if name != "betweenness":
             assert row["low"] <= row["high"]
     assert got[(12, "degree")]["value"] == 2  # tied to 11 (reported by both) and to 14
-    cluster = db["cluster_measures"].get("degree_centralization")
+    (cluster,) = store.cluster_measures()
+    assert cluster["measure"] == "degree_centralization"
     assert abs(cluster["value"] - structure.degree_centralization(g)) < 1e-12 and cluster["low"] <= cluster["high"]
