@@ -60,31 +60,46 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 class Mosquitto:
-    """A real Mosquitto broker on a free localhost port, with its own config and log."""
+    """A real Mosquitto broker on a free localhost port, with its own config and log.
 
-    def __init__(self, workdir: Path, exe: str):
-        import subprocess
+    ``kill()`` is a SIGKILL; ``start()`` brings it back on the same port.
+    """
 
+    def __init__(self, workdir: Path, exe: str, extra: str = ""):
+        self.exe = exe
         self.port = free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
-        conf = workdir / "mosquitto.conf"
+        self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
-        conf.write_text(
+        self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence false\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.log}\n"
-            "log_type error\nlog_type warning\nlog_type notice\n"
+            "log_type error\nlog_type warning\nlog_type notice\n" + extra
         )
-        self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        import subprocess
+
+        self.proc = subprocess.Popen([self.exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
         try:
             wait_for_port(self.port)
         except TimeoutError:
             self.proc.kill()
             raise RuntimeError(f"mosquitto did not start: {self.proc.stderr.read().decode(errors='replace')}")
 
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=5)
@@ -99,3 +114,161 @@ def mosquitto(tmp_path_factory):
     broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), exe)
     yield broker
     broker.stop()
+
+
+# ------------------------------------------------------------ shared helpers
+
+def _wait_until(pred, timeout: float = 10.0, what: str = "the condition"):
+    """Poll ``pred`` until it returns something true; return that, or fail saying ``what``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def wait_until():
+    """``wait_until(pred, timeout, what)``: poll a condition instead of sleeping a fixed time."""
+    return _wait_until
+
+
+def _visit(device: str, seq: int, **answers) -> dict:
+    from tiesense import wire
+
+    a = {"facility": "shared_lab", "org_type": "sme", "satisfaction": 4}
+    a.update(answers)
+    return wire.make_record(device, seq, "tp_visit", "2026112401", "2026-11-24T09:30:00Z", "2026-11-24T09:31:05Z",
+                            a, wire.new_instance_id(os.urandom))
+
+
+@pytest.fixture
+def visit():
+    """``visit(device, seq, **answers)``: a valid tp_visit record; keyword answers override the defaults."""
+    return _visit
+
+
+class PahoDevice:
+    """A paho client that speaks for a device: publishes records and collects the acks it is sent.
+
+    With ``resend_after`` set, it behaves as the firmware does: every record it
+    was given stays pending until an ack names it, and is published again
+    (``per_message`` to a message) when no ack came for ``resend_after``
+    seconds. It re-subscribes after every reconnect, so a broker restart costs
+    nothing but time.
+    """
+
+    def __init__(self, url: str, device: str, resend_after: float | None = None, per_message: int = 4,
+                 client_id: str | None = None):
+        import queue
+        import threading
+
+        import paho.mqtt.client as mqtt
+
+        from tiesense import wire
+        from tiesense.broker import parse_broker_url
+
+        self.wire = wire
+        self.device = device
+        self.acks: queue.Queue = queue.Queue()
+        self.all_acks: list[tuple[int, str, str]] = []
+        self.statuses: dict[str, set[str]] = {}  # instance id -> every status acked for it
+        self.pending: dict[str, dict] = {}
+        self.sent_at: dict[str, float] = {}
+        self.resend_after = resend_after
+        self.per_message = per_message
+        self.lock = threading.Lock()
+        self.subscribed = threading.Event()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{device}")
+        self.client.max_inflight_messages_set(100)
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.reconnect_delay_set(0.1, 1)
+        self.client.connect(*parse_broker_url(url))
+        self.client.loop_start()
+        assert self.subscribed.wait(5), "the broker did not confirm the device's ack subscription"
+        self._stop = threading.Event()
+        self._thread = None
+        if resend_after is not None:
+            self._thread = threading.Thread(target=self._resend, daemon=True)
+            self._thread.start()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        client.subscribe(self.wire.topic_ack(self.device), qos=1)
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if msg.topic != self.wire.topic_ack(self.device):
+            return  # amqtt also hands a new client retained messages it did not subscribe to
+        entries = self.wire.decode_ack(msg.payload)
+        with self.lock:
+            self.all_acks.extend(entries)
+            for seq, iid, status in entries:
+                self.statuses.setdefault(iid, set()).add(status)
+                self.pending.pop(iid, None)
+        self.acks.put(entries)
+
+    def publish(self, payload: bytes, topic: str | None = None, wait: bool = True) -> None:
+        info = self.client.publish(topic or self.wire.topic_records(self.device), payload, qos=1)
+        if wait:
+            info.wait_for_publish(5)
+
+    def send(self, records: list[dict], wait: bool = True) -> None:
+        """Publish ``records`` (``per_message`` to a message) and keep them pending until acked."""
+        import time
+
+        now = time.monotonic()
+        with self.lock:
+            for r in records:
+                self.pending[r["id"]] = r
+                self.sent_at[r["id"]] = now
+        for i in range(0, len(records), self.per_message):
+            self.publish(self.wire.encode_batch(self.device, records[i:i + self.per_message]), wait=wait)
+
+    def _resend(self) -> None:
+        import time
+
+        while not self._stop.wait(0.1):
+            now = time.monotonic()
+            with self.lock:
+                due = [r for iid, r in self.pending.items() if now - self.sent_at[iid] > self.resend_after]
+            if due and self.client.is_connected():
+                self.send(due[:2000], wait=False)
+
+    def next_ack(self, timeout: float = 10.0) -> list[tuple[int, str, str]]:
+        return self.acks.get(timeout=timeout)
+
+    def n_acked(self) -> int:
+        with self.lock:
+            return len(self.statuses)
+
+    def n_pending(self) -> int:
+        with self.lock:
+            return len(self.pending)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def mqtt_device():
+    """``mqtt_device(url, device, resend_after=None, per_message=4)``: a :class:`PahoDevice`, closed after the test."""
+    made = []
+
+    def make(*args, **kwargs) -> PahoDevice:
+        d = PahoDevice(*args, **kwargs)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.close()

@@ -4,26 +4,37 @@
 """
 from __future__ import annotations
 
+import importlib
 import logging
-import os
 import signal
-import socket
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Iterable, TextIO
 
 from . import wire
 from .broker import BrokerError, EmbeddedBroker, parse_broker_url
-from .estimates import LiveTies
 from .forms import FormError, FormRegistry, builtin_forms
+from .hostlock import DatabaseInUse, HostLock
 from .ingest import BatchReport, Ingest, IngestError
 from .store import FormConflict, Store
 
-__all__ = ["Host", "HostError", "serve"]
+__all__ = ["Host", "HostError", "serve", "DEFAULT_SUBSCRIBERS"]
 
 log = logging.getLogger(__name__)
+
+#: Features that follow committed ingest batches, as ``module:factory`` names. Each
+#: factory is called with the host's :class:`~tiesense.store.Store` at start and
+#: returns a callable taking a :class:`~tiesense.ingest.BatchReport`. They are
+#: imported only when a host starts, so importing the service stays light.
+DEFAULT_SUBSCRIBERS = ("tiesense.estimates:LiveTies",)
+
+
+def _load_subscriber(spec: str, store: Store) -> Callable[[BatchReport], None]:
+    module, _, name = spec.partition(":")
+    made = getattr(importlib.import_module(module), name)(store)
+    return made.on_batch if hasattr(made, "on_batch") else made
 
 
 class HostError(RuntimeError):
@@ -36,7 +47,8 @@ class Host:
     Parameters
     ----------
     db_path : str or Path
-        SQLite file (created if missing).
+        SQLite file (created if missing). One host serves it at a time (see
+        :class:`~tiesense.hostlock.HostLock`), or the workers of one shared group.
     broker_url : str or None
         ``mqtt://HOST:PORT`` of an external broker; None starts an embedded amqtt broker.
     embedded_port : int
@@ -44,10 +56,15 @@ class Host:
     shared_group : str or None
         MQTT 5 shared-subscription group for records (external Mosquitto only).
     client_id : str or None
-        MQTT client id of the ingest; default ``tiesense-ingest``, or one per
-        worker (group, host name, pid) when ``shared_group`` is set.
+        MQTT client id of the ingest; default derived from this machine and the
+        database (and the worker slot in a shared group), so it is stable across
+        restarts and no two hosts share one.
     on_batch : callable or None
-        Passed to :class:`~tiesense.ingest.Ingest`.
+        Called with each committed :class:`~tiesense.ingest.BatchReport`, after
+        the subscribers in ``subscribers``.
+    subscribers : iterable of str
+        ``module:factory`` names of features that follow committed batches
+        (default :data:`DEFAULT_SUBSCRIBERS`: live tie estimates).
 
     Examples
     --------
@@ -57,7 +74,8 @@ class Host:
 
     def __init__(self, db_path: str | Path, broker_url: str | None = None, embedded_port: int = 0,
                  shared_group: str | None = None, *, client_id: str | None = None,
-                 on_batch: Callable[[BatchReport], None] | None = None):
+                 on_batch: Callable[[BatchReport], None] | None = None,
+                 subscribers: Iterable[str] = DEFAULT_SUBSCRIBERS):
         self.db_path = str(db_path)
         if broker_url is not None:
             parse_broker_url(broker_url)  # fail early on a bad URL
@@ -67,17 +85,24 @@ class Host:
         self._broker_url = broker_url
         self.embedded_port = embedded_port
         self.shared_group = shared_group
-        if client_id is None:
-            client_id = "tiesense-ingest"
-            if shared_group:
-                client_id = f"tiesense-ingest-{shared_group}-{socket.gethostname()}-{os.getpid()}"
-        self.client_id = client_id
+        self._client_id = client_id
         self.on_batch = on_batch
+        self.subscriber_specs = tuple(subscribers)
+        self.lock = HostLock(self.db_path, shared_group) if self.db_path != ":memory:" else None
         self.broker: EmbeddedBroker | None = None
         self.store: Store | None = None
         self.ingest: Ingest | None = None
         self.forms = FormRegistry()
         self.started_at: float | None = None
+
+    @property
+    def client_id(self) -> str:
+        """The ingest's MQTT client id (derived from the database unless given)."""
+        if self._client_id is not None:
+            return self._client_id
+        if self.lock is None:
+            return "tiesense-memory"
+        return self.lock.client_id
 
     @property
     def broker_url(self) -> str | None:
@@ -92,8 +117,9 @@ class Host:
         Raises
         ------
         HostError
-            With a one-line reason (port in use, broker unreachable, a changed
-            form that kept its version, an unreadable database...).
+            With a one-line reason (another host serves the database, port in
+            use, broker unreachable, a changed form that kept its version, an
+            unreadable database...).
         """
         try:
             self._start()
@@ -107,6 +133,13 @@ class Host:
             forms = builtin_forms()
         except FormError as e:
             raise HostError(f"a built-in form is broken: {e}") from None
+        if self.lock is not None:
+            try:
+                self.lock.acquire()
+            except DatabaseInUse as e:
+                raise HostError(str(e)) from None
+            except OSError as e:
+                raise HostError(f"cannot lock the database {self.db_path}: {e.strerror or e}") from None
         try:
             self.store = Store(self.db_path)
         except Exception as e:
@@ -125,24 +158,22 @@ class Host:
                 self.broker.start()
             except BrokerError as e:
                 raise HostError(str(e)) from None
-        # Live tie estimates: rebuilt from the stored interviews, then updated after each batch.
-        self.live_ties = LiveTies(self.db_path)
+        subscribers = [_load_subscriber(spec, self.store) for spec in self.subscriber_specs]
+        if self.on_batch is not None:
+            subscribers.append(self.on_batch)
         self.ingest = Ingest(self.store, self.broker_url, client_id=self.client_id,
-                             shared_group=self.shared_group, forms=self.forms, on_batch=self._after_batch)
+                             shared_group=self.shared_group, forms=self.forms, on_batch=subscribers,
+                             protocol=4 if self.broker is not None else None)
         try:
             self.ingest.start()
         except IngestError as e:
             raise HostError(str(e)) from None
         for f in forms:
-            self.ingest.publish(wire.topic_form(f["id"]), wire.encode_form(f), qos=wire.QOS_FORM, retain=True)
+            try:
+                self.ingest.publish(wire.topic_form(f["id"]), wire.encode_form(f), qos=wire.QOS_FORM, retain=True)
+            except IngestError as e:
+                raise HostError(f"cannot publish form '{f['id']}': {e}") from None
         self.started_at = time.time()
-
-    def _after_batch(self, report: BatchReport) -> None:
-        try:
-            self.live_ties.on_batch(report)
-        finally:
-            if self.on_batch is not None:
-                self.on_batch(report)
 
     def stop(self) -> None:
         """Stop the ingest (draining and acknowledging what it holds), the broker, and close the store."""
@@ -156,6 +187,8 @@ class Host:
             self._last_counts = self.store.counts()
             self.store.close()
             self.store = None
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> "Host":
         return self.start()
@@ -182,6 +215,29 @@ class Host:
                 "online": s.get("db_online", 0), "acked": s.get("acked", 0),
                 "duplicates": s.get("duplicates", 0), "received": s.get("received", 0)}
 
+    def status_line(self) -> str:
+        """One line for the console: counts, and any trouble with the broker connection."""
+        s = self.stats
+        line = (f"records {s.get('db_records', 0)} (+{s.get('stored', 0)} stored, {s.get('duplicates', 0)} duplicate, "
+                f"{s.get('conflicts', 0)} conflict)  quarantine {s.get('db_quarantine', 0)}  acked {s.get('acked', 0)}  "
+                f"devices online {s.get('db_online', 0)}/{s.get('db_devices', 0)}  queued {s.get('queued', 0)}")
+        if self.ingest is None:
+            return line + "  [stopped]"
+        h = self.ingest.health
+        trouble = []
+        if not h["connected"]:
+            away = time.time() - (h["since"] or time.time())
+            trouble.append(f"broker connection lost {away:.0f} s ago, reconnecting")
+        if h["taken_over"]:
+            trouble.append(f"another client took the host's session {h['taken_over']}x")
+        if h["session_lost"]:
+            trouble.append(f"broker lost the host's session {h['session_lost']}x")
+        if h["unsent"]:
+            trouble.append(f"{h['unsent']} acks waiting for the broker")
+        if s.get("errors"):
+            trouble.append(f"{s['errors']} database errors (see the log)")
+        return line + "".join(f"  [{t}]" for t in trouble)
+
 
 def serve(db_path: str | Path, broker_url: str | None = None, embedded_port: int = 1883,
           shared_group: str | None = None, *, every: float = 5.0, out: TextIO | None = None) -> None:
@@ -207,15 +263,11 @@ def serve(db_path: str | Path, broker_url: str | None = None, embedded_port: int
         except HostError as e:
             _fail(str(e))
         try:
-            print(f"tiesense host ready: broker {host.broker_url}, database {Path(db_path).resolve()}"
-                  + (f", shared group {shared_group}" if shared_group else ""), file=out, flush=True)
+            print(f"tiesense host ready: broker {host.broker_url}, database {Path(db_path).resolve()}, "
+                  f"client id {host.client_id}" + (f", shared group {shared_group}" if shared_group else ""),
+                  file=out, flush=True)
             while not stop.wait(every):
-                s = host.stats
-                print(f"records {s['db_records']} (+{s['stored']} stored, {s['duplicates']} duplicate, "
-                      f"{s['conflicts']} conflict)  quarantine {s['db_quarantine']}  acked {s['acked']}  "
-                      f"devices online {s['db_online']}/{s['db_devices']}"
-                      + ("" if host.ingest is None or host.ingest.connected else "  [broker connection lost]"),
-                      file=out, flush=True)
+                print(host.status_line(), file=out, flush=True)
         finally:
             host.stop()
         s = host.stats

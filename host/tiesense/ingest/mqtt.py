@@ -52,6 +52,10 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 # MQTT reason codes the adapter acts on.
 _UNSUPPORTED_PROTOCOL = (1, 132)  # 3.1.1 CONNACK 1, MQTT 5 CONNACK 0x84
 _SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT 0x8E
+# A broker that closes the connection and accepts the reconnect at once, with no
+# refused attempt in between, did not go down: it let another client in with the
+# host's client id (Mosquitto 2.0 closes the socket without saying so).
+_TAKEOVER_WINDOW_S = 2.0
 # Acks waiting for a reconnect; older ones are dropped first (the devices resend).
 _UNSENT_MAX = 100_000
 # Published acks remembered so that stop() can wait for the broker to take them.
@@ -143,6 +147,7 @@ class Ingest:
         self._writer: threading.Thread | None = None
         self._client: mqtt.Client | None = None
         self._v5 = False
+        self._lost_at: float | None = None  # monotonic time the connection was lost, if not by the broker's word
         self._unsent: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=_UNSENT_MAX)
         self._recent: collections.deque[mqtt.MQTTMessageInfo] = collections.deque(maxlen=_RECENT_MAX)
         self._lock = threading.Lock()
@@ -208,6 +213,7 @@ class Ingest:
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
         client.reconnect_delay_set(0.2, 5)
         # Acks of a whole batch may be in flight at once; the rest wait in paho's queue.
         client.max_inflight_messages_set(1000)
@@ -319,6 +325,7 @@ class Ingest:
             fallback = self.protocol is None and self._v5 and reason_code.value in _UNSUPPORTED_PROTOCOL
             self._problem(self._refused, logging.DEBUG if fallback else logging.ERROR)
             return
+        lost_at, self._lost_at = self._lost_at, None
         with self._lock:
             self._generation += 1
             h = self._health
@@ -327,7 +334,9 @@ class Ingest:
             h["connected"] = True
             h["since"] = time.time()
         self._connack.set()
-        if not first and not flags.session_present:
+        if lost_at is not None and time.monotonic() - lost_at < _TAKEOVER_WINDOW_S:
+            self._taken_over("the broker dropped the host's connection and took it back at once")
+        elif not first and not flags.session_present:
             with self._lock:
                 self._health["session_lost"] += 1
             self._problem(f"the broker at {self.broker_url} had no session for client id '{self.client_id}' "
@@ -339,6 +348,16 @@ class Ingest:
         else:
             subs = [(t, wire.QOS_RECORDS) for t in self.subscriptions]
         client.subscribe(subs)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._lost_at = None  # the broker is really away: a restart or an outage, not a takeover
+
+    def _taken_over(self, how: str) -> None:
+        with self._lock:
+            self._health["taken_over"] += 1
+        self._problem(f"another MQTT client connected with the host's client id '{self.client_id}' at "
+                      f"{self.broker_url} ({how}); the host reconnected and the devices resend what it "
+                      "missed. Give every host and tool its own client id", logging.ERROR)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         bad = [rc for rc in reason_codes if rc.is_failure]
@@ -358,12 +377,10 @@ class Ingest:
         if self._stopping.is_set() or not was:
             return
         if getattr(reason_code, "value", None) == _SESSION_TAKEN_OVER:
-            with self._lock:
-                self._health["taken_over"] += 1
-            self._problem(f"another MQTT client connected with the host's client id '{self.client_id}' and "
-                          f"took its session at {self.broker_url}; reconnecting (give every host and tool its "
-                          "own client id)", logging.ERROR)
+            self._taken_over("the broker said the session was taken over")
         else:
+            if not flags.is_disconnect_packet_from_server:
+                self._lost_at = time.monotonic()
             self._problem(f"lost the broker {self.broker_url} ({reason_code}); reconnecting")
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:

@@ -1,0 +1,135 @@
+"""No silent stall: the host against a real Mosquitto when the broker dies, a foreign client takes
+its client id, or several workers share one database.
+
+Each test ends with the same accounting: every record sent is stored once with
+the content sent, every one is acknowledged to the device, and the host's
+counters agree with the rows. The Mosquitto here keeps its default
+``max_inflight_messages 20``: a host that held back its PUBACKs would stop
+receiving after 20 messages, which is how the stall used to show.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+
+import paho.mqtt.client as mqtt
+
+from tiesense.broker import parse_broker_url
+from tiesense.service import Host
+from tiesense.store import record_digest
+
+
+def stored(db) -> dict[str, str]:
+    conn = sqlite3.connect(db)
+    try:
+        return dict(conn.execute("SELECT instance_id, digest FROM records").fetchall())
+    finally:
+        conn.close()
+
+
+def assert_all_stored_once_and_acked(db, dev, records) -> None:
+    rows = stored(db)
+    sent = {r["id"]: record_digest(r) for r in records}
+    assert len(rows) == len(sent) and rows == sent
+    assert set(dev.statuses) == set(sent)
+    assert all(s <= {"stored", "duplicate"} for s in dev.statuses.values())
+    assert dev.n_pending() == 0
+
+
+def backlog(mosquitto, db, dev, records):
+    """Start a host once so the broker keeps a session for it, stop it, and let ``records`` queue up."""
+    with Host(db, broker_url=mosquitto.url):
+        pass
+    dev.send(records)
+
+
+def test_broker_killed_during_a_backlog_then_more_records(tmp_path, mosquitto, mqtt_device, visit, wait_until):
+    db = tmp_path / "park.db"
+    dev = mqtt_device(mosquitto.url, "kiosk-01", resend_after=3.0, per_message=1)
+    first = [visit("kiosk-01", s) for s in range(1, 3201)]
+    backlog(mosquitto, db, dev, first)
+    with Host(db, broker_url=mosquitto.url) as host:
+        wait_until(lambda: host.stats["stored"] >= 300, 30, "the host to work into the backlog")
+        mosquitto.kill()
+        at_kill = host.stats["stored"]
+        assert at_kill < len(first), "the backlog was worked off before the kill: nothing was tested"
+        time.sleep(0.3)
+        mosquitto.start()
+        wait_until(lambda: host.ingest.health["connected"], 15, "the host to reconnect")
+        more = [visit("kiosk-01", s) for s in range(3201, 3501)]
+        dev.send(more, wait=False)
+        wait_until(lambda: dev.n_pending() == 0, 90,
+                   f"every record to be acknowledged (host {host.stats}, health {host.ingest.health})")
+        s, health = host.stats, host.ingest.health
+        assert s["stored"] == len(first) + len(more) == s["db_records"]
+        assert s["errors"] == 0 and health["disconnects"] >= 1
+    assert_all_stored_once_and_acked(db, dev, first + more)
+    print(f"\nbroker killed after {at_kill} of {len(first)} stored; afterwards stored {s['stored']}, "
+          f"duplicates {s['duplicates']}, acked {s['acked']}, rows {s['db_records']}, health {health}")
+
+
+def test_a_foreign_client_with_the_hosts_client_id(tmp_path, mosquitto, mqtt_device, visit, wait_until, caplog):
+    db = tmp_path / "park.db"
+    dev = mqtt_device(mosquitto.url, "kiosk-02", resend_after=3.0, per_message=1)
+    first = [visit("kiosk-02", s) for s in range(1, 3001)]
+    backlog(mosquitto, db, dev, first)
+    with caplog.at_level(logging.WARNING, logger="tiesense"), Host(db, broker_url=mosquitto.url) as host:
+        wait_until(lambda: host.stats["stored"] >= 300, 30, "the host to work into the backlog")
+        # Someone connects with the host's client id and a clean session: the broker drops the
+        # host's connection and forgets its session with whatever was queued in it.
+        intruder = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=host.client_id, clean_session=True)
+        intruder.connect(*parse_broker_url(mosquitto.url))
+        intruder.loop_start()
+        wait_until(lambda: host.ingest.health["taken_over"] >= 1, 10, "the host to notice the takeover")
+        intruder.loop_stop()
+        intruder.disconnect()
+        wait_until(lambda: host.ingest.health["connected"], 15, "the host to reconnect")
+        more = [visit("kiosk-02", s) for s in range(3001, 3301)]
+        dev.send(more, wait=False)
+        wait_until(lambda: dev.n_pending() == 0, 90,
+                   f"every record to be acknowledged (host {host.stats}, health {host.ingest.health})")
+        s, health = host.stats, host.ingest.health
+        assert s["stored"] == len(first) + len(more) == s["db_records"] and s["errors"] == 0
+        line = host.status_line()
+    assert "another client took the host's session 1x" in line
+    assert any("another MQTT client connected with the host's client id" in r.getMessage() for r in caplog.records)
+    assert_all_stored_once_and_acked(db, dev, first + more)
+    print(f"\nafter the takeover: stored {s['stored']}, duplicates {s['duplicates']}, acked {s['acked']}, "
+          f"rows {s['db_records']}, health {health}\nstatus line: {line}")
+
+
+def test_shared_group_workers_on_one_database_never_meet_a_lock(tmp_path, mosquitto, mqtt_device, visit,
+                                                               wait_until, caplog):
+    db = tmp_path / "park.db"
+    records = [visit("kiosk-03", s) for s in range(1, 2001)]
+    with caplog.at_level(logging.WARNING), \
+            Host(db, broker_url=mosquitto.url, shared_group="ingest") as a, \
+            Host(db, broker_url=mosquitto.url, shared_group="ingest") as b:
+        assert a.client_id != b.client_id
+        dev = mqtt_device(mosquitto.url, "kiosk-03", resend_after=10.0, per_message=1)
+        dev.send(records, wait=False)
+        wait_until(lambda: dev.n_pending() == 0, 60, f"every record to be acknowledged ({a.stats}, {b.stats})")
+        sa, sb = a.stats, b.stats
+    assert sa["stored"] > 0 and sb["stored"] > 0, "the broker did not split the stream"
+    assert sa["stored"] + sb["stored"] == len(records)
+    assert sa["errors"] == sb["errors"] == 0
+    assert not [r for r in caplog.records if "locked" in r.getMessage()]
+    assert_all_stored_once_and_acked(db, dev, records)
+    print(f"\nworker a stored {sa['stored']} in {sa['batches']} batches, worker b {sb['stored']} in {sb['batches']}")
+
+
+def test_a_second_host_on_the_same_database_is_refused(tmp_path, mosquitto):
+    from tiesense.service import HostError
+
+    db = tmp_path / "park.db"
+    with Host(db, broker_url=mosquitto.url):
+        try:
+            Host(db, broker_url=mosquitto.url).start()
+        except HostError as e:
+            message = str(e)
+        else:
+            raise AssertionError("a second host started on a database another host serves")
+        assert f"the database {db} is already served by tiesense host pid" in message
+    with Host(db, broker_url=mosquitto.url) as again:  # the lock went with the first host
+        assert again.ingest.connected
