@@ -1,0 +1,214 @@
+"""Every table and index of the host database, as numbered migrations (``PRAGMA user_version``).
+
+A database's ``user_version`` is the number of migrations applied to it.
+:func:`migrate`, run by :class:`~tiesense.store.Store` on open, applies the
+missing ones in order, each in its own ``BEGIN IMMEDIATE`` transaction that
+also sets ``user_version``: a fresh file gets every migration (hence the
+latest schema), a file of an older release the ones it lacks, and a failure
+leaves the file at the last migration that committed. Two processes opening
+one file at once are safe: each re-reads the version once it holds the write
+lock and skips a migration the other applied. A file whose version is above
+:data:`VERSION` was written by a newer tiesense and is refused
+(:class:`SchemaTooNew`) before anything is written.
+
+Migrations are history: never edit one that was released; add the next.
+Their SQL is written out, not generated, so that it cannot drift.
+
+Tables
+------
+records
+    One row per survey record, keyed by its ODK-style ``instance_id``;
+    ``digest`` is the SHA-256 (hex) of ``wire.encode_record(record)``.
+conflicts
+    A record whose id is already stored with other content, with both digests;
+    the first version stays in ``records``.
+quarantine
+    Everything received that the host refuses: topic, device if known, reason,
+    ``raw`` (the first ``quarantine_keep_bytes`` of the payload), ``raw_length``
+    and ``raw_digest`` (length and SHA-256 of the *whole* payload), position
+    ``item`` of a refused record in its message (-1: the whole message),
+    ``instance_id``, ``seq``, ``times`` received and ``last_received_at``.
+devices
+    The last status each device reported (one column per ``wire.STATUS_FIELDS``).
+forms
+    Every form id + version published, immutable once published.
+tie_estimates
+    One row per (u, v, estimator), ``u < v`` roster codes: value, low, high,
+    observations, confirmed, disagreement, updated_at.
+org_measures, cluster_measures
+    Node measures per (org, measure) and cluster-level measures per measure,
+    with their intervals.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import NamedTuple
+
+from .connection import transaction
+
+__all__ = ["Migration", "MIGRATIONS", "VERSION", "TABLES", "SchemaTooNew", "version", "migrate"]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer tiesense than this one."""
+
+
+class Migration(NamedTuple):
+    """One step of the schema: ``statements`` take a database from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the tables of tiesense 0.1.0 (IF NOT EXISTS: a 0.1.0 file already has the ingest tables, "
+                 "and the estimate tables once estimates were written)", (
+        """CREATE TABLE IF NOT EXISTS "records" (
+           "instance_id" TEXT PRIMARY KEY,
+           "device" TEXT NOT NULL,
+           "seq" INTEGER NOT NULL,
+           "form" TEXT NOT NULL,
+           "form_version" TEXT NOT NULL,
+           "start" TEXT NOT NULL,
+           "end" TEXT NOT NULL,
+           "answers" TEXT NOT NULL,
+           "digest" TEXT NOT NULL,
+           "received_at" TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS "conflicts" (
+           "instance_id" TEXT,
+           "digest" TEXT,
+           "stored_digest" TEXT NOT NULL,
+           "device" TEXT NOT NULL,
+           "seq" INTEGER NOT NULL,
+           "record" TEXT NOT NULL,
+           "received_at" TEXT NOT NULL,
+           PRIMARY KEY ("instance_id", "digest")
+        )""",
+        """CREATE TABLE IF NOT EXISTS "quarantine" (
+           "id" INTEGER PRIMARY KEY,
+           "received_at" TEXT NOT NULL,
+           "topic" TEXT NOT NULL,
+           "device" TEXT,
+           "reason" TEXT NOT NULL,
+           "raw" BLOB NOT NULL,
+           "raw_digest" TEXT NOT NULL,
+           "item" INTEGER NOT NULL DEFAULT -1,
+           "instance_id" TEXT,
+           "seq" INTEGER,
+           "times" INTEGER NOT NULL DEFAULT 1,
+           "last_received_at" TEXT
+        )""",
+        """CREATE TABLE IF NOT EXISTS "devices" (
+           "device" TEXT PRIMARY KEY,
+           "online" INTEGER,
+           "fw" TEXT,
+           "role" TEXT,
+           "queue" INTEGER,
+           "heap_free" INTEGER,
+           "battery_mv" INTEGER,
+           "uptime_s" INTEGER,
+           "time" TEXT,
+           "approaches" INTEGER,
+           "abandoned" INTEGER,
+           "last_seen" TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS "forms" (
+           "form_id" TEXT,
+           "version" TEXT,
+           "spec" TEXT NOT NULL,
+           "digest" TEXT NOT NULL,
+           "published_at" TEXT NOT NULL,
+           PRIMARY KEY ("form_id", "version")
+        )""",
+        """CREATE TABLE IF NOT EXISTS "tie_estimates" (
+           "u" INTEGER,
+           "v" INTEGER,
+           "estimator" TEXT,
+           "value" REAL,
+           "low" REAL,
+           "high" REAL,
+           "observations" INTEGER,
+           "confirmed" INTEGER,
+           "disagreement" REAL,
+           "updated_at" TEXT,
+           PRIMARY KEY ("u", "v", "estimator")
+        )""",
+        """CREATE TABLE IF NOT EXISTS "org_measures" (
+           "org" INTEGER,
+           "measure" TEXT,
+           "value" REAL,
+           "low" REAL,
+           "high" REAL,
+           "updated_at" TEXT,
+           PRIMARY KEY ("org", "measure")
+        )""",
+        """CREATE TABLE IF NOT EXISTS "cluster_measures" (
+           "measure" TEXT PRIMARY KEY,
+           "value" REAL,
+           "low" REAL,
+           "high" REAL,
+           "updated_at" TEXT
+        )""",
+        'CREATE INDEX IF NOT EXISTS "idx_records_device_seq" ON "records" ("device", "seq")',
+        'CREATE UNIQUE INDEX IF NOT EXISTS "idx_quarantine_topic_raw_digest_item" '
+        'ON "quarantine" ("topic", "raw_digest", "item")',
+    )),
+    Migration(2, "quarantine keeps a bounded prefix of the payload in raw; raw_length is the whole length "
+                 "(raw_digest was always the SHA-256 of the whole payload)", (
+        'ALTER TABLE "quarantine" ADD COLUMN "raw_length" INTEGER',
+        'UPDATE "quarantine" SET "raw_length" = length("raw")',
+    )),
+)
+
+#: The schema version this tiesense writes: the number of migrations.
+VERSION = len(MIGRATIONS)
+
+#: Every table, in the order of the docstring.
+TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
+          "cluster_measures")
+
+
+def version(conn: sqlite3.Connection) -> int:
+    """The file's schema version (``PRAGMA user_version``; 0 for a new file or one of tiesense 0.1.0)."""
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _refuse_newer(v: int, latest: int, path: str) -> None:
+    if v > latest:
+        raise SchemaTooNew(
+            f"the database {path} was written by a newer tiesense (schema version {v}; this tiesense "
+            f"knows versions up to {latest}): upgrade tiesense to open it")
+
+
+def migrate(conn: sqlite3.Connection, path: str = "") -> int:
+    """Bring the file to :data:`VERSION`, one transaction per migration; return the version it had.
+
+    Raises
+    ------
+    SchemaTooNew
+        The file's version is above :data:`VERSION`; nothing was written.
+
+    Examples
+    --------
+    >>> from tiesense.store.connection import connect
+    >>> conn = connect(":memory:")
+    >>> migrate(conn), version(conn) == VERSION
+    (0, True)
+    >>> migrate(conn) == VERSION   # already there: nothing to do
+    True
+    """
+    latest, migrations = VERSION, MIGRATIONS
+    found = version(conn)
+    _refuse_newer(found, latest, path)
+    for m in (m for m in migrations if m.version > found):
+        with transaction(conn):
+            current = version(conn)  # another process may have applied it while we waited for the lock
+            _refuse_newer(current, latest, path)
+            if current >= m.version:
+                continue
+            for sql in m.statements:
+                conn.execute(sql)
+            conn.execute(f"PRAGMA user_version = {int(m.version)}")
+    return found
