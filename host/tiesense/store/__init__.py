@@ -85,9 +85,10 @@ class Store:
     >>> s = Store(":memory:")
     >>> s.counts()["records"]
     0
-    >>> rec = {"v": 1, "id": "uuid:00010203-0405-4607-8809-0a0b0c0d0e0f", "device": "kiosk-01", "seq": 1,
-    ...        "form": "tp_visit", "form_version": "2026112401", "start": "2026-11-24T10:00:00Z",
-    ...        "end": "2026-11-24T10:00:42Z", "answers": {"satisfaction": 5}}
+    >>> from tiesense import wire
+    >>> rec = wire.make_record("kiosk-01", 1, "tp_visit", "2026112401", "2026-11-24T10:00:00Z",
+    ...                        "2026-11-24T10:00:42Z", {"satisfaction": 5},
+    ...                        "uuid:00010203-0405-4607-8809-0a0b0c0d0e0f")
     >>> [o.status for o in s.write_batch([RecordItem(rec, now_iso()), RecordItem(rec, now_iso())])]
     ['stored', 'duplicate']
     >>> s.record(rec["id"]) == rec
