@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import queue
+import sqlite3
 from types import SimpleNamespace
 
 import numpy as np
@@ -175,6 +176,10 @@ def test_cli_recompute_and_show(tmp_path):
     Store(empty).close()
     missing = runner.invoke(cli.main, ["ties", "show", "--db", str(empty)])
     assert missing.exit_code == 1 and "no tie estimates" in missing.output
+    with sqlite3.connect(empty) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    newer = runner.invoke(cli.main, ["ties", "recompute", "--db", str(empty)])
+    assert newer.exit_code == 1 and "upgrade tiesense" in newer.output
 
 
 def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(store):

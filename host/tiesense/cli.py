@@ -62,6 +62,16 @@ def command(device, cmd, broker):
     click.echo(f"sent {cmd} to {device} (command id {cid})")
 
 
+def _open_store(db_path):
+    """The Store of ``db_path``; a file this tiesense cannot open is a one-line error."""
+    from .store import SchemaTooNew, Store
+
+    try:
+        return Store(db_path)
+    except SchemaTooNew as e:
+        raise click.ClickException(str(e))
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""
@@ -77,10 +87,11 @@ def ties_recompute(db_path, mode, replicates, seed):
     """Recompute the survey-composite estimate of every dyad and the node and cluster measures, with bootstrap intervals."""
     from .estimates import recompute, recompute_measures
 
-    n = recompute(db_path, mode=mode, n_replicates=replicates, seed=seed)
-    click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
-    orgs, _ = recompute_measures(db_path, mode=mode, n_replicates=replicates, seed=seed)
-    click.echo(f"{orgs} organisations measured (org_measures, cluster_measures)")
+    with _open_store(db_path) as store:
+        n = recompute(store, mode=mode, n_replicates=replicates, seed=seed)
+        click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
+        orgs, _ = recompute_measures(store, mode=mode, n_replicates=replicates, seed=seed)
+        click.echo(f"{orgs} organisations measured (org_measures, cluster_measures)")
 
 
 @ties.command("show")
@@ -92,7 +103,8 @@ def ties_show(db_path, estimator, limit):
     """Print the strongest estimated ties with their intervals."""
     from .estimates import estimates
 
-    rows = estimates(db_path, estimator)
+    with _open_store(db_path) as store:
+        rows = estimates(store, estimator)
     if not rows:
         raise click.ClickException(f"no tie estimates in {db_path}: interviews (form fi_partner) arrive through "
                                    "ingest; run 'tiesense ties recompute' for the composite")

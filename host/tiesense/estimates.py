@@ -21,19 +21,22 @@ measures per organisation (``org_measures``) and cluster-level measures
 Both estimators are written to the ``tie_estimates`` table that dashboards and exports
 read: one row per (u, v, estimator) with ``u < v`` roster codes, value, low,
 high, observations, confirmed, disagreement, updated_at.
+
+Everything here reads and writes through a :class:`~tiesense.store.Store`
+(which owns the tables and their SQL); this module holds the estimator wiring only.
 """
 from __future__ import annotations
 
 import calendar
 import json
-import sqlite3
+import os
 import time
-from pathlib import Path
+from typing import Iterable
 
 import numpy as np
-import sqlite_utils
 
 from . import wire
+from .store import Store
 from .ties import structure
 from .ties.cluster import hub_dependence
 from .ties.decay import DecayTable
@@ -42,7 +45,6 @@ from .ties.estimators import TIE_TYPES, reconcile_dyads, survey_composite
 from .ties.uncertainty import bootstrap_respondents, decayed_rate_interval, dyad_intervals
 
 INTERVIEW_FORM = "fi_partner"
-TABLE = "tie_estimates"
 DAY = 86400.0
 DEFAULT_HALF_LIFE_DAYS = 180.0
 RECIPROCITY = {"mutual": 1.0, "we": 0.0, "they": 0.0}
@@ -57,69 +59,56 @@ def _now_iso() -> str:
     return wire.iso_utc(time.time())
 
 
-def _table(db: sqlite_utils.Database):
-    t = db[TABLE]
-    if not t.exists():
-        t.create({"u": int, "v": int, "estimator": str, "value": float, "low": float, "high": float,
-                  "observations": int, "confirmed": int, "disagreement": float, "updated_at": str},
-                 pk=("u", "v", "estimator"))
-    return t
+_COLUMNS = ("respondent", "partner", "frequency", "duration", "closeness", "multiplexity", "reciprocity", "day")
 
 
-def open_db(path: str | Path) -> sqlite_utils.Database:
-    """A connection the host's ingest thread may use after another thread opened it."""
-    db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
-    db.execute("PRAGMA busy_timeout = 10000")
-    return db
-
-
-def interview_reports(db: sqlite_utils.Database) -> dict[str, np.ndarray]:
-    """Every ``fi_partner`` report as parallel arrays, in time order.
-
-    Keys: respondent, partner (roster codes), frequency, duration (years since
-    ``since_year`` at the interview), closeness, multiplexity (number of tie
-    types), reciprocity (1 mutual, 0 one-sided, NaN unanswered), day (days
-    since the epoch at the end of the interview).
-    """
-    cols: dict[str, list] = {k: [] for k in ("respondent", "partner", "frequency", "duration", "closeness",
-                                              "multiplexity", "reciprocity", "day")}
-    if "records" in db.table_names():
-        for row in db.query("select answers, end from records where form = ? order by end, instance_id",
-                            [INTERVIEW_FORM]):
-            a = json.loads(row["answers"])
-            if a.get("respondent_org") == a.get("partner_org"):
-                continue  # a self-report names no tie
-            year = int(row["end"][:4])
-            cols["respondent"].append(a["respondent_org"])
-            cols["partner"].append(a["partner_org"])
-            cols["frequency"].append(a.get("frequency", np.nan))
-            since = a.get("since_year")
-            cols["duration"].append(max(0, year - since) if isinstance(since, int) else np.nan)
-            cols["closeness"].append(a.get("closeness", np.nan))
-            cols["multiplexity"].append(len({t for t in a.get("tie_types") or [] if t in TIE_TYPES}))
-            cols["reciprocity"].append(RECIPROCITY.get(a.get("reciprocity"), np.nan))
-            cols["day"].append(_days(row["end"]))
+def _reports(rows: Iterable[tuple[str | dict, str]]) -> dict[str, np.ndarray]:
+    cols: dict[str, list] = {k: [] for k in _COLUMNS}
+    for answers, end in rows:
+        a = answers if isinstance(answers, dict) else json.loads(answers)
+        if a.get("respondent_org") == a.get("partner_org"):
+            continue  # a self-report names no tie
+        year = int(end[:4])
+        cols["respondent"].append(a["respondent_org"])
+        cols["partner"].append(a["partner_org"])
+        cols["frequency"].append(a.get("frequency", np.nan))
+        since = a.get("since_year")
+        cols["duration"].append(max(0, year - since) if isinstance(since, int) else np.nan)
+        cols["closeness"].append(a.get("closeness", np.nan))
+        cols["multiplexity"].append(len({t for t in a.get("tie_types") or [] if t in TIE_TYPES}))
+        cols["reciprocity"].append(RECIPROCITY.get(a.get("reciprocity"), np.nan))
+        cols["day"].append(_days(end))
     out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
     out["respondent"] = out["respondent"].astype(np.int64)
     out["partner"] = out["partner"].astype(np.int64)
     return out
 
 
-def recompute(db_path: str | Path, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
+def interview_reports(store: Store) -> dict[str, np.ndarray]:
+    """Every ``fi_partner`` report as parallel arrays, in time order.
+
+    Keys: respondent, partner (roster codes), frequency, duration (years since
+    ``since_year`` at the interview), closeness, multiplexity (number of tie
+    types), reciprocity (1 mutual, 0 one-sided, NaN unanswered), day (days
+    since the epoch at the end of the interview). A self-report is skipped.
+    """
+    return _reports(store.interview_answers(INTERVIEW_FORM))
+
+
+def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
               seed: int = 0, weights: dict | None = None) -> int:
-    """Recompute the ``composite`` estimate of every dyad from the database; return the number of dyads.
+    """Recompute the ``composite`` estimate of every dyad from the stored interviews; return the number of dyads.
 
     Replaces every ``composite`` row of ``tie_estimates`` in one transaction.
 
     Parameters
     ----------
+    store : Store
     mode : dyad reconciliation, one of mean, min, max, confirmed
     n_replicates, level, seed : the respondent bootstrap behind each interval
     weights : composite weights (default :data:`tiesense.ties.estimators.DEFAULT_WEIGHTS`)
     """
-    db = open_db(db_path)
-    r = interview_reports(db)
-    table = _table(db)
+    r = interview_reports(store)
     rows = []
     if len(r["respondent"]):
         value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"],
@@ -135,9 +124,7 @@ def recompute(db_path: str | Path, *, mode: str = "mean", n_replicates: int = 50
                              "observations": int(dy.n_reports[i]), "confirmed": int(bool(dy.confirmed[i])),
                              "disagreement": None if np.isnan(dy.disagreement[i]) else float(dy.disagreement[i]),
                              "updated_at": stamp})
-    with db.conn:
-        table.delete_where("estimator = ?", ["composite"])
-        table.insert_all(rows)
+    store.replace_estimates("composite", rows)
     return len(rows)
 
 
@@ -160,7 +147,7 @@ def _node_stats(g: Graph) -> np.ndarray:
                            [structure.degree_centralization(g)]])
 
 
-def recompute_measures(db_path: str | Path, *, mode: str = "mean", n_replicates: int = 200, level: float = 0.95,
+def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 200, level: float = 0.95,
                        seed: int = 0) -> tuple[int, int]:
     """Node and cluster measures on the reconciled composite graph, with bootstrap intervals.
 
@@ -170,10 +157,10 @@ def recompute_measures(db_path: str | Path, *, mode: str = "mean", n_replicates:
     a percentile interval from ``n_replicates`` respondent bootstrap
     replicates; weighted betweenness (distance 1/w) as a point value. For the
     cluster: Freeman degree centralisation with its interval. Replaces the
-    ``org_measures`` and ``cluster_measures`` tables; returns (organisations, cluster rows).
+    ``org_measures`` and ``cluster_measures`` tables in one transaction; returns
+    (organisations, cluster rows).
     """
-    db = open_db(db_path)
-    r = interview_reports(db)
+    r = interview_reports(store)
     stamp = _now_iso()
     org_rows, cluster_rows = [], []
     if len(r["respondent"]):
@@ -201,38 +188,43 @@ def recompute_measures(db_path: str | Path, *, mode: str = "mean", n_replicates:
                              "low": None, "high": None, "updated_at": stamp})
         cluster_rows.append({"measure": "degree_centralization", "value": num(iv.estimate[-1]),
                              "low": num(iv.low[-1]), "high": num(iv.high[-1]), "updated_at": stamp})
-    with db.conn:
-        for name, rows, pk in (("org_measures", org_rows, ("org", "measure")),
-                               ("cluster_measures", cluster_rows, "measure")):
-            t = db[name]
-            if t.exists():
-                t.delete_where()
-            else:
-                cols = {"measure": str, "value": float, "low": float, "high": float, "updated_at": str}
-                t.create({"org": int, **cols} if name == "org_measures" else cols, pk=pk)
-            t.insert_all(rows)
+    store.replace_measures(org_rows, cluster_rows)
     return len(org_rows) // len(ORG_MEASURES) if org_rows else 0, len(cluster_rows)
 
 
 class LiveTies:
     """The ``decayed_rate`` estimate, kept current by the host as records are stored.
 
-    Built from the database at start (every stored interview replayed), then
+    Built from the store at start (every stored interview replayed), then
     :meth:`on_batch` (an :class:`~tiesense.ingest.Ingest` callback) observes
     each newly stored ``fi_partner`` record in O(1) and rewrites the rows of
     the dyads it touched.
+
+    Parameters
+    ----------
+    store : Store
+        The host's store (shared; LiveTies does not close it). A database path
+        is still accepted: LiveTies then opens a Store of its own, closed by
+        :meth:`close`.
+    half_life_days : float
     """
 
-    def __init__(self, db_path: str | Path, half_life_days: float = DEFAULT_HALF_LIFE_DAYS):
-        self.db = open_db(db_path)
+    def __init__(self, store: Store | str | os.PathLike, half_life_days: float = DEFAULT_HALF_LIFE_DAYS):
+        self._owned = not isinstance(store, Store)
+        self.store = Store(store) if self._owned else store
         self.half_life = half_life_days
         self.table = DecayTable(half_life_days)
         self.first_day: float | None = None
         self.counts: dict[tuple[int, int], int] = {}
         self.last: dict[tuple[int, int], float] = {}
-        r = interview_reports(self.db)
+        r = interview_reports(self.store)
         self._observe(r["respondent"], r["partner"], r["day"])
         self._write(set(self.counts))
+
+    def close(self) -> None:
+        """Close the store if LiveTies opened it (given a path); a shared store is left open."""
+        if self._owned:
+            self.store.close()
 
     def _observe(self, u, v, day) -> set[tuple[int, int]]:
         touched = set()
@@ -256,44 +248,35 @@ class LiveTies:
         # a device clock ahead of the host's must not fail the read: read at the later of the two
         values = np.array([self.table.value(u, v, max(now, self.last[(u, v)])) for u, v in pairs])
         iv = decayed_rate_interval(values, self.half_life, observed_for)  # one vectorised call
-        rows = [{"u": u, "v": v, "estimator": "decayed_rate", "value": float(iv.mean[i]),
-                 "low": float(iv.low[i]), "high": float(iv.high[i]), "observations": self.counts[(u, v)],
-                 "confirmed": None, "disagreement": None, "updated_at": stamp}
-                for i, (u, v) in enumerate(pairs)]
-        with self.db.conn:
-            _table(self.db).upsert_all(rows, pk=("u", "v", "estimator"))
+        self.store.upsert_estimates(
+            {"u": u, "v": v, "estimator": "decayed_rate", "value": float(iv.mean[i]), "low": float(iv.low[i]),
+             "high": float(iv.high[i]), "observations": self.counts[(u, v)], "confirmed": None,
+             "disagreement": None, "updated_at": stamp}
+            for i, (u, v) in enumerate(pairs))
 
-    def observe_records(self, records: list[dict]) -> set[tuple[int, int]]:
-        """Observe stored ``fi_partner`` records (dicts with ``answers`` and ``end``); write their dyads."""
-        u, v, day = [], [], []
-        for rec in records:
-            a = rec["answers"] if isinstance(rec["answers"], dict) else json.loads(rec["answers"])
-            if a.get("respondent_org") == a.get("partner_org"):
-                continue
-            u.append(a["respondent_org"])
-            v.append(a["partner_org"])
-            day.append(_days(rec["end"]))
-        touched = self._observe(np.asarray(u, dtype=np.int64), np.asarray(v, dtype=np.int64),
-                                np.asarray(day, dtype=np.float64))
+    def _observe_answers(self, rows: Iterable[tuple[str | dict, str]]) -> set[tuple[int, int]]:
+        r = _reports(rows)
+        touched = self._observe(r["respondent"], r["partner"], r["day"])
         self._write(touched)
         return touched
 
+    def observe_records(self, records: list[dict]) -> set[tuple[int, int]]:
+        """Observe stored ``fi_partner`` records (dicts with ``answers`` and ``end``); write their dyads."""
+        return self._observe_answers((rec["answers"], rec["end"]) for rec in records)
+
     def on_batch(self, report) -> None:
-        """Ingest callback: observe the interviews this batch stored for the first time."""
+        """Ingest callback: observe the interviews this batch stored for the first time.
+
+        ``report.acks`` maps each device to ``(seq, instance_id, status)``
+        entries; only ids acked ``wire.STORED`` are new.
+        """
         ids = [iid for entries in report.acks.values() for (_seq, iid, status) in entries if status == wire.STORED]
-        if not ids:
-            return
-        marks = ",".join("?" * len(ids))
-        recs = list(self.db.query(f"select answers, end from records where form = ? and instance_id in ({marks})",
-                                  [INTERVIEW_FORM, *ids]))
-        if recs:
-            self.observe_records(recs)
+        if ids:
+            rows = self.store.records_answers(ids, INTERVIEW_FORM)
+            if rows:
+                self._observe_answers(rows)
 
 
-def estimates(db_path: str | Path, estimator: str | None = None) -> list[dict]:
+def estimates(store: Store, estimator: str | None = None) -> list[dict]:
     """Rows of ``tie_estimates`` (all estimators, or one), strongest first."""
-    db = open_db(db_path)
-    if TABLE not in db.table_names():
-        return []
-    where, params = ("where estimator = ?", [estimator]) if estimator else ("", [])
-    return list(db.query(f"select * from {TABLE} {where} order by value desc, u, v", params))
+    return store.estimates(estimator)
