@@ -58,6 +58,13 @@ def test_batch_round_trip_and_spliced_encoding_agree():
     ({"seq": True}, "seq"),
     ({"device": "Kiosk 1"}, "device id"),
     ({"start": "yesterday"}, "start"),
+    ({"start": "2026-13-45T25:61:61Z"}, "start"),
+    ({"start": "2026-02-29T09:00:00Z"}, "start"),
+    ({"end": "2026-11-24T24:00:00Z"}, "end"),
+    ({"start": "２026-11-24T09:00:00Z"}, "start"),
+    ({"id": "uuid:0F8FAD5B-D9CB-469F-A165-70867728950E"}, "record id"),
+    ({"id": "uuid:0f8fad5b-d9cb-469f-a165-70867728950g"}, "record id"),
+    ({"id": "uuid:0f8fad5b-d9cb-469f-a165+70867728950e"}, "record id"),
     ({"end": "2026-11-24T09:00:00Z"}, "ends before"),
     ({"answers": {"facility": 1.5}}, "answer 'facility'"),
     ({"extra": 1}, "unknown field"),
@@ -121,6 +128,21 @@ def test_canonical_encoding_is_json_and_stable(ans):
     text = wire.dumps(ans)
     assert json.loads(text) == ans
     assert wire.dumps(json.loads(text)) == text
+
+
+def test_real_calendar_times_pass():
+    for t in ("2024-02-29T23:59:59Z", "2026-12-31T00:00:00Z", "2000-02-29T12:00:00Z"):
+        assert wire.check_record(sample_record(start=t, end=t))
+    with pytest.raises(wire.WireError, match="start"):
+        wire.check_record(sample_record(start="1900-02-29T12:00:00Z"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(answers, st.text(max_size=10))
+def test_the_fast_encoder_of_checked_records_gives_the_canonical_bytes(ans, form):
+    rec = sample_record(answers=ans, form=form or "f")
+    wire.check_record(rec)
+    assert wire.encode_checked_record(rec) == wire.encode_record(rec)
 
 
 def test_micropython_encodes_byte_identically(micropython, tmp_path):

@@ -139,21 +139,37 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _choice_names(q: dict) -> list:
-    return [c.get("name") if isinstance(c, dict) else c for c in q.get("choices") or []]
+def _choice_names(q: dict) -> frozenset:
+    return frozenset(c.get("name") if isinstance(c, dict) else c for c in q.get("choices") or [])
 
 
-def _check_answer(q: dict, v: Any) -> str | None:
+# Per form: question name -> (question, its choice names). Forms are immutable once
+# published, so this is computed once per form object; keyed by id() with the form
+# kept alongside, so a reused id is never mistaken for another form.
+_PREPARED: dict[int, tuple[dict, dict[str, tuple[dict, frozenset]]]] = {}
+
+
+def _prepared(form: dict) -> dict[str, tuple[dict, frozenset]]:
+    hit = _PREPARED.get(id(form))
+    if hit is not None and hit[0] is form:
+        return hit[1]
+    questions = {q["name"]: (q, _choice_names(q)) for q in form["questions"]}
+    if len(_PREPARED) > 1000:
+        _PREPARED.clear()
+    _PREPARED[id(form)] = (form, questions)
+    return questions
+
+
+def _check_answer(q: dict, v: Any, choices: frozenset) -> str | None:
     name, kind = q["name"], q["type"]
     if kind == "select_one":
         if not isinstance(v, str):
             return f"'{name}' (select_one) must be one choice name, got {json.dumps(v)}"
-        if v not in _choice_names(q):
+        if v not in choices:
             return f"'{name}': choice '{v}' is not in the list"
     elif kind == "select_multiple":
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             return f"'{name}' (select_multiple) must be a list of choice names, got {json.dumps(v)}"
-        choices = _choice_names(q)
         bad = [x for x in v if x not in choices]
         if bad:
             return f"'{name}': choice '{bad[0]}' is not in the list"
@@ -216,15 +232,15 @@ def validate_answers(form: dict, answers: Any) -> list[str]:
     """
     if not isinstance(answers, dict):
         return ["answers must be a JSON object"]
-    questions = {q["name"]: q for q in form["questions"]}
+    questions = _prepared(form)
     problems = [f"unknown question '{k}'" for k in answers if k not in questions]
-    for name, q in questions.items():
+    for name, (q, choices) in questions.items():
         v = answers.get(name)
         if v is None:
             if q.get("required") and "relevant" not in q and q["type"] not in _NO_ANSWER + ("calculate",):
                 problems.append(f"required question '{name}' is not answered")
             continue
-        p = _check_answer(q, v)
+        p = _check_answer(q, v, choices)
         if p:
             problems.append(p)
     return problems

@@ -268,6 +268,6 @@ class IngestCore:
             return b"", (f"answers do not fit form '{rec['form']}' version '{rec['form_version']}': "
                          + "; ".join(problems))
         try:
-            return wire.encode_record(rec), None
-        except wire.WireError as e:
-            return b"", str(e)
+            return wire.encode_checked_record(rec), None
+        except UnicodeEncodeError:
+            return b"", "record text is not valid Unicode (a lone surrogate escape such as \\ud800)"
