@@ -104,14 +104,10 @@ def test_live_ties_observe_each_newly_stored_interview_once(store):
     assert LiveTies(store).counts == {k: r["observations"] for k, r in rows.items()}
 
 
-def test_live_ties_accept_a_database_path_while_the_service_passes_one(tmp_path):
-    with Store(tmp_path / "host.db") as store:
-        store_interviews(store, REPORTS)
-    live = LiveTies(tmp_path / "host.db")
-    try:
-        assert live.counts[(11, 12)] == 3
-    finally:
-        live.close()
+def test_live_ties_take_the_hosts_store_not_a_path(tmp_path):
+    with pytest.raises(TypeError, match="Store"):
+        LiveTies(tmp_path / "host.db")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_recompute_writes_the_reconciled_composite(store):

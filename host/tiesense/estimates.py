@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import os
 import time
 from typing import Iterable
 
@@ -203,15 +202,22 @@ class LiveTies:
     Parameters
     ----------
     store : Store
-        The host's store (shared; LiveTies does not close it). A database path
-        is still accepted: LiveTies then opens a Store of its own, closed by
-        :meth:`close`.
+        The host's store, shared (LiveTies reads and writes through it, never closes it).
     half_life_days : float
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> live = LiveTies(Store(":memory:"))
+    >>> live.on_batch(SimpleNamespace(acks={"handheld-01": [(1, "uuid:...", "duplicate")]}))
+    >>> live.counts
+    {}
     """
 
-    def __init__(self, store: Store | str | os.PathLike, half_life_days: float = DEFAULT_HALF_LIFE_DAYS):
-        self._owned = not isinstance(store, Store)
-        self.store = Store(store) if self._owned else store
+    def __init__(self, store: Store, half_life_days: float = DEFAULT_HALF_LIFE_DAYS):
+        if not isinstance(store, Store):
+            raise TypeError(f"LiveTies takes the host's tiesense.store.Store, not {type(store).__name__}")
+        self.store = store
         self.half_life = half_life_days
         self.table = DecayTable(half_life_days)
         self.first_day: float | None = None
@@ -220,11 +226,6 @@ class LiveTies:
         r = interview_reports(self.store)
         self._observe(r["respondent"], r["partner"], r["day"])
         self._write(set(self.counts))
-
-    def close(self) -> None:
-        """Close the store if LiveTies opened it (given a path); a shared store is left open."""
-        if self._owned:
-            self.store.close()
 
     def _observe(self, u, v, day) -> set[tuple[int, int]]:
         touched = set()
