@@ -11,9 +11,10 @@
   host acknowledged survives a power cut, not only a crash.
 * ``busy_timeout``: how long a writer waits for another's transaction.
 
-No sqlite-utils write method is called inside :func:`transaction`: in
-sqlite-utils 3.x ``insert_all``/``upsert_all`` run ``with conn:``, which
-commits whatever transaction is open.
+The store writes plain SQL, not through sqlite-utils: its writers manage
+their own transactions (3.x ``insert_all``/``upsert_all`` run ``with conn:``,
+which commits whatever transaction is open; 4.x opens a deferred ``BEGIN``
+when none is open), and its per-row work is what the batch write avoids.
 """
 from __future__ import annotations
 
