@@ -28,7 +28,8 @@ from urllib.parse import urlparse
 import tiesense
 
 HEAPSIZE = "190K"
-INSTRUMENTS = Path(tiesense.__file__).resolve().parent / "instruments"
+PACKAGE = Path(tiesense.__file__).resolve().parent
+INSTRUMENTS = PACKAGE / "instruments"
 
 
 class MissingTool(RuntimeError):
@@ -54,11 +55,20 @@ def find_micropython() -> str:
 
 
 def firmware_dir() -> Path:
-    """The firmware folder: $TIESENSE_FIRMWARE, else ``firmware/`` of the source tree."""
+    """The firmware folder the devices run.
+
+    In order: ``$TIESENSE_FIRMWARE``; the copy shipped in the package
+    (``tiesense/firmware/``, put there when a wheel is built); else, for an
+    editable install or a source checkout, ``firmware/`` at the top of the
+    repository (``host/tiesense/`` -> ``../../firmware``).
+    """
     env = os.environ.get("TIESENSE_FIRMWARE")
     if env:
         return Path(env)
-    return Path(tiesense.__file__).resolve().parents[2] / "firmware"
+    shipped = PACKAGE / "firmware"
+    if (shipped / "main.py").is_file():
+        return shipped
+    return PACKAGE.parents[1] / "firmware"
 
 
 def _broker(url: str) -> tuple[str, int]:
@@ -92,7 +102,8 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
     root = Path(root)
     fw = firmware_dir()
     if not (fw / "main.py").is_file():
-        raise FileNotFoundError(f"no firmware in {fw} (set TIESENSE_FIRMWARE)")
+        raise FileNotFoundError(f"no firmware in {fw}: reinstall tiesense, or set TIESENSE_FIRMWARE "
+                                "to a folder holding the firmware's main.py")
     root.mkdir(parents=True, exist_ok=True)
     for src in sorted(fw.rglob("*.py")):
         rel = src.relative_to(fw)
@@ -101,7 +112,7 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
         dst = root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
-    shutil.copyfile(Path(tiesense.__file__).resolve().parent / "wire.py", root / "wire.py")
+    shutil.copyfile(PACKAGE / "wire.py", root / "wire.py")
     (root / "forms").mkdir(exist_ok=True)
     form = config.get("form", "tp_visit")
     if not (root / "forms" / f"{form}.json").exists():
