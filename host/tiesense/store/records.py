@@ -30,12 +30,6 @@ _INSERT_CONFLICT = ("INSERT INTO conflicts (instance_id, digest, stored_digest, 
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, digest) DO NOTHING")
 
 
-#: ``wire.dumps`` by the C encoder: the same text for every value ``wire.dumps`` accepts (no floats; a
-#: record's digest, computed by ``wire``, has already refused them), at a tenth of the cost on the
-#: hot path. tests/test_store.py checks the two agree on generated values.
-_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
 def record_digest(rec: dict) -> str:
     """SHA-256 hex of ``wire.encode_record(rec)``: the identity of a record's content."""
     return hashlib.sha256(wire.encode_record(rec)).hexdigest()
@@ -90,7 +84,8 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
         return []
     known = stored_digests(conn, {it.record["id"] for it in items})
     new_rows, conflict_rows, outcomes = [], [], []
-    canonical = _canonical
+    # answers of a record that passed wire.check_record: wire's fast canonical encoder gives wire.dumps' text
+    encode = wire.encode_checked_record
     STORED, DUPLICATE, CONFLICT = wire.STORED, wire.DUPLICATE, wire.CONFLICT
     for it in items:
         r = it.record
@@ -100,7 +95,7 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
             known[iid] = digest
             status = STORED
             new_rows.append((iid, r["device"], r["seq"], r["form"], r["form_version"], r["start"], r["end"],
-                             canonical(r["answers"]), digest, it.received_at))
+                             encode(r["answers"]).decode("utf-8"), digest, it.received_at))
         elif stored == digest:
             status = DUPLICATE
         else:
