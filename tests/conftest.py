@@ -108,12 +108,25 @@ class Mosquitto:
 
 
 @pytest.fixture
-def mosquitto(tmp_path_factory):
-    """A fresh Mosquitto per test: ``.url`` is ``mqtt://127.0.0.1:PORT``."""
+def mosquitto_factory(tmp_path_factory):
+    """``mosquitto_factory(extra_config="")``: a fresh Mosquitto with more configuration lines, stopped after the test."""
     exe = require_tool("mosquitto", "run scripts/bootstrap --test (apt-get install -y mosquitto)")
-    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), exe)
-    yield broker
-    broker.stop()
+    made = []
+
+    def make(extra: str = "") -> Mosquitto:
+        broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"), exe, extra)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.stop()
+
+
+@pytest.fixture
+def mosquitto(mosquitto_factory):
+    """A fresh Mosquitto per test: ``.url`` is ``mqtt://127.0.0.1:PORT``."""
+    return mosquitto_factory()
 
 
 # ------------------------------------------------------------ shared helpers

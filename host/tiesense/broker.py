@@ -12,7 +12,11 @@ import threading
 from types import TracebackType
 from urllib.parse import urlsplit
 
-__all__ = ["EmbeddedBroker", "BrokerError", "parse_broker_url", "free_port"]
+# The largest message the embedded broker passes on, as ``message_size_limit`` does in
+# the Mosquitto configuration of docs/operations.md: the wire contract's limit.
+from .wire import MAX_PAYLOAD
+
+__all__ = ["EmbeddedBroker", "BrokerError", "parse_broker_url", "free_port", "MAX_PAYLOAD"]
 
 # amqtt logs configuration and deprecation notices at every start and each
 # client's connect and disconnect; the host keeps only its errors.
@@ -85,6 +89,28 @@ def _port_is_free(host: str, port: int) -> bool:
         return True
 
 
+def _size_limited(broker_class, max_payload: int):
+    """``broker_class`` (amqtt's Broker) dropping every PUBLISH whose payload exceeds ``max_payload``
+    bytes, as Mosquitto's ``message_size_limit`` does: nobody receives it, the publisher stays connected."""
+
+    class SizeLimitedBroker(broker_class):
+        async def _handle_message_delivery(self, client_session, handler, wait_deliver):
+            message = wait_deliver.result() if wait_deliver.done() and not wait_deliver.cancelled() else None
+            data = getattr(message, "data", None)
+            if data is not None and len(data) > max_payload:
+                logging.getLogger(__name__).warning(
+                    "dropped a %d-byte message from %s on %s: over the %d-byte limit", len(data),
+                    getattr(client_session, "client_id", "?"), getattr(message, "topic", "?"), max_payload)
+                return True
+            return await super()._handle_message_delivery(client_session, handler, wait_deliver)
+
+    if not hasattr(broker_class, "_handle_message_delivery"):  # an amqtt that moved it: no limit, say so
+        logging.getLogger(__name__).warning("this amqtt cannot limit message size; ingest still refuses "
+                                            "payloads over %d bytes", max_payload)
+        return broker_class
+    return SizeLimitedBroker
+
+
 class EmbeddedBroker:
     """amqtt running in its own thread and event loop, bound to 127.0.0.1 only.
 
@@ -94,6 +120,8 @@ class EmbeddedBroker:
         Address to bind; only loopback is accepted (devices on a LAN need Mosquitto).
     port : int
         TCP port; 0 picks a free one before starting.
+    max_payload : int
+        Messages with a larger payload are dropped by the broker (the ingest refuses them too).
 
     Examples
     --------
@@ -102,11 +130,12 @@ class EmbeddedBroker:
     mqtt://127.0.0.1:40123
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, max_payload: int = MAX_PAYLOAD):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the embedded broker binds 127.0.0.1 only; use Mosquitto to serve a network")
         self.host = "127.0.0.1"
         self.port = port
+        self.max_payload = int(max_payload)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker = None
@@ -163,7 +192,7 @@ class EmbeddedBroker:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    broker = Broker(config)
+                    broker = _size_limited(Broker, self.max_payload)(config)
                     await broker.start()
             except BaseException as e:  # report any start failure to the caller's thread
                 failure.append(e)

@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 # while the host is away.
 SESSION_EXPIRY_S = 7 * 24 * 3600
 # MQTT reason codes the adapter acts on.
-_UNSUPPORTED_PROTOCOL = (1, 132)  # 3.1.1 CONNACK 1, MQTT 5 CONNACK 0x84
+_CLOSED_BEFORE_CONNACK = -1
+# How long an MQTT 5 CONNECT may go unanswered before the host tries MQTT 3.1.1.
+_PROBE_S = 1.5
+_UNSUPPORTED_PROTOCOL = (1, 132, _CLOSED_BEFORE_CONNACK)  # 3.1.1 CONNACK 1, MQTT 5 CONNACK 0x84
 _SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT 0x8E
 # A broker that closes the connection and accepts the reconnect at once, with no
 # refused attempt in between, did not go down: it let another client in with the
@@ -187,9 +190,13 @@ class Ingest:
         protocols = [self.protocol] if self.protocol else ([5] if self.shared_group else [5, 4])
         for i, level in enumerate(protocols):
             self._connect(level)
-            if not self._connack.wait(max(0.0, deadline - time.monotonic())):
+            fallback = i + 1 < len(protocols)
+            # amqtt may neither answer an MQTT 5 CONNECT nor close the socket: give it a moment only
+            wait = max(0.0, deadline - time.monotonic())
+            answered = self._connack.wait(min(wait, _PROBE_S) if fallback else wait)
+            if not answered and not fallback:
                 break
-            if self._refused_code in _UNSUPPORTED_PROTOCOL and i + 1 < len(protocols):
+            if fallback and (not answered or self._refused_code in _UNSUPPORTED_PROTOCOL):
                 log.debug("%s does not speak MQTT 5; using MQTT 3.1.1", self.broker_url)
                 self._drop_client()
                 continue
@@ -368,6 +375,11 @@ class Ingest:
         self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not self._connack.is_set():
+            # Closed before any CONNACK: some brokers (amqtt) answer an MQTT 5 CONNECT so.
+            self._refused_code = _CLOSED_BEFORE_CONNACK
+            self._refused = f"the broker at {self.broker_url} closed the connection before accepting it ({reason_code})"
+            self._connack.set()
         with self._lock:
             was = self._health["connected"]
             self._health["connected"] = False
