@@ -29,7 +29,7 @@ from . import forms as _forms
 from . import quarantine as _quarantine
 from . import records as _records
 from . import schema
-from .connection import BUSY_TIMEOUT_MS, connect, dicts, transaction
+from .connection import BUSY_TIMEOUT_MS, connect, dicts, enable_wal, transaction
 from .devices import StatusItem
 from .forms import FormConflict
 from .quarantine import DEFAULT_KEEP_BYTES, QuarantineItem
@@ -105,6 +105,8 @@ class Store:
         #: The sqlite3 connection (autocommit; writes go through :meth:`_write`). Other modules call methods.
         self.conn = connect(self.path, busy_timeout_ms)
         try:
+            schema.refuse_newer(self.conn, self.path)  # before the file is touched
+            enable_wal(self.conn)
             schema.migrate(self.conn, self.path)
         except BaseException:
             self.conn.close()

@@ -27,7 +27,9 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def connect(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
-    """Open ``path`` in WAL mode with ``synchronous=FULL``, a busy timeout and no implicit transactions.
+    """Open ``path`` with ``synchronous=FULL``, a busy timeout and no implicit transactions.
+
+    The file is not written yet: call :func:`enable_wal` once it is known to be ours.
 
     Examples
     --------
@@ -38,13 +40,19 @@ def connect(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connec
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if path != ":memory:":
-            conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def enable_wal(conn: sqlite3.Connection) -> str:
+    """Put the file in WAL mode (kept in the file; a no-op when it already is); return the journal mode.
+
+    An in-memory database stays in ``memory`` mode.
+    """
+    return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ from typing import NamedTuple
 
 from .connection import transaction
 
-__all__ = ["Migration", "MIGRATIONS", "VERSION", "TABLES", "SchemaTooNew", "version", "migrate"]
+__all__ = ["Migration", "MIGRATIONS", "VERSION", "TABLES", "SchemaTooNew", "version", "refuse_newer", "migrate"]
 
 
 class SchemaTooNew(RuntimeError):
@@ -173,6 +173,11 @@ TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimat
 def version(conn: sqlite3.Connection) -> int:
     """The file's schema version (``PRAGMA user_version``; 0 for a new file or one of tiesense 0.1.0)."""
     return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def refuse_newer(conn: sqlite3.Connection, path: str = "") -> None:
+    """Raise :class:`SchemaTooNew` if the file was written by a newer tiesense; read only."""
+    _refuse_newer(version(conn), VERSION, path)
 
 
 def _refuse_newer(v: int, latest: int, path: str) -> None:
