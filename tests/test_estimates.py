@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import queue
 import sqlite3
-from types import SimpleNamespace
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -13,10 +12,10 @@ from click.testing import CliRunner
 
 from tiesense import cli, wire
 from tiesense.estimates import LiveTies, interview_reports, recompute
-from tiesense.store import RecordItem, Store, now_iso
+from tiesense.ingest import IngestCore, Message
+from tiesense.store import Store
 from tiesense.ties.estimators import reconcile_dyads, survey_composite
 
-from .test_firmware import wait_until
 
 # (respondent, partner, tie types, frequency, since, closeness, reciprocity, end time)
 REPORTS = [
@@ -65,11 +64,14 @@ def publish_interviews(url_port, records, device="handheld-01"):
     return got
 
 
-def store_interviews(store, reports, device="handheld-01"):
-    """Write interviews as the ingest would; return the batch report an Ingest passes to on_batch."""
+def interviews_message(reports, device="handheld-01"):
     records = [interview_record(i, rep, device) for i, rep in enumerate(reports)]
-    outcomes = store.write_batch([RecordItem(r, now_iso()) for r in records])
-    return SimpleNamespace(acks={device: [(o.seq, o.instance_id, o.status) for o in outcomes]})
+    return Message(wire.topic_records(device), wire.encode_batch(device, records), 1_795_000_000.0)
+
+
+def store_interviews(store, reports, device="handheld-01"):
+    """Write interviews through the ingest core; return the batch report a host passes to its subscribers."""
+    return IngestCore().process(store, [interviews_message(reports, device)])
 
 
 @pytest.fixture
@@ -86,7 +88,9 @@ def live_rows(store):
 def test_live_ties_observe_each_newly_stored_interview_once(store):
     live = LiveTies(store)
     assert live.counts == {} and store.estimates() == []
-    report = store_interviews(store, REPORTS)
+    message = interviews_message(REPORTS)
+    report = IngestCore().process(store, [message])
+    assert report.stored == len(REPORTS)
     live.on_batch(report)
     rows = live_rows(store)
     # Dyad (11, 12) was reported three times, the others once.
@@ -94,11 +98,16 @@ def test_live_ties_observe_each_newly_stored_interview_once(store):
     assert all(r["low"] < r["value"] < r["high"] for r in rows.values())
     assert rows[(11, 12)]["value"] > rows[(11, 13)]["value"]
     # The same interviews again are duplicates: nothing new is observed.
-    again = SimpleNamespace(acks={d: [(seq, iid, wire.DUPLICATE) for seq, iid, _ in e] for d, e in report.acks.items()})
+    again = IngestCore().process(store, [message])
+    assert again.duplicates == len(REPORTS)
     live.on_batch(again)
     assert live_rows(store) == rows
-    # Only ids acked "stored" are read; conflicts are not observed.
-    live.on_batch(SimpleNamespace(acks={"kiosk-01": [(1, "uuid:not-stored", wire.CONFLICT)]}))
+    # A changed interview under a stored id is a conflict: not observed either.
+    first = wire.decode_batch(message.payload)[1][0]
+    changed = dict(first, answers=dict(first["answers"], closeness=1))
+    conflict = IngestCore().process(store, [Message(message.topic, wire.encode_batch("handheld-01", [changed]), 0.0)])
+    assert conflict.conflicts == 1
+    live.on_batch(conflict)
     assert live_rows(store) == rows
     # A host started afresh rebuilds the same live estimates from the store.
     assert LiveTies(store).counts == {k: r["observations"] for k, r in rows.items()}
@@ -135,7 +144,7 @@ def test_recompute_writes_the_reconciled_composite(store):
     assert len(store.estimates("decayed_rate")) == 4
 
 
-def test_interviews_through_the_host_update_live_estimates(tmp_path):
+def test_interviews_through_the_host_update_live_estimates(tmp_path, wait_until):
     from tiesense.service import Host
 
     db_path = tmp_path / "host.db"

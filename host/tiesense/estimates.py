@@ -266,16 +266,15 @@ class LiveTies:
         return self._observe_answers((rec["answers"], rec["end"]) for rec in records)
 
     def on_batch(self, report) -> None:
-        """Ingest callback: observe the interviews this batch stored for the first time.
+        """Ingest subscriber: observe the interviews this batch stored for the first time.
 
-        ``report.acks`` maps each device to ``(seq, instance_id, status)``
-        entries; only ids acked ``wire.STORED`` are new.
+        ``report.stored_records`` holds the records the batch stored (not the
+        duplicates or conflicts), so nothing is read back from the database.
         """
-        ids = [iid for entries in report.acks.values() for (_seq, iid, status) in entries if status == wire.STORED]
-        if ids:
-            rows = self.store.records_answers(ids, INTERVIEW_FORM)
-            if rows:
-                self._observe_answers(rows)
+        interviews = sorted((r for r in report.stored_records if r["form"] == INTERVIEW_FORM),
+                            key=lambda r: (r["end"], r["id"]))
+        if interviews:
+            self.observe_records(interviews)
 
 
 def estimates(store: Store, estimator: str | None = None) -> list[dict]:

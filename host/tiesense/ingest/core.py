@@ -78,7 +78,8 @@ class BatchReport:
     """What one committed batch did; what an adapter sends back and an ``on_batch`` subscriber reads.
 
     ``acks`` maps each device to its ``(seq, instance_id, status)`` entries in
-    arrival order; ``outbox`` holds them encoded as ack messages.
+    arrival order; ``outbox`` holds them encoded as ack messages;
+    ``stored_records`` the record envelopes (dicts) stored for the first time.
     """
 
     messages: int = 0
@@ -90,6 +91,7 @@ class BatchReport:
     ignored: int = 0
     acks: dict[str, list[tuple[int, Any, str]]] = field(default_factory=dict)
     outbox: list[AckMessage] = field(default_factory=list)
+    stored_records: list[dict] = field(default_factory=list)
 
     @property
     def stored_ids(self) -> list[str]:
@@ -173,12 +175,15 @@ class IngestCore:
         report = BatchReport(messages=prepared.messages, quarantined=len(prepared.quarantine),
                              statuses=len(prepared.statuses), ignored=prepared.ignored)
         it = iter(outcomes)
+        items = iter(prepared.records)
         for device, seq, iid, status in prepared.slots:
             if status is None:
                 o = next(it)
+                item = next(items)
                 seq, iid, status = o.seq, o.instance_id, o.status
                 if status == wire.STORED:
                     report.stored += 1
+                    report.stored_records.append(item.record)
                 elif status == wire.DUPLICATE:
                     report.duplicates += 1
                 else:
