@@ -17,6 +17,7 @@ import importlib.machinery
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -181,11 +182,21 @@ def test_demo_from_the_wheel_stores_records_without_the_source_tree(venv, tmp_pa
         version.stdout + version.stderr
 
     log = tmp_path / "demo.log"
-    _run([bindir / "python", "-I", "-c", AUDITED_SCRIPT, bindir / "tiesense",
-          "demo", "--duration", "30", "--kiosks", "1", "--db", db],
-         log, timeout=240, cwd=elsewhere, env=env)
+    # Something (a Mosquitto, say) already listens on the standard port: the demo must not need it.
+    with socket.socket() as standard_port:
+        try:
+            standard_port.bind(("127.0.0.1", 1883))
+            standard_port.listen()
+        except OSError:
+            pass  # already taken by something else: the same situation
+        _run([bindir / "python", "-I", "-c", AUDITED_SCRIPT, bindir / "tiesense",
+              "demo", "--duration", "30", "--kiosks", "1", "--db", db],
+             log, timeout=240, cwd=elsewhere, env=env)
     out = log.read_text(errors="replace")
-    assert "tiesense demo: broker mqtt://127.0.0.1:" in out, out[-3000:]
+    banner = [line for line in out.splitlines() if line.startswith("tiesense demo: broker mqtt://127.0.0.1:")]
+    assert banner, out[-3000:]
+    port = int(banner[0].split("mqtt://127.0.0.1:")[1].split(",")[0])
+    assert port != 1883, "the demo's embedded broker must take a free port, not the standard one"
 
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT count(*) FROM records").fetchone()[0]

@@ -49,7 +49,8 @@ def run_demo(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
         if threading.current_thread() is threading.main_thread() else {}
 
-    host = Host(db_path, broker_url=broker_url)
+    # embedded_port=0: a free port, so the demo runs beside a broker (or another demo) on 1883.
+    host = Host(db_path, broker_url=broker_url, embedded_port=0)
     devices: list[SimDevice] = []
     counts: dict = {}
     tty = getattr(out, "isatty", lambda: False)()
