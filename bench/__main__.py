@@ -1,4 +1,4 @@
-"""Every benchmark in one command: structure, estimators, the incremental decay update, ingest.
+"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest.
 
     .venv/bin/python -m bench                    # quick profile (10k and 100k edges), a few minutes
     .venv/bin/python -m bench --sizes 1M         # long profile
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import decay, estimators, ingest, structure
+from . import decay, estimators, ingest, store, structure
 
 
 def main(argv=None) -> int:
@@ -25,6 +25,9 @@ def main(argv=None) -> int:
     print()
     sys.argv = ["bench.decay", "--repeats", str(a.repeats), "--events", str(min(200_000, 2 * max(structure.parse_size(s) for s in a.sizes.split(","))))]
     decay.main()
+    print()
+    store.main(["--records", str(min(20_000, max(1000, structure.parse_size(a.sizes.split(",")[0])))),
+                "--repeats", str(min(a.repeats, 3))])
     print()
     ingest.main(["--records", str(min(8000, max(200, structure.parse_size(a.sizes.split(",")[0])))),
                  "--repeats", str(min(a.repeats, 3))])

@@ -2,13 +2,15 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.ingest                      # 8000 records, 3 repeats
+    .venv/bin/python -m bench.ingest                      # 8000 records, 1 and 4 per message, 3 repeats
     .venv/bin/python -m bench.ingest --records 50000      # long profile
 
 One paho "device" publishes ``--records`` records, ``--per-message`` to a
-QoS 1 message, as fast as the broker takes them, and the clock stops when the
-last ack arrives. Two receivers run on each broker (the embedded amqtt, and
-Mosquitto when ``/usr/sbin/mosquitto`` or ``mosquitto`` on PATH exists):
+QoS 1 message (each value of the list in turn), as fast as the broker takes
+them, and the clock stops when the last ack arrives. Two receivers run on each
+broker (the embedded amqtt, and Mosquitto when ``/usr/sbin/mosquitto`` or
+``mosquitto`` on PATH exists, started with the configuration
+docs/operations.md gives, as a park would run it):
 
 * ``echo``: acks every record as soon as it arrives, no checks, no database:
   the broker round-trip floor, measured in the same run;
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import re
 import shutil
 import statistics
 import subprocess
@@ -63,9 +66,11 @@ class Echo:
     def __init__(self, url: str):
         self.c = client(url, "bench-echo")
         self.c.on_message = self._on
+        ready = threading.Event()
+        self.c.on_subscribe = lambda *a: ready.set()
         self.c.subscribe(wire.SUB_RECORDS, qos=1)
         self.c.loop_start()
-        time.sleep(0.3)
+        ready.wait(5)
 
     def _on(self, c, u, msg):
         device, recs = wire.decode_batch(msg.payload)
@@ -99,6 +104,12 @@ def run_once(url: str, recs: list[dict], per_message: int) -> float:
     return elapsed
 
 
+def operations_config() -> str:
+    """The Mosquitto configuration docs/operations.md gives (and tests/test_operations_docs.py runs)."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    return re.search(r"<!-- mosquitto.conf -->\n```\n(.*?)\n```", doc, flags=re.S).group(1)
+
+
 def mosquitto(workdir: Path):
     exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if exe is None:
@@ -109,11 +120,30 @@ def mosquitto(workdir: Path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\n"
-                    "max_queued_messages 1000000\n")
+    conf.write_text(operations_config().replace("listener 1883", f"listener {port} 127.0.0.1")
+                    .replace("/var/lib/mosquitto/", f"{workdir}/"))
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
     return proc, f"mqtt://127.0.0.1:{port}"
+
+
+def forget_session(url: str, client_id: str) -> None:
+    """End the broker's persistent session of ``client_id``, as an operator retiring a host would:
+    an offline session left behind would have the broker queue a copy of every later message for it."""
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    done = threading.Event()
+    c.on_connect = lambda *a: done.set()
+    c.connect(*parse_broker_url(url))
+    c.loop_start()
+    done.wait(5)
+    c.disconnect()
+    c.loop_stop()
 
 
 def bench(url: str, n: int, per_message: int, repeats: int, workdir: Path) -> dict[str, float]:
@@ -122,36 +152,40 @@ def bench(url: str, n: int, per_message: int, repeats: int, workdir: Path) -> di
         echo = Echo(url)
         rates["echo"].append(n / run_once(url, records(n), per_message))
         echo.stop()
-        with Host(workdir / f"bench-{time.monotonic_ns()}.db", broker_url=url, client_id=f"bench-host-{r}"):
+        with Host(workdir / f"bench-{time.monotonic_ns()}.db", broker_url=url) as host:
             rates["tiesense"].append(n / run_once(url, records(n), per_message))
+        forget_session(url, host.client_id)
     return {k: statistics.median(v) for k, v in rates.items()}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n")[0])
     p.add_argument("--records", type=int, default=8000)
-    p.add_argument("--per-message", type=int, default=4, help="records per MQTT message (devices batch up to 1 KiB)")
+    p.add_argument("--per-message", default="1,4",
+                   help="records per MQTT message, a comma-separated list (devices batch up to 1 KiB)")
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args(argv)
+    per_message = [int(x) for x in str(a.per_message).split(",")]
     rows = []
     with tempfile.TemporaryDirectory(prefix="tiesense-bench-") as tmp:
         work = Path(tmp)
         with EmbeddedBroker() as broker:
-            rows.append(("amqtt (embedded)", bench(broker.url, a.records, a.per_message, a.repeats, work)))
+            for k in per_message:
+                rows.append(("amqtt (embedded)", k, bench(broker.url, a.records, k, a.repeats, work)))
         started = mosquitto(work)
         if started:
             proc, url = started
             try:
-                rows.append(("Mosquitto", bench(url, a.records, a.per_message, a.repeats, work)))
+                for k in per_message:
+                    rows.append(("Mosquitto", k, bench(url, a.records, k, a.repeats, work)))
             finally:
                 proc.terminate()
                 proc.wait(5)
-    print(f"tiesense ingest bench: {a.records} records, {a.per_message} per message, median of {a.repeats}, "
-          f"{os.cpu_count()} cores")
-    print("| broker | echo (no checks, no database) | tiesense host | tiesense / echo |")
-    print("|---|---|---|---|")
-    for name, r in rows:
-        print(f"| {name} | {r['echo']:,.0f} records/s | {r['tiesense']:,.0f} records/s | "
+    print(f"tiesense ingest bench: {a.records} records, median of {a.repeats}, {os.cpu_count()} cores")
+    print("| broker | records per message | echo (no checks, no database) | tiesense host | tiesense / echo |")
+    print("|---|---|---|---|---|")
+    for name, k, r in rows:
+        print(f"| {name} | {k} | {r['echo']:,.0f} records/s | {r['tiesense']:,.0f} records/s | "
               f"{r['tiesense'] / r['echo']:.2f} |")
     return 0
 

@@ -1,9 +1,13 @@
-"""`python -m bench` runs every benchmark end to end at a tiny size, checking results against the baselines."""
+"""`python -m bench` runs every benchmark end to end at a tiny size, checking results against the baselines.
+
+This is the one bench smoke run of the suite; the long profiles are documented in bench/README.md."""
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+from bench import structure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,4 +25,30 @@ def test_one_command_prints_structure_estimator_decay_and_ingest_tables():
         assert cells[1] == "1500" and cells[4].endswith("x")
     assert "DecayTable.observe   median" in out and "target <= 5 us/update" in out
     ingest = [line for line in out.splitlines() if line.startswith("| amqtt") or line.startswith("| Mosquitto")]
-    assert len(ingest) == 2 and all(line.rstrip().rstrip("|").split("|")[-1].strip()[0].isdigit() for line in ingest)
+    assert "| batch | synchronous |" in out  # the store table
+    assert len(ingest) == 4 and all(line.rstrip().rstrip("|").split("|")[-1].strip()[0].isdigit() for line in ingest)
+    check_structure_table(out)
+
+
+def check_structure_table(out: str) -> None:
+    """Every structural measure printed once at the size asked, every contender agreeing."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| measure"))
+    head = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("| "):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    assert [c[0] for c in rows] == list(structure.MEASURES)
+    agree = head.index("agree")
+    for c in rows:
+        assert c[1] == "1500"
+        assert c[3].endswith("ms") or c[3].endswith(" s")       # tiesense timed
+        assert "NO" not in c[agree], c                            # every contender agrees
+        assert c[-1], c                                           # a target verdict
+    by = {c[0]: c for c in rows}
+    # who has what: NetworKit has no constraint or disparity, NetworkX has everything here
+    assert by["constraint"][head.index("NetworKit")] == "—"
+    assert by["disparity"][head.index("igraph")] == "—"
+    assert all(by[m][head.index("NetworkX")] != "—" for m in structure.MEASURES)

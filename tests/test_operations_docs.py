@@ -1,0 +1,54 @@
+"""docs/operations.md: the Mosquitto configuration it gives runs, and does what the page says."""
+from __future__ import annotations
+
+import re
+
+from tiesense import wire
+from tiesense.service import Host
+
+from .conftest import ROOT, free_port, require_tool, wait_for_port
+
+DOC = ROOT / "docs" / "operations.md"
+
+
+def documented_config() -> str:
+    found = re.findall(r"<!-- mosquitto.conf -->\n```\n(.*?)\n```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    assert len(found) == 1, "docs/operations.md must hold exactly one mosquitto.conf block"
+    return found[0]
+
+
+def test_the_documented_limits_are_the_wire_contracts():
+    conf = documented_config()
+    assert f"message_size_limit {wire.MAX_PAYLOAD}" in conf
+    assert int(re.search(r"max_inflight_messages (\d+)", conf).group(1)) > 20
+    assert int(re.search(r"max_queued_messages (\d+)", conf).group(1)) >= 100_000
+
+
+def test_mosquitto_runs_the_documented_config(tmp_path, mqtt_device, visit, wait_until):
+    import subprocess
+
+    exe = require_tool("mosquitto", "apt-get install -y mosquitto")
+    port = free_port()
+    conf = documented_config().replace("listener 1883", f"listener {port} 127.0.0.1")
+    conf = conf.replace("/var/lib/mosquitto/", f"{tmp_path}/")
+    (tmp_path / "mosquitto.conf").write_text(conf + f"\nlog_dest file {tmp_path / 'mosquitto.log'}\n")
+    proc = subprocess.Popen([exe, "-c", str(tmp_path / "mosquitto.conf")], stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port)
+        url = f"mqtt://127.0.0.1:{port}"
+        db = tmp_path / "park.db"
+        with Host(db, broker_url=url):
+            pass  # the broker now keeps a session for this host
+        dev = mqtt_device(url, "kiosk-01", per_message=1)
+        dev.publish(b"x" * (wire.MAX_PAYLOAD + 1))  # dropped at the broker
+        records = [visit("kiosk-01", s) for s in range(1, 201)]
+        dev.send(records)  # queued for the host while it is away
+        sizes = []
+        with Host(db, broker_url=url, on_batch=lambda r: sizes.append(r.messages)) as host:
+            wait_until(lambda: dev.n_acked() == len(records), 30, "every queued record to be acknowledged")
+            assert host.stats["db_quarantine"] == 0 and host.stats["db_records"] == len(records)
+        # More than Mosquitto's default 20 unacknowledged messages reached the host at once.
+        assert max(sizes) > 20, sizes
+    finally:
+        proc.terminate()
+        proc.wait(10)
