@@ -19,7 +19,7 @@ from tiesense import wire
 from tiesense.broker import parse_broker_url
 from tiesense.forms import builtin_forms
 from tiesense.service import Host
-from tiesense.store import record_digest
+from tiesense.store import Store, record_digest
 
 from .conftest import ROOT, free_port
 
@@ -178,3 +178,28 @@ def test_serve_with_the_embedded_broker_stops_cleanly_on_sigint(tmp_path, mqtt_d
             proc.kill()
     assert proc.returncode == 0, err
     assert out.decode().strip().splitlines()[-1] == f"tiesense host stopped: 1 records in {tmp_path / 'e.db'}"
+
+
+def test_importing_the_service_loads_no_estimator_stack():
+    """The host's live estimates are a subscriber loaded at start: importing the service stays light."""
+    probe = ("import sys, json, tiesense.service\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'scipy'})))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_live_estimates_follow_committed_batches_as_a_subscriber(tmp_path, mqtt_device, wait_until):
+    """A host started with no subscribers writes no estimates; the default one does."""
+    rec = wire.make_record("handheld-01", 1, "fi_partner", "2026112401", "2026-11-24T10:00:00Z",
+                           "2026-11-24T10:20:00Z", {"respondent_org": 11, "partner_org": 12, "tie_types": ["traded"],
+                                                    "frequency": 4, "closeness": 3, "scope": "same_park"},
+                           wire.new_instance_id(os.urandom))
+    for subscribers, expected in (((), 0), (Host.__init__.__kwdefaults__["subscribers"], 1)):
+        db = tmp_path / f"h{expected}.db"
+        with Host(db, subscribers=subscribers) as host:
+            dev = mqtt_device(host.broker_url, "handheld-01", client_id=f"handheld-{expected}")
+            dev.send([dict(rec)])
+            wait_until(lambda: dev.n_acked() == 1, 10, "the interview's ack")
+        with Store(db) as store:  # the host has stopped: its writer and subscribers are done
+            assert len(store.estimates("decayed_rate")) == expected
