@@ -285,3 +285,84 @@ def mqtt_device():
     yield make
     for d in made:
         d.close()
+
+
+def _survey_keys(facility_downs: int, org_downs: int, sat_ups: int) -> list:
+    steps = [["presence"], ["key", "ok"]]
+    steps += [["key", "down"]] * facility_downs + [["key", "ok"]]
+    steps += [["key", "down"]] * org_downs + [["key", "ok"]]
+    steps += [["key", "up"]] * sat_ups + [["key", "ok"]]
+    return steps + [["wait_ms", 100]]
+
+
+@pytest.fixture
+def survey_keys():
+    """``survey_keys(facility_downs, org_downs, sat_ups)``: a simulated kiosk's button script for one visit survey."""
+    return _survey_keys
+
+
+class AckingHost:
+    """The host's part, minimal: a paho client that collects records and status and acks on demand."""
+
+    def __init__(self, port: int, device: str):
+        import queue
+
+        import paho.mqtt.client as mqtt
+
+        from tiesense import wire
+
+        self.wire = wire
+        self.device = device
+        self.records: queue.Queue = queue.Queue()
+        self.status: dict = {}
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-host-{port}")
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", port)
+        self.c.subscribe([(wire.SUB_RECORDS, 1), (wire.SUB_STATUS, 1)])
+        self.c.loop_start()
+
+    def _on_message(self, client, userdata, msg):
+        kind = self.wire.parse_topic(msg.topic)[1]
+        if kind == "records":
+            device, records = self.wire.decode_batch(msg.payload)
+            for r in records:
+                self.records.put(r)
+        elif kind == "status":
+            self.status = self.wire.decode_status(msg.payload)
+
+    def collect(self, seconds: float) -> list[dict]:
+        """Records received within ``seconds`` (returns early once nothing more is queued after the first)."""
+        import queue
+        import time
+
+        out = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                out.append(self.records.get(timeout=left))
+            except queue.Empty:
+                break
+        return out
+
+    def ack(self, records) -> None:
+        entries = [(r["seq"], r["id"], self.wire.STORED) for r in records]
+        self.c.publish(self.wire.topic_ack(self.device), self.wire.encode_ack(entries), qos=1).wait_for_publish(5)
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+@pytest.fixture
+def acking_host():
+    """``acking_host(port, device)``: an :class:`AckingHost` on a broker's port, closed after the test."""
+    made = []
+
+    def make(port: int, device: str) -> AckingHost:
+        h = AckingHost(port, device)
+        made.append(h)
+        return h
+
+    yield make
+    for h in made:
+        h.close()

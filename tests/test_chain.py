@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import sqlite_utils
@@ -23,7 +22,6 @@ from tiesense.devices import SimDevice, read_log_state, stage
 from tiesense.service import Host
 
 from .conftest import ROOT
-from .test_firmware import survey_keys, wait_until
 
 FORM = json.loads((ROOT / "host" / "tiesense" / "instruments" / "tp_visit.json").read_text())
 
@@ -36,7 +34,8 @@ def stored_records(db_path, device):
 
 
 @pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
-def test_answered_survey_lands_in_sqlite_and_leaves_the_kiosk(broker, request, micropython, tmp_path):
+def test_answered_survey_lands_in_sqlite_and_leaves_the_kiosk(broker, request, micropython, tmp_path, survey_keys,
+                                                             wait_until):
     """A scripted visit survey is stored exactly as answered, acknowledged, and removed from the device log."""
     url = None if broker == "embedded" else request.getfixturevalue("mosquitto").url
     db_path = tmp_path / "host.db"
@@ -73,7 +72,8 @@ def serve(db_path, url):
     )
 
 
-def test_killing_the_host_mid_stream_loses_and_duplicates_nothing(micropython, mosquitto, tmp_path):
+def test_killing_the_host_mid_stream_loses_and_duplicates_nothing(micropython, mosquitto, tmp_path, survey_keys,
+                                                                  wait_until):
     """SIGKILL the host while a kiosk publishes; after a restart every record is stored exactly once."""
     db_path = tmp_path / "host.db"
     script = []

@@ -9,10 +9,9 @@ from tiesense.devices import SimDevice, stage
 from tiesense.service import Host
 
 from .conftest import free_port
-from .test_firmware import wait_until
 
 
-def test_status_command_reaches_the_kiosk_and_its_answer_the_database(micropython, mosquitto, tmp_path):
+def test_status_command_reaches_the_kiosk_and_its_answer_the_database(micropython, mosquitto, tmp_path, wait_until):
     db_path = tmp_path / "host.db"
     with Host(db_path, broker_url=mosquitto.url):
         root = stage(tmp_path / "kiosk", "kiosk-03", mosquitto.url, script=[["wait_ms", 20000]], status_s=3600)

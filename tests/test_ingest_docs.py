@@ -5,7 +5,7 @@ import json
 import re
 
 from tiesense import wire
-from tiesense.forms import builtin_form, builtin_forms
+from tiesense.forms import builtin_form
 
 from .conftest import ROOT
 

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from tiesense import wire
-from tiesense.forms import builtin_form, builtin_forms
+from tiesense.forms import builtin_form
 from tiesense.store import FormConflict, QuarantineItem, RecordItem, StatusItem, Store, now_iso, record_digest
 
 
