@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -167,6 +166,7 @@ WRITER = textwrap.dedent("""
                                 "2026-11-24T10:00:42Z", {"facility": "training", "org_type": "sme",
                                                          "satisfaction": 1 + seq % 5}, iid)
 
+    open(go + "." + name, "w").close()  # this interpreter is up and waiting
     while not os.path.exists(go):
         time.sleep(0.002)
     store = Store(path)  # both open a file that does not exist yet: both race to create the schema
@@ -186,13 +186,14 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_two_processes_write_one_database_without_lock_errors(tmp_path):
+def test_two_processes_write_one_database_without_lock_errors(tmp_path, wait_until):
     path, go = tmp_path / "shared.db", tmp_path / "go"
     batches, per = 30, 10
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(batches), str(per), str(go)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in ("worker-a", "worker-b")]
-    time.sleep(0.5)  # both interpreters are up and waiting
+    wait_until(lambda: all((tmp_path / f"go.{n}").exists() for n in ("worker-a", "worker-b")), 60,
+               "both writer processes to be up")
     go.touch()
     results = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, results):

@@ -230,6 +230,9 @@ class Host:
             trouble.append(f"broker connection lost {away:.0f} s ago, reconnecting")
         if h["taken_over"]:
             trouble.append(f"another client took the host's session {h['taken_over']}x")
+        elif h["readmitted"]:
+            trouble.append(f"broker dropped the host and let it straight back in {h['readmitted']}x: "
+                           "a quick restart, or another client with its client id")
         if h["session_lost"]:
             trouble.append(f"broker lost the host's session {h['session_lost']}x")
         if h["unsent"]:

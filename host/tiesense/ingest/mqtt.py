@@ -56,9 +56,11 @@ _PROBE_S = 1.5
 _UNSUPPORTED_PROTOCOL = (1, 132, _CLOSED_BEFORE_CONNACK)  # 3.1.1 CONNACK 1, MQTT 5 CONNACK 0x84
 _SESSION_TAKEN_OVER = 142  # MQTT 5 DISCONNECT 0x8E
 # A broker that closes the connection and accepts the reconnect at once, with no
-# refused attempt in between, did not go down: it let another client in with the
-# host's client id (Mosquitto 2.0 closes the socket without saying so).
-_TAKEOVER_WINDOW_S = 2.0
+# refused attempt in between, either restarted quickly or let another client in
+# with the host's client id (Mosquitto 2.0 closes the socket without saying so).
+# Twice within a minute is not a restart: someone is using the host's id.
+_READMITTED_S = 2.0
+_TAKEOVER_WINDOW_S = 60.0
 # Acks waiting for a reconnect; older ones are dropped first (the devices resend).
 _UNSENT_MAX = 100_000
 # Published acks remembered so that stop() can wait for the broker to take them.
@@ -151,6 +153,7 @@ class Ingest:
         self._client: mqtt.Client | None = None
         self._v5 = False
         self._lost_at: float | None = None  # monotonic time the connection was lost, if not by the broker's word
+        self._readmitted: list[float] = []  # monotonic times the broker let the host straight back in
         self._unsent: collections.deque[tuple[str, bytes]] = collections.deque(maxlen=_UNSENT_MAX)
         self._recent: collections.deque[mqtt.MQTTMessageInfo] = collections.deque(maxlen=_RECENT_MAX)
         self._lock = threading.Lock()
@@ -158,7 +161,7 @@ class Ingest:
                        "quarantined": 0, "statuses": 0, "acks_sent": 0, "acked": 0, "ignored": 0, "errors": 0,
                        "acks_deferred": 0, "acks_resent": 0}
         self._health = {"connected": False, "since": None, "connects": 0, "disconnects": 0,
-                        "session_lost": 0, "taken_over": 0, "last_problem": None}
+                        "session_lost": 0, "readmitted": 0, "taken_over": 0, "last_problem": None}
 
     # ---------------------------------------------------------- lifecycle
 
@@ -287,8 +290,10 @@ class Ingest:
     def health(self) -> dict:
         """The connection as the host sees it: connected, since (epoch seconds of the last
         change), connects, disconnects, session_lost (reconnects that found no session at
-        the broker), taken_over (times another client connected with this client id),
-        last_problem (one line, or None), and unsent (acks waiting for a reconnect)."""
+        the broker), readmitted (drops the broker let straight back in: a quick restart or
+        another client with this id), taken_over (another client with this client id:
+        the broker said so, or readmitted twice within a minute), last_problem (one
+        line, or None), and unsent (acks waiting for a reconnect)."""
         with self._lock:
             out = dict(self._health)
         out["unsent"] = len(self._unsent)
@@ -341,15 +346,25 @@ class Ingest:
             h["connected"] = True
             h["since"] = time.time()
         self._connack.set()
-        if lost_at is not None and time.monotonic() - lost_at < _TAKEOVER_WINDOW_S:
-            self._taken_over("the broker dropped the host's connection and took it back at once")
-        elif not first and not flags.session_present:
+        if not first and not flags.session_present:
             with self._lock:
                 self._health["session_lost"] += 1
             self._problem(f"the broker at {self.broker_url} had no session for client id '{self.client_id}' "
                           "on reconnect (it restarted without persistence, or another client connected "
                           "with this id and a clean session): messages queued for the host may be gone; "
                           "devices resend what was not acknowledged")
+        now = time.monotonic()
+        if lost_at is not None and now - lost_at < _READMITTED_S:
+            self._readmitted = [t for t in self._readmitted if now - t < _TAKEOVER_WINDOW_S] + [now]
+            with self._lock:
+                self._health["readmitted"] += 1
+            if len(self._readmitted) >= 2:
+                self._taken_over(f"the broker dropped the host and let it straight back in "
+                                 f"{len(self._readmitted)} times within {_TAKEOVER_WINDOW_S:.0f} s")
+            else:
+                self._problem(f"the broker at {self.broker_url} dropped the host's connection and let it straight "
+                              f"back in: a quick broker restart, or another client connecting with the host's "
+                              f"client id '{self.client_id}'")
         if self._v5:
             subs = [(t, SubscribeOptions(qos=wire.QOS_RECORDS)) for t in self.subscriptions]
         else:
