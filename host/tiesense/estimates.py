@@ -195,7 +195,7 @@ class LiveTies:
     """The ``decayed_rate`` estimate, kept current by the host as records are stored.
 
     Built from the store at start (every stored interview replayed), then
-    :meth:`on_batch` (an :class:`~tiesense.ingest.Ingest` callback) observes
+    :meth:`on_batch` (a subscriber to committed ingest batches) observes
     each newly stored ``fi_partner`` record in O(1) and rewrites the rows of
     the dyads it touched.
 
@@ -207,11 +207,18 @@ class LiveTies:
 
     Examples
     --------
-    >>> from types import SimpleNamespace
-    >>> live = LiveTies(Store(":memory:"))
-    >>> live.on_batch(SimpleNamespace(acks={"handheld-01": [(1, "uuid:...", "duplicate")]}))
+    >>> import os
+    >>> from tiesense.ingest import IngestCore, Message
+    >>> store = Store(":memory:")
+    >>> live = LiveTies(store)
+    >>> rec = wire.make_record("handheld-01", 1, "fi_partner", "2026112401", "2026-11-24T10:00:00Z",
+    ...     "2026-11-24T10:30:00Z", {"respondent_org": 11, "partner_org": 12, "tie_types": ["traded"],
+    ...     "frequency": 4, "closeness": 3, "scope": "same_park"}, wire.new_instance_id(os.urandom))
+    >>> msg = Message(wire.topic_records("handheld-01"), wire.encode_batch("handheld-01", [rec]), 0.0)
+    >>> live.on_batch(IngestCore().process(store, [msg]))
+    >>> live.on_batch(IngestCore().process(store, [msg]))  # a duplicate: not observed again
     >>> live.counts
-    {}
+    {(11, 12): 1}
     """
 
     def __init__(self, store: Store, half_life_days: float = DEFAULT_HALF_LIFE_DAYS):

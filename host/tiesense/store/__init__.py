@@ -13,7 +13,9 @@ CLI use; each concept has its module:
 * :mod:`~tiesense.store.forms`: published forms, immutable per version;
 * :mod:`~tiesense.store.estimates`: ``tie_estimates``, ``org_measures``, ``cluster_measures``.
 
-Importing this package loads neither numpy nor scipy.
+Reads go through sqlite-utils; writes are plain SQL in explicit transactions
+(see :mod:`~tiesense.store.connection` for why). Importing this package loads
+neither numpy nor scipy.
 """
 from __future__ import annotations
 
@@ -111,6 +113,21 @@ class Store:
         except BaseException:
             self.conn.close()
             raise
+
+    @property
+    def db(self):
+        """The same connection as a ``sqlite_utils.Database``, for reading (queries, pagination,
+        exports). Write only through the Store's methods: they hold the schema's rules and
+        run in ``BEGIN IMMEDIATE`` transactions.
+
+        Examples
+        --------
+        >>> Store(":memory:").db["records"].count
+        0
+        """
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         """Close the connection."""

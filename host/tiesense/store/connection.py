@@ -11,10 +11,12 @@
   host acknowledged survives a power cut, not only a crash.
 * ``busy_timeout``: how long a writer waits for another's transaction.
 
-The store writes plain SQL, not through sqlite-utils: its writers manage
-their own transactions (3.x ``insert_all``/``upsert_all`` run ``with conn:``,
-which commits whatever transaction is open; 4.x opens a deferred ``BEGIN``
-when none is open), and its per-row work is what the batch write avoids.
+Reads go through sqlite-utils (:func:`dicts` is ``Database.query``, and
+:attr:`tiesense.store.Store.db` hands the same connection to the dashboard
+and exports). Writes are plain SQL: they manage their own transactions (3.x
+``insert_all``/``upsert_all`` run ``with conn:``, which commits whatever
+transaction is open; 4.x opens a deferred ``BEGIN`` when none is open), and
+sqlite-utils' per-row work is what the batch write avoids.
 """
 from __future__ import annotations
 
@@ -86,7 +88,13 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def dicts(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-    """Rows of a query as dicts, column name to value."""
-    cur = conn.execute(sql, list(params))
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+    """Rows of a query as dicts, column name to value (sqlite-utils' ``Database.query``).
+
+    Examples
+    --------
+    >>> dicts(connect(":memory:"), "SELECT 1 AS a, ? AS b", ["x"])
+    [{'a': 1, 'b': 'x'}]
+    """
+    import sqlite_utils  # here, not at import: sqlite-utils loads numpy when it is installed
+
+    return list(sqlite_utils.Database(conn).query(sql, list(params)))
