@@ -366,3 +366,19 @@ def acking_host():
     yield make
     for h in made:
         h.close()
+
+
+def _firmware_version(config_source: str) -> str:
+    """``VERSION`` of a firmware config.py's source, read without running MicroPython code."""
+    import ast
+
+    for node in ast.parse(config_source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "VERSION" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("no VERSION = ... in the firmware's config.py")
+
+
+@pytest.fixture
+def firmware_version():
+    """``firmware_version(config_source)``: the ``VERSION`` a firmware config.py declares."""
+    return _firmware_version

@@ -7,7 +7,6 @@ the package's version: the two ship together in one wheel.
 """
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -74,15 +73,7 @@ def test_tiesense_version_prints_the_package_version():
     assert out.stdout.strip() == f"tiesense, version {tiesense.__version__}"
 
 
-def firmware_version(config_source: str) -> str:
-    """``VERSION`` of a firmware config.py's source, read without running MicroPython code."""
-    for node in ast.parse(config_source).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "VERSION" for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise AssertionError("no VERSION = ... in the firmware's config.py")
-
-
-def test_devices_report_the_package_version():
+def test_devices_report_the_package_version(firmware_version):
     """A kiosk's status carries config.VERSION; it must be the version of the tiesense that staged it."""
     assert firmware_version((ROOT / "firmware" / "config.py").read_text()) == tiesense.__version__, (
         "firmware/config.py VERSION and host/tiesense/__init__.py __version__ differ: bump both together")

@@ -30,7 +30,6 @@ import pytest
 import tiesense
 
 from .conftest import ROOT
-from .test_packaging import firmware_version
 
 # Build (~45 s), install (~15 s) and the demo's 30 s; fixtures' time counts against the test's timeout.
 pytestmark = pytest.mark.timeout(900)
@@ -112,7 +111,7 @@ def _firmware_sources() -> list[str]:
     return sorted(p.relative_to(FIRMWARE).as_posix() for p in FIRMWARE.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def test_wheel_carries_firmware_instruments_and_compiled_kernels(dists):
+def test_wheel_carries_firmware_instruments_and_compiled_kernels(dists, firmware_version):
     _, wheel = dists
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped_fw = sorted(n[len("tiesense/firmware/"):] for n in names if n.startswith("tiesense/firmware/"))

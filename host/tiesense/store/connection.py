@@ -49,12 +49,24 @@ def connect(path: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connec
     return conn
 
 
-def enable_wal(conn: sqlite3.Connection) -> str:
+def enable_wal(conn: sqlite3.Connection, timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> str:
     """Put the file in WAL mode (kept in the file; a no-op when it already is); return the journal mode.
 
-    An in-memory database stays in ``memory`` mode.
+    An in-memory database stays in ``memory`` mode. Switching needs the file to
+    itself, and SQLite answers "database is locked" at once, without waiting out
+    the busy timeout, when another process opens the same new file at that
+    moment (two workers started together): so this retries for ``timeout_s``.
     """
-    return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @contextlib.contextmanager
