@@ -22,11 +22,14 @@ def main():
 @click.option("--port", default=1883, show_default=True, help="Port of the embedded broker.")
 @click.option("--shared-group", default=None, metavar="NAME",
               help="Join an MQTT 5 shared subscription group ($share/NAME/...) to split ingest across workers.")
-def serve(db_path, broker, port, shared_group):
+@click.option("--client-id", default=None, metavar="ID",
+              help="MQTT client id of the ingest. Default: derived from this machine and the database "
+                   "(printed when ready), so each host keeps its own broker session.")
+def serve(db_path, broker, port, shared_group, client_id):
     """Run the host: ingest device records into SQLite and acknowledge them."""
     from .service import serve as run
 
-    run(db_path=db_path, broker_url=broker, embedded_port=port, shared_group=shared_group)
+    run(db_path=db_path, broker_url=broker, embedded_port=port, shared_group=shared_group, client_id=client_id)
 
 
 @main.command()

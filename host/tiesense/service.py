@@ -243,7 +243,8 @@ class Host:
 
 
 def serve(db_path: str | Path, broker_url: str | None = None, embedded_port: int = 1883,
-          shared_group: str | None = None, *, every: float = 5.0, out: TextIO | None = None) -> None:
+          shared_group: str | None = None, *, client_id: str | None = None, every: float = 5.0,
+          out: TextIO | None = None) -> None:
     """Run a :class:`Host` until SIGINT or SIGTERM, printing a summary every ``every`` seconds.
 
     Prints one line when ready (broker URL and database path). Failures to
@@ -258,7 +259,8 @@ def serve(db_path: str | Path, broker_url: str | None = None, embedded_port: int
             previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
     try:
         try:
-            host = Host(db_path, broker_url=broker_url, embedded_port=embedded_port, shared_group=shared_group)
+            host = Host(db_path, broker_url=broker_url, embedded_port=embedded_port, shared_group=shared_group,
+                        client_id=client_id)
         except ValueError as e:
             _fail(str(e))
         try:
