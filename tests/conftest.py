@@ -173,11 +173,12 @@ class PahoDevice:
     was given stays pending until an ack names it, and is published again
     (``per_message`` to a message) when no ack came for ``resend_after``
     seconds. It re-subscribes after every reconnect, so a broker restart costs
-    nothing but time.
+    nothing but time. ``persistent`` keeps its session (and the acks queued in
+    it) at the broker while it is away, as the firmware does.
     """
 
     def __init__(self, url: str, device: str, resend_after: float | None = None, per_message: int = 4,
-                 client_id: str | None = None):
+                 client_id: str | None = None, persistent: bool = False):
         import queue
         import threading
 
@@ -197,7 +198,8 @@ class PahoDevice:
         self.per_message = per_message
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{device}")
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{device}",
+                                  clean_session=not persistent)
         self.client.max_inflight_messages_set(100)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect

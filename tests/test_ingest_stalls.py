@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 
 import paho.mqtt.client as mqtt
 
 from tiesense.broker import parse_broker_url
+from tiesense.ingest import Ingest
 from tiesense.service import Host
-from tiesense.store import record_digest
+from tiesense.store import Store, record_digest
 
 
 def stored(db) -> dict[str, str]:
@@ -135,3 +137,42 @@ def test_a_second_host_on_the_same_database_is_refused(tmp_path, mosquitto):
         assert f"the database {db} is already served by tiesense host pid" in message
     with Host(db, broker_url=mosquitto.url) as again:  # the lock went with the first host
         assert again.ingest.connected
+
+
+def test_acks_committed_while_the_broker_is_away_go_out_after_the_reconnect(tmp_path, mosquitto_factory,
+                                                                            mqtt_device, visit, wait_until):
+    # A broker that keeps sessions across a restart, and a device that does not resend on its own:
+    # only the host's kept acks can acknowledge what was committed while the broker was away.
+    broker = mosquitto_factory(f"persistence true\npersistence_location {tmp_path}/\nmax_inflight_messages 1000\n")
+    gate = threading.Event()
+    calls = []
+
+    def hold_the_first_batch(report):
+        calls.append(report)
+        if len(calls) == 1:
+            gate.wait(20)
+
+    with Store(tmp_path / "park.db") as store:
+        ing = Ingest(store, broker.url, client_id="host-under-test", on_batch=hold_the_first_batch).start()
+        try:
+            dev = mqtt_device(broker.url, "kiosk-04", per_message=1, client_id="kiosk-04", persistent=True)
+            records = [visit("kiosk-04", s) for s in range(1, 51)]
+            dev.send(records[:1])
+            wait_until(lambda: dev.n_acked() == 1 and calls, 10, "the first record's ack")
+            dev.send(records[1:])  # these wait in the host's queue while its writer is held
+            wait_until(lambda: ing.stats["queued"] == len(records) - 1, 10, "the rest to reach the host")
+            broker.stop()  # SIGTERM: Mosquitto saves its sessions
+            wait_until(lambda: not ing.connected, 10, "the host to see the broker gone")
+            gate.set()  # the writer commits while the broker is away
+            wait_until(lambda: store.counts()["records"] == len(records), 10, "the commit")
+            wait_until(lambda: ing.stats["acks_deferred"] >= 1, 10, "acks kept for the reconnect")
+            assert dev.n_acked() == 1
+            broker.start()
+            wait_until(lambda: dev.n_acked() == len(records), 20,
+                       f"the kept acks after the reconnect (host {ing.stats}, health {ing.health})")
+            s = ing.stats
+            assert s["acks_resent"] == s["acks_deferred"] >= 1 and ing.health["unsent"] == 0
+            assert all(st == {"stored"} for st in dev.statuses.values())
+        finally:
+            gate.set()
+            ing.stop()
