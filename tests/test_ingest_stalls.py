@@ -45,6 +45,19 @@ def backlog(mosquitto, db, dev, records):
     dev.send(records)
 
 
+def then_300_more(host, dev, visit, wait_until, first):
+    """After the trouble: the host is back, 300 more records come, and every one is acknowledged.
+    Returns the records sent in all, the host's counters and its connection health."""
+    wait_until(lambda: host.ingest.health["connected"], 15, "the host to reconnect")
+    more = [visit(dev.device, s) for s in range(len(first) + 1, len(first) + 301)]
+    dev.send(more, wait=False)
+    wait_until(lambda: dev.n_pending() == 0, 90,
+               f"every record to be acknowledged (host {host.stats}, health {host.ingest.health})")
+    s = host.stats
+    assert s["stored"] == len(first) + len(more) == s["db_records"] and s["errors"] == 0
+    return first + more, s, host.ingest.health
+
+
 def test_broker_killed_during_a_backlog_then_more_records(tmp_path, mosquitto, mqtt_device, visit, wait_until):
     db = tmp_path / "park.db"
     dev = mqtt_device(mosquitto.url, "kiosk-01", resend_after=3.0, per_message=1)
@@ -58,15 +71,9 @@ def test_broker_killed_during_a_backlog_then_more_records(tmp_path, mosquitto, m
         line = wait_until(lambda: "broker connection lost" in host.status_line() and host.status_line(), 10,
                           "the status line to say the broker is gone")
         mosquitto.start()
-        wait_until(lambda: host.ingest.health["connected"], 15, "the host to reconnect")
-        more = [visit("kiosk-01", s) for s in range(3201, 3501)]
-        dev.send(more, wait=False)
-        wait_until(lambda: dev.n_pending() == 0, 90,
-                   f"every record to be acknowledged (host {host.stats}, health {host.ingest.health})")
-        s, health = host.stats, host.ingest.health
-        assert s["stored"] == len(first) + len(more) == s["db_records"]
-        assert s["errors"] == 0 and health["disconnects"] >= 1 and health["taken_over"] == 0
-    assert_all_stored_once_and_acked(db, dev, first + more)
+        sent, s, health = then_300_more(host, dev, visit, wait_until, first)
+        assert health["disconnects"] >= 1 and health["taken_over"] == 0
+    assert_all_stored_once_and_acked(db, dev, sent)
     print(f"\nwhile down: {line}\nbroker killed after {at_kill} of {len(first)} stored; afterwards stored {s['stored']}, "
           f"duplicates {s['duplicates']}, acked {s['acked']}, rows {s['db_records']}, health {health}")
 
@@ -88,17 +95,11 @@ def test_a_foreign_client_with_the_hosts_client_id(tmp_path, mosquitto, mqtt_dev
         wait_until(lambda: host.ingest.health["taken_over"] >= 1, 15, "the host to notice the takeover")
         intruder.loop_stop()
         intruder.disconnect()
-        wait_until(lambda: host.ingest.health["connected"], 15, "the host to reconnect")
-        more = [visit("kiosk-02", s) for s in range(3001, 3301)]
-        dev.send(more, wait=False)
-        wait_until(lambda: dev.n_pending() == 0, 90,
-                   f"every record to be acknowledged (host {host.stats}, health {host.ingest.health})")
-        s, health = host.stats, host.ingest.health
-        assert s["stored"] == len(first) + len(more) == s["db_records"] and s["errors"] == 0
+        sent, s, health = then_300_more(host, dev, visit, wait_until, first)
         line = host.status_line()
     assert "another client took the host's session" in line
     assert any("another MQTT client connected with the host's client id" in r.getMessage() for r in caplog.records)
-    assert_all_stored_once_and_acked(db, dev, first + more)
+    assert_all_stored_once_and_acked(db, dev, sent)
     print(f"\nafter the takeover: stored {s['stored']}, duplicates {s['duplicates']}, acked {s['acked']}, "
           f"rows {s['db_records']}, health {health}\nstatus line: {line}")
 
@@ -170,8 +171,10 @@ def test_acks_committed_while_the_broker_is_away_go_out_after_the_reconnect(tmp_
             broker.start()
             wait_until(lambda: dev.n_acked() == len(records), 20,
                        f"the kept acks after the reconnect (host {ing.stats}, health {ing.health})")
-            s = ing.stats
-            assert s["acks_resent"] == s["acks_deferred"] >= 1 and ing.health["unsent"] == 0
+            # paho also replays what it could not send; the host's own resend makes sure of it (a device
+            # ignores an ack for a record it no longer holds)
+            wait_until(lambda: ing.stats["acks_resent"] == ing.stats["acks_deferred"] >= 1, 10, "the resend count")
+            assert ing.health["unsent"] == 0
             assert all(st == {"stored"} for st in dev.statuses.values())
         finally:
             gate.set()
