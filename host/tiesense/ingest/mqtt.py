@@ -13,7 +13,9 @@ Nothing on the network may stall it:
 
 * An ack that cannot be published (the connection is down) is kept and
   published again after the reconnect; the devices also resend, and the host
-  re-acks them. No later batch waits for an earlier ack.
+  re-acks them. No later batch waits for an earlier ack. (paho also replays
+  a QoS 1 publish it could not send, so a device may get such an ack twice; a
+  device ignores an ack for a record it no longer holds.)
 * PUBACKs are released for every committed batch, whatever happened to its
   acks, so the broker never stops delivering for want of them. A message
   received on an earlier connection is not PUBACKed on the new one: the broker
