@@ -89,6 +89,17 @@ def _port_is_free(host: str, port: int) -> bool:
         return True
 
 
+def _quiet_connection_errors(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """amqtt 0.12 lets an exception escape when a client goes away while it refuses the client's
+    CONNECT (an MQTT 5 client is refused, then amqtt's close of the gone socket raises): asyncio
+    would print the traceback on the console. A client that left is not the host's error: log it
+    at debug; everything else goes to asyncio's default handler."""
+    if isinstance(context.get("exception"), OSError) and "client_connected_cb" in context.get("message", ""):
+        logging.getLogger(__name__).debug("a client left while amqtt refused it: %s", context["exception"])
+        return
+    loop.default_exception_handler(context)
+
+
 def _size_limited(broker_class, max_payload: int):
     """``broker_class`` (amqtt's Broker) dropping every PUBLISH whose payload exceeds ``max_payload``
     bytes, as Mosquitto's ``message_size_limit`` does: nobody receives it, the publisher stays connected."""
@@ -180,6 +191,7 @@ class EmbeddedBroker:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_quiet_connection_errors)
 
         async def main() -> None:
             from amqtt.broker import Broker
