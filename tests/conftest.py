@@ -72,6 +72,8 @@ class Mosquitto:
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
         self.conf.write_text(
+            # run as root (CI), Mosquitto would drop to user mosquitto, who cannot write the log in pytest's folder
+            "user root\n"
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence false\n"
@@ -205,7 +207,11 @@ class PahoDevice:
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.reconnect_delay_set(0.1, 1)
-        self.client.connect(*parse_broker_url(url))
+        if isinstance(url, str):
+            self.client.connect(*parse_broker_url(url))
+        else:  # a tiesense.broker_address.BrokerAddress: credentials and TLS
+            url.configure(self.client)
+            self.client.connect(url.host, url.port)
         self.client.loop_start()
         assert self.subscribed.wait(5), "the broker did not confirm the device's ack subscription"
         self._stop = threading.Event()

@@ -175,7 +175,10 @@ def test_acks_committed_while_the_broker_is_away_go_out_after_the_reconnect(tmp_
             # ignores an ack for a record it no longer holds)
             wait_until(lambda: ing.stats["acks_resent"] == ing.stats["acks_deferred"] >= 1, 10, "the resend count")
             assert ing.health["unsent"] == 0
-            assert all(st == {"stored"} for st in dev.statuses.values())
+            # stored once each; a message the broker had not been PUBACKed for comes again after its
+            # restart (it kept the host's session) and is acked "duplicate"
+            assert store.counts()["records"] == len(records)
+            assert all("stored" in st and st <= {"stored", "duplicate"} for st in dev.statuses.values())
         finally:
             gate.set()
             ing.stop()

@@ -1,4 +1,4 @@
-"""An embedded MQTT broker (amqtt) for a zero-install host, and broker URLs.
+"""An embedded MQTT broker (amqtt) for a zero-install host.
 
 amqtt speaks MQTT 3.1.1 only: shared subscriptions (``$share/...``) are granted
 but deliver nothing, so scale-out across ingest workers needs Mosquitto.
@@ -10,7 +10,9 @@ import logging
 import socket
 import threading
 from types import TracebackType
-from urllib.parse import urlsplit
+
+# Broker URLs, credentials and TLS live in broker_address; parse_broker_url is kept importable from here.
+from .broker_address import parse_broker_url  # noqa: F401
 
 # The largest message the embedded broker passes on, as ``message_size_limit`` does in
 # the Mosquitto configuration of docs/operations.md: the wire contract's limit.
@@ -25,51 +27,6 @@ _NOISY_LOGGERS = ("amqtt", "transitions", "passlib")
 
 class BrokerError(RuntimeError):
     """The embedded broker could not start (for example, its port is in use)."""
-
-
-def parse_broker_url(url: str) -> tuple[str, int]:
-    """Split ``mqtt://HOST:PORT`` into ``(host, port)``.
-
-    Parameters
-    ----------
-    url : str
-        A broker address such as ``mqtt://127.0.0.1:1883``. The scheme must be
-        ``mqtt``; the port defaults to 1883 when absent.
-
-    Returns
-    -------
-    tuple of (str, int)
-
-    Raises
-    ------
-    ValueError
-        For any other scheme, a missing host, a bad port, or a path, user or query part.
-
-    Examples
-    --------
-    >>> parse_broker_url("mqtt://127.0.0.1:1884")
-    ('127.0.0.1', 1884)
-    >>> parse_broker_url("mqtt://broker.local")
-    ('broker.local', 1883)
-    """
-    hint = "expected mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1883"
-    if not isinstance(url, str) or "://" not in url:
-        raise ValueError(f"bad broker URL {url!r}: {hint}")
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt":
-        raise ValueError(f"bad broker URL {url!r}: scheme {parts.scheme!r} is not supported ({hint})")
-    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"bad broker URL {url!r}: only a host and a port are allowed ({hint})")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"bad broker URL {url!r}: the port is not a number from 1 to 65535 ({hint})") from None
-    host = parts.hostname
-    if not host:
-        raise ValueError(f"bad broker URL {url!r}: no host ({hint})")
-    if port == 0:
-        raise ValueError(f"bad broker URL {url!r}: port 0 ({hint})")
-    return host, port if port is not None else 1883
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -14,22 +14,60 @@ def main():
     """tiesense: field survey and sensing kit for innovation clusters."""
 
 
+def broker_login_options(f):
+    """The options that say how to log in to a broker: TLS files and where the password is.
+
+    The password is never an option's value (the process list shows those to
+    every user of the machine): it comes from a file or TIESENSE_MQTT_PASSWORD.
+    """
+    f = click.option("--key-file", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="Client private key for --cert-file (or TIESENSE_MQTT_KEY).")(f)
+    f = click.option("--cert-file", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="Client certificate, for a broker that requires one (or TIESENSE_MQTT_CERT).")(f)
+    f = click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="CA that signed the broker's certificate, for mqtts:// (or TIESENSE_MQTT_CA; "
+                          "default: the system's trust store).")(f)
+    f = click.option("--password-file", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="File holding the broker password of the URL's user (or TIESENSE_MQTT_PASSWORD, "
+                          "or TIESENSE_MQTT_PASSWORD_FILE).")(f)
+    return f
+
+
+def broker_address(url, password_file, ca_file, cert_file, key_file):
+    """A BrokerAddress from the command line and the environment (ValueError saying what is wrong)."""
+    if url is None:
+        if any((password_file, ca_file, cert_file, key_file)):
+            raise click.UsageError("--password-file, --ca-file, --cert-file and --key-file go with --broker")
+        return None
+    from .broker_address import BrokerAddress
+
+    return BrokerAddress.parse(url, password_file=password_file, ca_file=ca_file, cert_file=cert_file,
+                               key_file=key_file)
+
+
 @main.command()
 @click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
               help="SQLite file the host stores records in (created if missing).")
-@click.option("--broker", default=None, metavar="mqtt://HOST:PORT",
-              help="External MQTT broker (e.g. Mosquitto). Default: start an embedded broker on localhost.")
+@click.option("--broker", default=None, metavar="mqtt[s]://[USER@]HOST:PORT",
+              help="External MQTT broker (e.g. Mosquitto), with TLS for mqtts://. Default: start an embedded "
+                   "broker on localhost.")
+@broker_login_options
 @click.option("--port", default=1883, show_default=True, help="Port of the embedded broker.")
 @click.option("--shared-group", default=None, metavar="NAME",
               help="Join an MQTT 5 shared subscription group ($share/NAME/...) to split ingest across workers.")
 @click.option("--client-id", default=None, metavar="ID",
               help="MQTT client id of the ingest. Default: derived from this machine and the database "
                    "(printed when ready), so each host keeps its own broker session.")
-def serve(db_path, broker, port, shared_group, client_id):
+def serve(db_path, broker, password_file, ca_file, cert_file, key_file, port, shared_group, client_id):
     """Run the host: ingest device records into SQLite and acknowledge them."""
     from .service import serve as run
 
-    run(db_path=db_path, broker_url=broker, embedded_port=port, shared_group=shared_group, client_id=client_id)
+    try:
+        address = broker_address(broker, password_file, ca_file, cert_file, key_file)
+    except ValueError as e:  # the same one-line form as every other reason serve cannot start
+        click.echo(f"tiesense: {e}", err=True)
+        sys.exit(1)
+    run(db_path=db_path, broker_url=address, embedded_port=port, shared_group=shared_group, client_id=client_id)
 
 
 @main.command()
@@ -52,14 +90,16 @@ def demo(kiosks, db_path, broker, every, duration):
 @main.command()
 @click.argument("device")
 @click.argument("cmd", type=click.Choice(["sync", "status", "reboot", "identify"]))
-@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True, metavar="mqtt://HOST:PORT",
+@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True, metavar="mqtt[s]://[USER@]HOST:PORT",
               help="The broker the device and host use.")
-def command(device, cmd, broker):
+@broker_login_options
+def command(device, cmd, broker, password_file, ca_file, cert_file, key_file):
     """Send CMD to DEVICE: sync (send pending records now), status, reboot, identify."""
     from .commands import CommandError, send_command
 
     try:
-        cid = send_command(broker, device, cmd)
+        address = broker_address(broker, password_file, ca_file, cert_file, key_file)
+        cid = send_command(address, device, cmd)
     except (CommandError, ValueError) as e:
         raise click.ClickException(str(e))
     click.echo(f"sent {cmd} to {device} (command id {cid})")
@@ -115,6 +155,58 @@ def ties_show(db_path, estimator, limit):
     for r in rows[:limit]:
         click.echo(f"{r['u']:>7} {r['v']:>7}  {r['estimator']:<13} {r['value']:>9.4f}  "
                    f"[{r['low']:.4f}, {r['high']:.4f}]{'':<3} {r['observations']:>4}")
+
+
+@main.command()
+@click.argument("dest", type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The database to copy; its host may keep running.")
+@click.option("--pause", default=0.0, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="Rest between steps of 1 MiB, leaving the disk to the host (a slow SD card).")
+def backup(dest, db_path, pause):
+    """Copy the database to DEST while the host keeps ingesting: one consistent snapshot, checked
+    (integrity_check, opens as a tiesense store), renamed to DEST only when complete."""
+    from .store import SchemaTooNew
+    from .store.backup import BackupError, backup as run
+
+    bar = None
+
+    def show(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="backup", file=sys.stderr).__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        report = run(db_path, dest, progress=show if sys.stderr.isatty() else None, pause=pause)
+    except (BackupError, SchemaTooNew) as e:
+        raise click.ClickException(str(e))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"backed up {report.source} to {report.dest}: {report.records} records, {report.quarantine} "
+               f"quarantined, {report.bytes / 1e6:.1f} MB, integrity ok, in {report.seconds:.1f} s")
+
+
+@main.command()
+@click.argument("src", type=click.Path(dir_okay=False))
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The database to replace; it is kept as DB.before-restore-<time>.")
+def restore(src, db_path):
+    """Put the backup SRC in place of the database (no host may be running); the database it
+    replaces is kept, and a backup of an older tiesense is upgraded."""
+    from .store import SchemaTooNew
+    from .store.backup import BackupError, restore as run
+
+    try:
+        report = run(src, db_path)
+    except (BackupError, SchemaTooNew) as e:
+        raise click.ClickException(str(e))
+    upgraded = (f" (upgraded from schema {report.schema_from} to {report.schema_version})"
+                if report.schema_from != report.schema_version else "")
+    kept = f"; the database it replaced is kept as {report.kept}" if report.kept else ""
+    click.echo(f"restored {report.source} into {report.db_path}: {report.records} records, "
+               f"{report.quarantine} quarantined{upgraded}{kept}")
 
 
 if __name__ == "__main__":  # pragma: no cover

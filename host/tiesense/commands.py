@@ -13,14 +13,14 @@ import uuid
 import paho.mqtt.client as mqtt
 
 from . import wire
-from .broker import parse_broker_url
+from .broker_address import BrokerAddress
 
 
 class CommandError(RuntimeError):
     """The command could not be handed to the broker; the message says why."""
 
 
-def send_command(broker_url: str, device: str, cmd: str, args: dict | None = None, *,
+def send_command(broker_url: str | BrokerAddress, device: str, cmd: str, args: dict | None = None, *,
                  cmd_id: str | None = None, timeout: float = 10.0) -> str:
     """Publish ``cmd`` to ``device`` and wait until the broker has it; return the command id.
 
@@ -35,12 +35,14 @@ def send_command(broker_url: str, device: str, cmd: str, args: dict | None = Non
         payload = wire.encode_command(cmd, cmd_id or uuid.uuid4().hex[:12], args)
     except wire.WireError as e:
         raise CommandError(str(e)) from None
-    host, port = parse_broker_url(broker_url)
+    address = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
+    broker_url = address.url  # without the password, for messages
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tiesense-cmd-{uuid.uuid4().hex[:8]}")
     try:
-        client.connect(host, port, keepalive=30)
-    except OSError as e:
-        raise CommandError(f"cannot reach the broker at {broker_url}: {e}") from None
+        address.configure(client)
+        client.connect(address.host, address.port, keepalive=30)
+    except (OSError, ValueError) as e:
+        raise CommandError(f"cannot reach the broker at {broker_url}: {getattr(e, 'strerror', None) or e}") from None
     client.loop_start()
     try:
         info = client.publish(wire.topic_command(device), payload, qos=wire.QOS_COMMAND)

@@ -25,7 +25,7 @@ def run_demo(
     every: float = 2.0,
     duration: float | None = None,
     workdir: str | Path | None = None,
-    out=sys.stdout,
+    out=None,
 ) -> dict:
     """Run the demo until Ctrl-C (or for ``duration`` seconds); return the final counts.
 
@@ -38,6 +38,7 @@ def run_demo(
     duration : stop after this many seconds (None: until interrupted)
     workdir : where the kiosks' filesystems live (default: a temporary folder)
     """
+    out = out if out is not None else sys.stdout  # looked up now: a default bound at import misses redirection
     micropython = find_micropython()
     own_workdir = workdir is None
     root = Path(tempfile.mkdtemp(prefix="tiesense-demo-")) if own_workdir else Path(workdir)

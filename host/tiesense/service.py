@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Callable, Iterable, TextIO
 
 from . import wire
-from .broker import BrokerError, EmbeddedBroker, parse_broker_url
+from .broker import BrokerError, EmbeddedBroker
+from .broker_address import BrokerAddress
 from .forms import FormError, FormRegistry, builtin_forms
 from .hostlock import DatabaseInUse, HostLock
 from .ingest import BatchReport, Ingest, IngestError
@@ -49,8 +50,10 @@ class Host:
     db_path : str or Path
         SQLite file (created if missing). One host serves it at a time (see
         :class:`~tiesense.hostlock.HostLock`), or the workers of one shared group.
-    broker_url : str or None
-        ``mqtt://HOST:PORT`` of an external broker; None starts an embedded amqtt broker.
+    broker_url : str, BrokerAddress or None
+        An external broker (``mqtt://HOST:PORT``, ``mqtts://USER@HOST:PORT``, or a
+        :class:`~tiesense.broker_address.BrokerAddress` with credentials and TLS
+        files); None starts an embedded amqtt broker.
     embedded_port : int
         Port of the embedded broker (0: a free port).
     shared_group : str or None
@@ -72,13 +75,13 @@ class Host:
     ...     print(host.broker_url, host.stats["records"])
     """
 
-    def __init__(self, db_path: str | Path, broker_url: str | None = None, embedded_port: int = 0,
+    def __init__(self, db_path: str | Path, broker_url: str | BrokerAddress | None = None, embedded_port: int = 0,
                  shared_group: str | None = None, *, client_id: str | None = None,
                  on_batch: Callable[[BatchReport], None] | None = None,
                  subscribers: Iterable[str] = DEFAULT_SUBSCRIBERS):
         self.db_path = str(db_path)
-        if broker_url is not None:
-            parse_broker_url(broker_url)  # fail early on a bad URL
+        if broker_url is not None:  # fail early on a bad URL or unreadable password file
+            broker_url = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
         elif shared_group is not None:
             raise ValueError("a shared group needs an external MQTT 5 broker such as Mosquitto (--broker): "
                              "the embedded broker speaks MQTT 3.1.1 only")
@@ -106,10 +109,10 @@ class Host:
 
     @property
     def broker_url(self) -> str | None:
-        """The broker the host uses (the embedded one's URL once started)."""
-        if self._broker_url is None and self.broker is not None:
-            return self.broker.url
-        return self._broker_url
+        """The broker the host uses (the embedded one's URL once started), without any password."""
+        if self._broker_url is None:
+            return self.broker.url if self.broker is not None else None
+        return self._broker_url.url
 
     def start(self) -> "Host":
         """Start everything; publish every built-in form, retained, on ``wire.topic_form(id)``.
@@ -161,7 +164,7 @@ class Host:
         subscribers = [_load_subscriber(spec, self.store) for spec in self.subscriber_specs]
         if self.on_batch is not None:
             subscribers.append(self.on_batch)
-        self.ingest = Ingest(self.store, self.broker_url, client_id=self.client_id,
+        self.ingest = Ingest(self.store, self._broker_url or self.broker.url, client_id=self.client_id,
                              shared_group=self.shared_group, forms=self.forms, on_batch=subscribers,
                              protocol=4 if self.broker is not None else None)
         try:
@@ -242,7 +245,7 @@ class Host:
         return line + "".join(f"  [{t}]" for t in trouble)
 
 
-def serve(db_path: str | Path, broker_url: str | None = None, embedded_port: int = 1883,
+def serve(db_path: str | Path, broker_url: str | BrokerAddress | None = None, embedded_port: int = 1883,
           shared_group: str | None = None, *, client_id: str | None = None, every: float = 5.0,
           out: TextIO | None = None) -> None:
     """Run a :class:`Host` until SIGINT or SIGTERM, printing a summary every ``every`` seconds.

@@ -39,7 +39,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .. import wire
-from ..broker import parse_broker_url
+from ..broker_address import BrokerAddress
 from ..forms import FormRegistry
 from ..store import Store
 from .core import BatchReport, IngestCore, Message
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 # while the host is away.
 SESSION_EXPIRY_S = 7 * 24 * 3600
 # MQTT reason codes the adapter acts on.
+_NOT_AUTHORIZED = (4, 5, 134, 135)  # 3.1.1 CONNACK 4/5, MQTT 5 0x86/0x87
 _CLOSED_BEFORE_CONNACK = -1
 # How long an MQTT 5 CONNECT may go unanswered before the host tries MQTT 3.1.1.
 _PROBE_S = 1.5
@@ -90,8 +91,10 @@ class Ingest:
     ----------
     store : Store
         Where rows go.
-    broker_url : str
-        ``mqtt://HOST:PORT``.
+    broker_url : str or BrokerAddress
+        ``mqtt://HOST:PORT``, ``mqtts://USER@HOST:PORT``..., or a
+        :class:`~tiesense.broker_address.BrokerAddress` with credentials and TLS
+        files (a string takes them from ``TIESENSE_MQTT_*`` in the environment).
     client_id : str
         MQTT client id; the session is persistent, so keep it stable across
         restarts and never share it with another client (:class:`~tiesense.service.Host`
@@ -119,14 +122,15 @@ class Ingest:
     ...     print(ing.stats)
     """
 
-    def __init__(self, store: Store, broker_url: str, client_id: str = "tiesense-ingest",
+    def __init__(self, store: Store, broker_url: str | BrokerAddress, client_id: str = "tiesense-ingest",
                  shared_group: str | None = None, batch_max: int = 500, *,
                  forms: FormRegistry | None = None,
                  on_batch: Callable[[BatchReport], None] | Iterable[Callable[[BatchReport], None]] | None = None,
                  protocol: int | None = None):
         self.store = store
-        self.broker_url = broker_url
-        self.host, self.port = parse_broker_url(broker_url)
+        self.address = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
+        self.broker_url = self.address.url  # without the password: safe in every message
+        self.host, self.port = self.address.host, self.address.port
         self.client_id = client_id
         self.shared_group = shared_group
         if shared_group is not None and (not shared_group or any(c in shared_group for c in "/+#")):
@@ -235,6 +239,10 @@ class Ingest:
         self._connack.clear()
         self._v5 = v5
         try:
+            self.address.configure(client)
+        except ValueError as e:
+            raise IngestError(str(e)) from None
+        try:
             if v5:
                 props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = SESSION_EXPIRY_S
@@ -335,6 +343,9 @@ class Ingest:
         if reason_code.is_failure:
             self._refused_code = reason_code.value
             self._refused = f"the broker at {self.broker_url} refused the ingest's connection: {reason_code}"
+            if reason_code.value in _NOT_AUTHORIZED:
+                self._refused += (" (check the user name in the URL and the password: TIESENSE_MQTT_PASSWORD "
+                                  "or --password-file; and that the broker's password and ACL files list this user)")
             self._connack.set()
             fallback = self.protocol is None and self._v5 and reason_code.value in _UNSUPPORTED_PROTOCOL
             self._problem(self._refused, logging.DEBUG if fallback else logging.ERROR)
