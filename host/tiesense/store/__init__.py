@@ -12,6 +12,7 @@ CLI use; each concept has its module:
 * :mod:`~tiesense.store.devices`: the last status of each device;
 * :mod:`~tiesense.store.forms`: published forms, immutable per version;
 * :mod:`~tiesense.store.estimates`: ``tie_estimates``, ``org_measures``, ``cluster_measures``.
+* :mod:`~tiesense.store.backup`: online backups of the file, and restores that keep the file they replace.
 
 Reads go through sqlite-utils; writes are plain SQL in explicit transactions
 (see :mod:`~tiesense.store.connection` for why). Importing this package loads
