@@ -385,9 +385,11 @@ def test_backup_refuses_what_it_cannot_copy_safely(tmp_path, visit):
 def test_the_commands_say_what_they_did_in_one_line(tmp_path, visit):
     db, dest = tmp_path / "park.db", tmp_path / "nightly.db"
     seed(db, visit, 7)
+    db.chmod(0o600)  # whoever may not read the database may not read its backup either
     runner = CliRunner()
     r = runner.invoke(cli.main, ["backup", str(dest), "--db", str(db)])
     assert r.exit_code == 0, r.output
+    assert dest.stat().st_mode & 0o777 == 0o600
     assert r.output.splitlines() == [
         f"backed up {db} to {dest}: 7 records, 0 quarantined, {dest.stat().st_size / 1e6:.1f} MB, "
         f"integrity ok, in {r.output.rsplit(' in ', 1)[1].strip()}"]
@@ -396,6 +398,7 @@ def test_the_commands_say_what_they_did_in_one_line(tmp_path, visit):
     (kept,) = [p for p in tmp_path.iterdir() if "before-restore" in p.name]
     assert r.output.splitlines() == [f"restored {dest} into {db}: 7 records, 0 quarantined; "
                                      f"the database it replaced is kept as {kept}"]
+    assert db.stat().st_mode & 0o777 == kept.stat().st_mode & 0o777 == 0o600
 
 
 def test_the_commands_fail_in_one_line_saying_what_to_do(tmp_path, visit):

@@ -216,6 +216,7 @@ def backup(db_path: str | os.PathLike, dest: str | os.PathLike,
     try:
         version, counts = _check_copy(tmp, db_path, expected)
         _single_file(tmp)
+        os.chmod(tmp, stat.S_IMODE(os.stat(db_path).st_mode))  # no more readable than the database
         _fsync(tmp)
         os.replace(tmp, dest)
     except BaseException:
