@@ -11,6 +11,9 @@
 #   role            "kiosk" (the only app so far)
 #   broker_host, broker_port, keepalive_s      the MQTT broker
 #   mqtt_user, mqtt_password                   per-device credentials, or null
+#   site            where the device stands (set by `tiesense devices provision`)
+#   device_key      the device's secret (hex) for signing records with the next
+#                   wire contract; set by `tiesense devices provision`, or null
 #   wifi_ssid, wifi_password, wifi_country     Pico W only
 #   ack_timeout_ms  resend records the host has not acked after this long
 #   batch_bytes     largest records message (<= wire.DEVICE_BATCH_BYTES)
@@ -37,6 +40,8 @@ DEFAULTS = {
     "keepalive_s": 60,
     "mqtt_user": None,
     "mqtt_password": None,
+    "site": "",
+    "device_key": None,
     "wifi_ssid": "",
     "wifi_password": "",
     "wifi_country": "KR",
@@ -56,7 +61,7 @@ DEFAULTS = {
 }
 
 # Keys whose value may be null or another type than the default's.
-_LOOSE = ("mqtt_user", "mqtt_password", "sim_script", "sim_auto_s")
+_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "sim_script", "sim_auto_s")
 
 
 def load(path="site.json", defaults=None):

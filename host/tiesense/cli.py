@@ -116,6 +116,93 @@ def _open_store(db_path):
 
 
 @main.group()
+def devices():
+    """Device identities: broker logins, signing keys, and the Mosquitto files that enforce them."""
+
+
+@devices.command("provision")
+@click.argument("name")
+@click.option("--site", required=True, help="Where the device stands (a park, a building, a lobby).")
+@click.option("--broker-host", required=True, help="The broker's address as the device reaches it on the site's network.")
+@click.option("--broker-port", default=1883, show_default=True, help="The broker's port for devices.")
+@click.option("--role", type=click.Choice(["kiosk", "handheld"]), default="kiosk", show_default=True)
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database, which keeps the device's password hash and key.")
+@click.option("--out", default="tiesense-provisioning", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the device's site.json, the host's password file and Mosquitto's password and ACL files.")
+def devices_provision(name, site, broker_host, broker_port, role, db_path, out):
+    """Create device NAME: a broker login and a signing key in site.json to copy onto it, and the
+    Mosquitto password and ACL files that let it publish only its own records and status."""
+    from .provisioning import ProvisioningError, host_login, provision, write_broker_files, write_site_config
+    from .store import SchemaTooNew, Store
+
+    from pathlib import Path
+
+    out = Path(out)
+    try:
+        with Store(db_path) as store:
+            device = provision(store, name, site, broker_host=broker_host, broker_port=broker_port, role=role)
+            host_password = host_login(store)
+            passwords, acl = write_broker_files(store, out / "mosquitto")
+    except (ProvisioningError, SchemaTooNew) as e:
+        raise click.ClickException(str(e))
+    site_json = write_site_config(device, out / "devices" / name)
+    click.echo(f"provisioned {name} at {site}: copy {site_json} onto the device as site.json "
+               f"(mpremote cp {site_json} :site.json)")
+    if host_password is not None:
+        import os
+
+        path = out / "host-password"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(host_password + "\n")
+        click.echo(f"the host logs in as tiesense-host: tiesense serve --broker mqtt://tiesense-host@BROKER "
+                   f"--password-file {path}")
+    click.echo(f"Mosquitto: password_file {passwords.resolve()}, acl_file {acl.resolve()}, "
+               "allow_anonymous false; reload it (kill -HUP) after every change")
+
+
+@devices.command("revoke")
+@click.argument("name")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(exists=True, dir_okay=False),
+              help="The host's database.")
+@click.option("--out", default="tiesense-provisioning", show_default=True, type=click.Path(file_okay=False),
+              help="Folder holding Mosquitto's password and ACL files, rewritten without the device.")
+def devices_revoke(name, db_path, out):
+    """Take device NAME out: its login leaves Mosquitto's password file (reload Mosquitto to apply)."""
+    from pathlib import Path
+
+    from .provisioning import ProvisioningError, revoke, write_broker_files
+    from .store import SchemaTooNew, Store
+
+    try:
+        with Store(db_path) as store:
+            revoke(store, name)
+            passwords, _ = write_broker_files(store, Path(out) / "mosquitto")
+    except (ProvisioningError, SchemaTooNew) as e:
+        raise click.ClickException(str(e))
+    click.echo(f"revoked {name}; {passwords} rewritten: reload Mosquitto (kill -HUP) to shut it out")
+
+
+@devices.command("list")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(exists=True, dir_okay=False),
+              help="The host's database.")
+@click.option("--all", "show_all", is_flag=True, help="Also the revoked devices.")
+def devices_list(db_path, show_all):
+    """List provisioned devices with their site and when they were provisioned (or revoked)."""
+    from .store import Store
+
+    with Store(db_path) as store:
+        rows = store.identities("device", active=not show_all)
+    if not rows:
+        click.echo(f"no devices provisioned in {db_path}: tiesense devices provision NAME --site S --broker-host H")
+        return
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else f"since {r['created_at']}"
+        click.echo(f"{r['name']:<20} {r['site'] or '':<20} {state}")
+
+
+@main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""
 

@@ -12,6 +12,7 @@ CLI use; each concept has its module:
 * :mod:`~tiesense.store.devices`: the last status of each device;
 * :mod:`~tiesense.store.forms`: published forms, immutable per version;
 * :mod:`~tiesense.store.estimates`: ``tie_estimates``, ``org_measures``, ``cluster_measures``.
+* :mod:`~tiesense.store.identities`: broker logins of the host and the provisioned devices.
 * :mod:`~tiesense.store.backup`: online backups of the file, and restores that keep the file they replace.
 
 Reads go through sqlite-utils; writes are plain SQL in explicit transactions
@@ -29,6 +30,7 @@ from typing import Any, Iterable, Iterator
 from . import devices as _devices
 from . import estimates as _estimates
 from . import forms as _forms
+from . import identities as _identities
 from . import quarantine as _quarantine
 from . import records as _records
 from . import schema
@@ -270,3 +272,24 @@ class Store:
     def cluster_measures(self) -> list[dict]:
         """Rows of ``cluster_measures`` (measure, value, low, high, updated_at) in the order written."""
         return self._read(_estimates.cluster_measures)
+
+    # ------------------------------------------------------------ identities
+
+    def add_identity(self, row: dict) -> None:
+        """Add a broker login (name, role, site, password_hash, key, created_at); a revoked one of the
+        same name comes back with these secrets."""
+        with self._write() as conn:
+            _identities.add(conn, row)
+
+    def revoke_identity(self, name: str, at: str | None = None) -> bool:
+        """Mark ``name`` revoked; False if it is unknown or already revoked."""
+        with self._write() as conn:
+            return _identities.revoke(conn, name, at or now_iso())
+
+    def identity(self, name: str) -> dict | None:
+        """The identity called ``name`` (revoked or not), or None."""
+        return self._read(_identities.get, name)
+
+    def identities(self, role: str | None = None, active: bool = True) -> list[dict]:
+        """Identities by name, of one role (``host``, ``device``) or all; revoked ones only if not ``active``."""
+        return self._read(_identities.rows, role, active)

@@ -38,6 +38,11 @@ tie_estimates
 org_measures, cluster_measures
     Node measures per (org, measure) and cluster-level measures per measure,
     with their intervals.
+identities
+    Who may log in to the broker: ``name`` (the MQTT user; a device's id),
+    ``role`` (``host`` or ``device``), ``site``, ``password_hash`` (Mosquitto's
+    ``$7$`` PBKDF2-SHA512 form, never the password), ``key`` (a device's secret
+    for signing records, hex), ``created_at`` and ``revoked_at``.
 """
 from __future__ import annotations
 
@@ -160,6 +165,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         'ALTER TABLE "quarantine" ADD COLUMN "raw_length" INTEGER',
         'UPDATE "quarantine" SET "raw_length" = length("raw")',
     )),
+    Migration(3, "identities: broker logins of the host and of each provisioned device, with the device's key", (
+        """CREATE TABLE IF NOT EXISTS "identities" (
+           "name" TEXT PRIMARY KEY,
+           "role" TEXT NOT NULL,
+           "site" TEXT,
+           "password_hash" TEXT NOT NULL,
+           "key" TEXT,
+           "created_at" TEXT NOT NULL,
+           "revoked_at" TEXT
+        )""",
+    )),
 )
 
 #: The schema version this tiesense writes: the number of migrations.
@@ -167,7 +183,7 @@ VERSION = len(MIGRATIONS)
 
 #: Every table, in the order of the docstring.
 TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
-          "cluster_measures")
+          "cluster_measures", "identities")
 
 
 def version(conn: sqlite3.Connection) -> int:
