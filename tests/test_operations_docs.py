@@ -52,3 +52,41 @@ def test_mosquitto_runs_the_documented_config(tmp_path, mqtt_device, visit, wait
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_secured_config_runs_with_provisioned_files(tmp_path, mosquitto_factory, visit, wait_until, mqtt_device):
+    """The "Securing a deployment" block, with the files `tiesense devices provision` writes."""
+    from tiesense.broker_address import BrokerAddress
+    from tiesense.provisioning import HOST_USER, host_login, provision, write_broker_files
+    from tiesense.store import Store
+
+    block = re.findall(r"<!-- mosquitto-secured.conf -->\n```\n(.*?)\n```", DOC.read_text(encoding="utf-8"),
+                       flags=re.S)
+    assert len(block) == 1
+    with Store(tmp_path / "park.db") as store:
+        host_password = host_login(store)
+        device = provision(store, "kiosk-05", "lobby-a", broker_host="127.0.0.1")
+        write_broker_files(store, tmp_path / "provisioning" / "mosquitto")
+    port = free_port()
+    conf = (block[0].replace("listener 1883", f"listener {port} 127.0.0.1")
+            .replace("/srv/tiesense/provisioning/", f"{tmp_path}/provisioning/")
+            .replace("/var/lib/mosquitto/", f"{tmp_path}/"))
+    assert "/srv/" not in conf and "/var/" not in conf
+    (tmp_path / "secured.conf").write_text("user root\n" + conf + "\n")
+    import subprocess
+
+    proc = subprocess.Popen([require_tool("mosquitto", "apt-get install -y mosquitto"), "-c",
+                             str(tmp_path / "secured.conf")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port)
+        address = BrokerAddress.parse(f"mqtt://{HOST_USER}@127.0.0.1:{port}", password=host_password, environ={})
+        with Host(tmp_path / "park.db", broker_url=address) as host:
+            dev = mqtt_device(BrokerAddress.parse(f"mqtt://kiosk-05@127.0.0.1:{port}", password=device.password,
+                                                  environ={}), "kiosk-05", client_id="kiosk-05")
+            rec = visit("kiosk-05", 1)
+            dev.send([rec])
+            wait_until(lambda: dev.n_acked() == 1, 10, "the provisioned device's record to be acknowledged")
+            assert host.store.record(rec["id"]) == rec
+    finally:
+        proc.terminate()
+        proc.wait(10)
