@@ -390,3 +390,33 @@ def _firmware_version(config_source: str) -> str:
 def firmware_version():
     """``firmware_version(config_source)``: the ``VERSION`` a firmware config.py declares."""
     return _firmware_version
+
+
+def _device_login(where, name: str, broker_url: str):
+    """A provisioned login for device ``name`` on a host's embedded broker, as a BrokerAddress.
+
+    ``where`` is a running :class:`tiesense.service.Host`, or the path of the database a
+    ``tiesense serve`` process serves (the broker checks logins against it at every connect).
+    """
+    from tiesense.broker_address import BrokerAddress
+    from tiesense.provisioning import ProvisioningError, provision, revoke
+    from tiesense.store import Store
+
+    if hasattr(where, "device_login"):
+        password = where.device_login(name).password
+    else:
+        with Store(where) as store:
+            try:
+                revoke(store, name)
+            except ProvisioningError:
+                pass
+            password = provision(store, name, "test", broker_host="127.0.0.1").password
+    host, port = broker_url.split("//", 1)[1].rsplit(":", 1)
+    return BrokerAddress(host, int(port), username=name, password=password)
+
+
+@pytest.fixture
+def device_login():
+    """``device_login(host_or_db, name, broker_url)``: a provisioned device's BrokerAddress for a host's
+    embedded broker, which refuses anonymous clients."""
+    return _device_login

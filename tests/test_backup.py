@@ -126,12 +126,12 @@ def mid_copy(dest: Path, proc: subprocess.Popen) -> bool:
 # ------------------------------------------------------------ (1) online backup
 
 def test_a_backup_taken_while_the_host_ingests_is_a_checked_consistent_snapshot(tmp_path, mqtt_device, visit,
-                                                                                wait_until):
+                                                                                device_login, wait_until):
     db, dest = tmp_path / "park.db", tmp_path / "nightly.db"
     seeded = seed(db, visit, 20_000)
     steps: list[tuple[int, int]] = []
     with Host(db) as host:
-        dev = mqtt_device(host.broker_url, "kiosk-01")
+        dev = mqtt_device(device_login(host, "kiosk-01", host.broker_url), "kiosk-01")
         feeder = Feeder(dev, visit, "kiosk-01")
         try:
             wait_until(lambda: dev.n_acked() >= 40, 10, "the host to acknowledge the first surveys")
@@ -162,11 +162,11 @@ def test_a_backup_taken_while_the_host_ingests_is_a_checked_consistent_snapshot(
 # ------------------------------------------------------------ (2) crashes on either side
 
 def test_the_host_killed_mid_backup_leaves_a_good_copy_and_a_good_database(tmp_path, mqtt_device, visit,
-                                                                           wait_until):
+                                                                           wait_until, device_login):
     db, dest = tmp_path / "park.db", tmp_path / "nightly.db"
     seed(db, visit, 20_000)
     host = ServeProcess(db, free_port())
-    dev = mqtt_device(host.url, "kiosk-02")
+    dev = mqtt_device(device_login(db, "kiosk-02", host.url), "kiosk-02")
     feeder = Feeder(dev, visit, "kiosk-02")
     bk = None
     try:
@@ -195,11 +195,11 @@ def test_the_host_killed_mid_backup_leaves_a_good_copy_and_a_good_database(tmp_p
 
 
 def test_a_backup_killed_mid_copy_leaves_no_half_file_and_the_host_unharmed(tmp_path, mqtt_device, visit,
-                                                                           wait_until):
+                                                                           device_login, wait_until):
     db, dest = tmp_path / "park.db", tmp_path / "nightly.db"
     seed(db, visit, 20_000)
     with Host(db) as host:
-        dev = mqtt_device(host.broker_url, "kiosk-03")
+        dev = mqtt_device(device_login(host, "kiosk-03", host.broker_url), "kiosk-03")
         feeder = Feeder(dev, visit, "kiosk-03")
         try:
             wait_until(lambda: dev.n_acked() >= 40, 10, "the host to acknowledge the first surveys")

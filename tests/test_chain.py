@@ -35,14 +35,17 @@ def stored_records(db_path, device):
 
 @pytest.mark.parametrize("broker", ["embedded", "mosquitto"])
 def test_answered_survey_lands_in_sqlite_and_leaves_the_kiosk(broker, request, micropython, tmp_path, survey_keys,
-                                                             wait_until):
+                                                             wait_until, device_login):
     """A scripted visit survey is stored exactly as answered, acknowledged, and removed from the device log."""
     url = None if broker == "embedded" else request.getfixturevalue("mosquitto").url
     db_path = tmp_path / "host.db"
     with Host(db_path, broker_url=url) as host:
         # The first down selects the first choice; the first up on a 1-5 range shows 3.
         script = survey_keys(3, 2, 3) + [["wait_ms", 300]] + survey_keys(1, 5, 1)
-        root = stage(tmp_path / "kiosk", "kiosk-07", host.broker_url, script=script, thanks_ms=0, status_s=1)
+        login = device_login(host, "kiosk-07", host.broker_url) if url is None else None  # embedded: provisioned only
+        creds = {"mqtt_user": login.username, "mqtt_password": login.password} if login else {}
+        root = stage(tmp_path / "kiosk", "kiosk-07", host.broker_url, script=script, thanks_ms=0, status_s=1,
+                     **creds)
         dev = SimDevice(root, micropython=micropython).start()
         try:
             wait_until(lambda: len(stored_records(db_path, "kiosk-07")) == 2, 30, "two records in SQLite")

@@ -39,3 +39,10 @@ def test_command_errors_say_what_is_wrong():
     assert bad.exit_code == 1 and "is not a device id" in bad.output
     unknown = runner.invoke(cli.main, ["command", "kiosk-03", "selfdestruct"])
     assert unknown.exit_code == 2 and "selfdestruct" in unknown.output
+
+
+def test_a_command_without_the_hosts_login_is_refused_in_one_line(tmp_path):
+    with Host(tmp_path / "h.db") as host:  # the embedded broker refuses anonymous clients
+        result = CliRunner().invoke(cli.main, ["command", "kiosk-03", "sync", "--broker", host.broker_url])
+    assert result.exit_code == 1 and "refused the login" in result.output and "--password-file" in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -50,11 +50,13 @@ def interview_record(i, rep, device="handheld-01"):
                             wire.new_instance_id(os.urandom))
 
 
-def publish_interviews(url_port, records, device="handheld-01"):
+def publish_interviews(login, records, device="handheld-01"):
+    """Publish ``records`` as ``device`` logged in with ``login`` (a BrokerAddress); return the acks."""
     acks: queue.Queue = queue.Queue()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
     c.on_message = lambda cl, u, m: [acks.put(a) for a in wire.decode_ack(m.payload)]
-    c.connect("127.0.0.1", url_port)
+    login.configure(c)
+    c.connect(login.host, login.port)
     c.subscribe(wire.topic_ack(device), qos=1)
     c.loop_start()
     c.publish(wire.topic_records(device), wire.encode_batch(device, records), qos=1).wait_for_publish(5)
@@ -144,14 +146,13 @@ def test_recompute_writes_the_reconciled_composite(store):
     assert len(store.estimates("decayed_rate")) == 4
 
 
-def test_interviews_through_the_host_update_live_estimates(tmp_path, wait_until):
+def test_interviews_through_the_host_update_live_estimates(tmp_path, wait_until, device_login):
     from tiesense.service import Host
 
     db_path = tmp_path / "host.db"
     records = [interview_record(i, rep) for i, rep in enumerate(REPORTS)]
     with Host(db_path) as host:
-        port = int(host.broker_url.rsplit(":", 1)[1])
-        acks = publish_interviews(port, records)
+        acks = publish_interviews(device_login(host, "handheld-01", host.broker_url), records)
         assert sorted(a[2] for a in acks) == [wire.STORED] * len(records)
         with Store(db_path) as reader:
             wait_until(lambda: len(reader.estimates("decayed_rate")) == 4, 10, "live estimates")

@@ -16,7 +16,6 @@ import time
 import paho.mqtt.client as mqtt
 
 from tiesense import wire
-from tiesense.broker import parse_broker_url
 from tiesense.forms import builtin_forms
 from tiesense.service import Host
 from tiesense.store import Store, record_digest
@@ -24,13 +23,15 @@ from tiesense.store import Store, record_digest
 from .conftest import ROOT, free_port
 
 
-def test_host_publishes_forms_retained_and_ingests(tmp_path, mqtt_device, visit):
+def test_host_publishes_forms_retained_and_ingests(tmp_path, mqtt_device, visit, device_login):
     with Host(tmp_path / "h.db") as host:
         assert host.broker_url.startswith("mqtt://127.0.0.1:")
         got: queue.Queue = queue.Queue()
-        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="form-reader")
+        reader = device_login(host, "kiosk-08", host.broker_url)  # forms are for devices to read
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kiosk-08")
         sub.on_message = lambda c, u, m: got.put((m.topic, m.payload, m.retain))
-        sub.connect(*parse_broker_url(host.broker_url))
+        reader.configure(sub)
+        sub.connect(reader.host, reader.port)
         sub.subscribe(wire.SUB_FORMS, qos=1)
         sub.loop_start()
         try:
@@ -46,7 +47,7 @@ def test_host_publishes_forms_retained_and_ingests(tmp_path, mqtt_device, visit)
             payload, retained = seen[wire.topic_form(form["id"])]
             assert retained and wire.decode_form(payload) == dict(form, v=wire.VERSION)
         assert sorted(host.store.forms(), key=lambda f: f["id"]) == builtin_forms()
-        dev = mqtt_device(host.broker_url, "kiosk-07")
+        dev = mqtt_device(device_login(host, "kiosk-07", host.broker_url), "kiosk-07")
         r = visit("kiosk-07", 1)
         dev.send([r])
         assert dev.next_ack() == [(1, r["id"], "stored")]
@@ -54,6 +55,34 @@ def test_host_publishes_forms_retained_and_ingests(tmp_path, mqtt_device, visit)
     # a second start on the same file is fine: the form is unchanged
     with Host(tmp_path / "h.db") as host:
         assert host.counts()["records"] == 1
+
+
+def test_the_hosts_embedded_broker_lets_in_provisioned_devices_only(tmp_path, device_login, mqtt_device, visit,
+                                                                  wait_until):
+    with Host(tmp_path / "h.db") as host:
+        port = int(host.broker_url.rsplit(":", 1)[1])
+        refused = []
+        for user, password in ((None, None), ("kiosk-01", "guess"), ("tiesense-host", "guess")):
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"stranger-{user}")
+            if user:
+                c.username_pw_set(user, password)
+            answers: queue.Queue = queue.Queue()
+            c.on_connect = lambda cl, u, f, rc, p, answers=answers: answers.put(rc)
+            c.connect("127.0.0.1", port)
+            c.loop_start()
+            refused.append(answers.get(timeout=10).is_failure)
+            c.loop_stop()
+            c.disconnect()
+        assert refused == [True, True, True]
+        # a provisioned device may not write as another
+        k1 = mqtt_device(device_login(host, "kiosk-01", host.broker_url), "kiosk-01")
+        forged = visit("kiosk-02", 1)
+        k1.publish(wire.encode_batch("kiosk-02", [forged]), wire.topic_records("kiosk-02"))
+        own = visit("kiosk-01", 1)
+        k1.send([own])
+        wait_until(lambda: k1.n_acked() == 1, 10, "kiosk-01's own record to be acknowledged")
+        assert host.store.record(own["id"]) == own and host.store.record(forged["id"]) is None
+        assert host.stats["quarantined"] == 0
 
 
 def run_cli(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -157,7 +186,7 @@ def test_serve_refuses_a_shared_group_on_the_embedded_broker(tmp_path):
         "the embedded broker speaks MQTT 3.1.1 only"]
 
 
-def test_serve_with_the_embedded_broker_stops_cleanly_on_sigint(tmp_path, mqtt_device, visit):
+def test_serve_with_the_embedded_broker_stops_cleanly_on_sigint(tmp_path, mqtt_device, visit, device_login):
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tiesense.cli", "serve", "--db", str(tmp_path / "e.db"),
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
@@ -166,7 +195,7 @@ def test_serve_with_the_embedded_broker_stops_cleanly_on_sigint(tmp_path, mqtt_d
         line = proc.stdout.readline().decode() if ready else ""
         assert line.startswith(f"tiesense host ready: broker mqtt://127.0.0.1:{port}, database {tmp_path / 'e.db'}, "
                                "client id tiesense-")
-        dev = mqtt_device(f"mqtt://127.0.0.1:{port}", "kiosk-03")
+        dev = mqtt_device(device_login(tmp_path / "e.db", "kiosk-03", f"mqtt://127.0.0.1:{port}"), "kiosk-03")
         r = visit("kiosk-03", 1)
         dev.send([r])
         assert dev.next_ack() == [(1, r["id"], "stored")]
@@ -189,7 +218,7 @@ def test_importing_the_service_loads_no_estimator_stack():
     assert out.stdout.strip() == "[]"
 
 
-def test_live_estimates_follow_committed_batches_as_a_subscriber(tmp_path, mqtt_device, wait_until):
+def test_live_estimates_follow_committed_batches_as_a_subscriber(tmp_path, mqtt_device, wait_until, device_login):
     """A host started with no subscribers writes no estimates; the default one does."""
     rec = wire.make_record("handheld-01", 1, "fi_partner", "2026112401", "2026-11-24T10:00:00Z",
                            "2026-11-24T10:20:00Z", {"respondent_org": 11, "partner_org": 12, "tie_types": ["traded"],
@@ -198,7 +227,8 @@ def test_live_estimates_follow_committed_batches_as_a_subscriber(tmp_path, mqtt_
     for subscribers, expected in (((), 0), (Host.__init__.__kwdefaults__["subscribers"], 1)):
         db = tmp_path / f"h{expected}.db"
         with Host(db, subscribers=subscribers) as host:
-            dev = mqtt_device(host.broker_url, "handheld-01", client_id=f"handheld-{expected}")
+            dev = mqtt_device(device_login(host, "handheld-01", host.broker_url), "handheld-01",
+                              client_id=f"handheld-{expected}")
             dev.send([dict(rec)])
             wait_until(lambda: dev.n_acked() == 1, 10, "the interview's ack")
         with Store(db) as store:  # the host has stopped: its writer and subscribers are done

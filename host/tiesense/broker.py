@@ -90,6 +90,9 @@ class EmbeddedBroker:
         TCP port; 0 picks a free one before starting.
     max_payload : int
         Messages with a larger payload are dropped by the broker (the ingest refuses them too).
+    logins : tiesense.provisioning.BrokerLogins or None
+        Who may log in and what each may do (the host's broker passes one: anonymous
+        clients are refused). None: anyone on 127.0.0.1 may do anything, for tests and benches.
 
     Examples
     --------
@@ -98,12 +101,13 @@ class EmbeddedBroker:
     mqtt://127.0.0.1:40123
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, max_payload: int = MAX_PAYLOAD):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, max_payload: int = MAX_PAYLOAD, logins=None):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the embedded broker binds 127.0.0.1 only; use Mosquitto to serve a network")
         self.host = "127.0.0.1"
         self.port = port
         self.max_payload = int(max_payload)
+        self.logins = logins
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker = None
@@ -153,9 +157,14 @@ class EmbeddedBroker:
         async def main() -> None:
             from amqtt.broker import Broker
 
+            if self.logins is None:
+                plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
+            else:  # only known logins, each doing only its own business
+                plugins = {"tiesense.broker_plugins.LoginPlugin": {"logins": self.logins},
+                           "tiesense.broker_plugins.RulesPlugin": {"logins": self.logins}}
             config = {
                 "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+                "plugins": plugins,
             }
             self._stopped = asyncio.Event()
             try:

@@ -8,6 +8,7 @@ retained: a device that is offline when one is sent never sees it (a stale
 """
 from __future__ import annotations
 
+import threading
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -38,6 +39,9 @@ def send_command(broker_url: str | BrokerAddress, device: str, cmd: str, args: d
     address = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
     broker_url = address.url  # without the password, for messages
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tiesense-cmd-{uuid.uuid4().hex[:8]}")
+    answered = threading.Event()
+    connack = []
+    client.on_connect = lambda c, u, f, rc, p: (connack.append(rc), answered.set())
     try:
         address.configure(client)
         client.connect(address.host, address.port, keepalive=30)
@@ -45,6 +49,12 @@ def send_command(broker_url: str | BrokerAddress, device: str, cmd: str, args: d
         raise CommandError(f"cannot reach the broker at {broker_url}: {getattr(e, 'strerror', None) or e}") from None
     client.loop_start()
     try:
+        if not answered.wait(timeout):
+            raise CommandError(f"the broker at {broker_url} did not answer the login within {timeout:g} s")
+        if connack[0].is_failure:
+            raise CommandError(f"the broker at {broker_url} refused the login ({connack[0]}): commands need the "
+                               "host's login, --broker mqtt://tiesense-host@HOST:PORT --password-file FILE "
+                               "(see docs/operations.md)")
         info = client.publish(wire.topic_command(device), payload, qos=wire.QOS_COMMAND)
         info.wait_for_publish(timeout)
         if not info.is_published():

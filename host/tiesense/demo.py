@@ -60,8 +60,12 @@ def run_demo(
         print(f"tiesense demo: broker {host.broker_url}, database {db_path}, {kiosks} kiosk(s) in {root}", file=out)
         for i in range(kiosks):
             device_id = f"kiosk-{i + 1:02d}"
+            login = {}
+            if broker_url is None:  # the embedded broker lets in provisioned devices only
+                cfg = host.device_login(device_id, site="demo").site_config
+                login = {k: cfg[k] for k in ("mqtt_user", "mqtt_password", "device_key", "site")}
             dev_root = stage(root / device_id, device_id, host.broker_url, role="kiosk",
-                             auto={"seed": i + 1, "every_s": every})
+                             auto={"seed": i + 1, "every_s": every}, **login)
             dev = SimDevice(dev_root, micropython=micropython)
             dev.start()
             devices.append(dev)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -29,7 +30,8 @@ from . import wire
 from .store import Store, now_iso
 
 __all__ = ["HOST_USER", "Provisioned", "ProvisioningError", "provision", "revoke", "host_login",
-           "mosquitto_password_hash", "mosquitto_password_file", "mosquitto_acl_file", "write_broker_files"]
+           "mosquitto_password_hash", "verify_password", "mosquitto_password_file", "mosquitto_acl_file",
+           "write_broker_files", "may", "BrokerLogins"]
 
 #: The MQTT user the host logs in as.
 HOST_USER = "tiesense-host"
@@ -67,6 +69,102 @@ def mosquitto_password_hash(password: str, salt: bytes | None = None, iterations
     salt = os.urandom(12) if salt is None else salt
     digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations, 64)
     return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify_password(password: str | None, hashed: str) -> bool:
+    """Whether ``password`` matches a ``$7$`` hash of :func:`mosquitto_password_hash`.
+
+    Examples
+    --------
+    >>> h = mosquitto_password_hash("secret")
+    >>> verify_password("secret", h), verify_password("Secret", h), verify_password(None, h)
+    (True, False, False)
+    """
+    try:
+        _, kind, iterations, salt, digest = hashed.split("$")
+        if kind != "7" or password is None:
+            return False
+        again = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), base64.b64decode(salt), int(iterations), 64)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(base64.b64encode(again).decode(), digest)
+
+
+def _matches(pattern: str, topic: str) -> bool:
+    """MQTT matching of ``topic`` (a name, or a subscription filter) against an ACL ``pattern``:
+    ``+`` covers one level, ``#`` the rest; a filter's own wildcards must be covered by the pattern's."""
+    p, t = pattern.split("/"), topic.split("/")
+    for i, level in enumerate(p):
+        if level == "#":
+            return True
+        if i >= len(t) or (level != "+" and level != t[i]) or (t[i] == "#" and level != "#"):
+            return False
+    return len(p) == len(t)
+
+
+def may(user: str, role: str, topic: str, action: str) -> bool:
+    """Whether ``user`` (role ``host`` or ``device``) may ``publish``, ``subscribe`` or ``receive`` on
+    ``topic``: the rules :func:`mosquitto_acl_file` gives Mosquitto, for the embedded broker.
+
+    Examples
+    --------
+    >>> may("kiosk-05", "device", "tiesense/v1/kiosk-05/records", "publish")
+    True
+    >>> may("kiosk-05", "device", "tiesense/v1/kiosk-06/records", "publish")
+    False
+    >>> may("kiosk-05", "device", "tiesense/v1/+/ack", "subscribe")
+    False
+    >>> may(HOST_USER, "host", "$share/ingest/tiesense/v1/+/records", "subscribe")
+    True
+    """
+    p = wire.PREFIX
+    if topic.startswith("$share/"):
+        parts = topic.split("/", 2)
+        topic = parts[2] if len(parts) == 3 else ""
+    if role == "host":
+        read = (f"{p}/+/records", f"{p}/+/status", f"{p}/forms/+")
+        write = (f"{p}/+/ack", f"{p}/+/cmd", f"{p}/forms/+")
+    elif role == "device" and wire.valid_device_id(user):
+        read = (f"{p}/{user}/ack", f"{p}/{user}/cmd", f"{p}/forms/+")
+        write = (f"{p}/{user}/records", f"{p}/{user}/status")
+    else:
+        return False
+    return any(_matches(pattern, topic) for pattern in (write if action == "publish" else read))
+
+
+class BrokerLogins:
+    """Who may log in to the embedded broker: the store's identities not revoked, plus ``extra``
+    logins known only to this process (the host's own, for one run). What a logged-in user may
+    then do is :func:`may` of its role, which the broker keeps with the connection.
+
+    A login is checked against the database at every connect, so a device provisioned
+    or revoked by another process counts from its next connection on.
+
+    Examples
+    --------
+    >>> store = Store(":memory:")
+    >>> dev = provision(store, "kiosk-05", "lobby-a", broker_host="127.0.0.1")
+    >>> logins = BrokerLogins(store, extra={HOST_USER: "run-secret"})
+    >>> logins.authenticate("kiosk-05", dev.password), logins.authenticate("kiosk-05", "guess")
+    ('device', None)
+    >>> logins.authenticate(HOST_USER, "run-secret"), logins.authenticate(None, None)
+    ('host', None)
+    """
+
+    def __init__(self, store: Store, extra: dict[str, str] | None = None):
+        self.store = store
+        self.extra = dict(extra or {})
+
+    def authenticate(self, username: str | None, password: str | None) -> str | None:
+        """The role (``host`` or ``device``) of a user whose password is right, else None."""
+        if not username or password is None:
+            return None
+        if username in self.extra:
+            return "host" if hmac.compare_digest(self.extra[username].encode(), password.encode()) else None
+        known = self.store.identity(username)
+        if known is not None and known["revoked_at"] is None and verify_password(password, known["password_hash"]):
+            return known["role"]
+        return None
 
 
 def host_login(store: Store) -> str | None:

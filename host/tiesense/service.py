@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import secrets
 import signal
 import sys
 import threading
@@ -155,16 +156,23 @@ class Host:
         # Check records against every version ever published, not only the newest.
         for f in self.store.forms() + forms:
             self.forms.add(f)
-        if self._broker_url is None:
-            self.broker = EmbeddedBroker(port=self.embedded_port)
+        address = self._broker_url
+        if address is None:
+            # The embedded broker lets in only provisioned devices and this run of the host,
+            # whose password lives in this process alone.
+            from .provisioning import HOST_USER, BrokerLogins
+
+            secret = secrets.token_urlsafe(24)
+            self.broker = EmbeddedBroker(port=self.embedded_port, logins=BrokerLogins(self.store, {HOST_USER: secret}))
             try:
                 self.broker.start()
             except BrokerError as e:
                 raise HostError(str(e)) from None
+            address = BrokerAddress(self.broker.host, self.broker.port, username=HOST_USER, password=secret)
         subscribers = [_load_subscriber(spec, self.store) for spec in self.subscriber_specs]
         if self.on_batch is not None:
             subscribers.append(self.on_batch)
-        self.ingest = Ingest(self.store, self._broker_url or self.broker.url, client_id=self.client_id,
+        self.ingest = Ingest(self.store, address, client_id=self.client_id,
                              shared_group=self.shared_group, forms=self.forms, on_batch=subscribers,
                              protocol=4 if self.broker is not None else None)
         try:
@@ -177,6 +185,22 @@ class Host:
             except IngestError as e:
                 raise HostError(f"cannot publish form '{f['id']}': {e}") from None
         self.started_at = time.time()
+
+    def device_login(self, name: str, site: str = "simulated", role: str = "kiosk"):
+        """Provision device ``name`` afresh in the host's database (a previous login of that name is
+        revoked) and return its :class:`~tiesense.provisioning.Provisioned` login, with broker host and
+        port set to this host's broker: how the demo and tests give simulated devices a login.
+        """
+        from .provisioning import ProvisioningError, provision, revoke
+
+        if self.store is None:
+            raise HostError("the host is not started")
+        try:
+            revoke(self.store, name)
+        except ProvisioningError:
+            pass  # never provisioned, or revoked already
+        address = self._broker_url or BrokerAddress(self.broker.host, self.broker.port)
+        return provision(self.store, name, site, broker_host=address.host, broker_port=address.port, role=role)
 
     def stop(self) -> None:
         """Stop the ingest (draining and acknowledging what it holds), the broker, and close the store."""
