@@ -212,7 +212,7 @@ class Uplink:
                 p = wire.parse_topic(topic)
                 if p is not None and p[1] == "form":
                     self._on_form(msg)
-        except wire.WireError as e:
+        except Exception as e:  # whatever arrives, the kiosk keeps running: say so and drop it
             print("UPLINK ignored message on %s: %s" % (topic, e))
 
     def _on_ack(self, msg):

@@ -395,7 +395,9 @@ def decode_ack(payload):
         raise WireError("ack must carry an 'acks' list")
     out = []
     for a in acks:
-        if not isinstance(a, list) or len(a) != 3 or not isinstance(a[0], int) or a[2] not in ACK_STATUSES:
+        if (not isinstance(a, list) or len(a) != 3 or not isinstance(a[0], int) or isinstance(a[0], bool)
+                or not (a[1] is None or isinstance(a[1], str)) or not isinstance(a[2], str)
+                or a[2] not in ACK_STATUSES):
             raise WireError("ack entries must be [seq, instance_id, status]")
         out.append((a[0], a[1], a[2]))
     return out
@@ -446,10 +448,13 @@ def encode_command(cmd, cmd_id, args=None):
 
 def decode_command(payload):
     obj = _loads(payload, "command")
-    if obj.get("cmd") not in COMMANDS:
+    if not isinstance(obj.get("cmd"), str) or obj["cmd"] not in COMMANDS:
         raise WireError("unknown command '" + str(obj.get("cmd")) + "'")
     if not isinstance(obj.get("args", {}), dict):
         raise WireError("command args must be an object")
+    cid = obj.get("id")
+    if not (cid is None or isinstance(cid, str) or (isinstance(cid, int) and not isinstance(cid, bool))):
+        raise WireError("command id must be a string or an integer")
     return obj
 
 
@@ -475,8 +480,19 @@ def newer_version(a, b):
 
 
 def decode_form(payload):
+    """Parse a form message; its id and version are strings of 1-64 characters and its
+    questions a list of objects (so comparing versions or walking questions cannot fail)."""
     obj = _loads(payload, "form")
     for k in ("id", "version", "questions"):
         if k not in obj:
             raise WireError("form lacks '" + k + "'")
+    for k in ("id", "version"):
+        if not isinstance(obj[k], str) or not 0 < len(obj[k]) <= 64:
+            raise WireError("form " + k + " must be a string of 1-64 characters")
+    questions = obj["questions"]
+    if not isinstance(questions, list):
+        raise WireError("form questions must be a list")
+    for q in questions:
+        if not isinstance(q, dict) or not isinstance(q.get("name"), str) or not isinstance(q.get("type"), str):
+            raise WireError("each form question must be an object with a 'name' and a 'type'")
     return obj

@@ -1,0 +1,124 @@
+"""Bad input at scale: generated payloads on every path never crash the host or a device.
+
+Host: whatever reaches the ingest core on a records or status topic is stored,
+ignored (the host's own topics) or quarantined with a reason, and a good
+record sent after it is still stored. Device: every ack, command and form
+payload either decodes or raises ``WireError`` under the real MicroPython, the
+only exception the firmware's message loop expects (it also survives any
+other). The default profile runs a few hundred cases; the long profile:
+
+    TIESENSE_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest tests/test_fuzz.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tiesense import wire
+from tiesense.ingest import IngestCore, Message
+from tiesense.store import Store
+
+from .conftest import ROOT
+
+EXAMPLES = int(os.environ.get("TIESENSE_FUZZ_EXAMPLES", "300"))
+DEV = "kiosk-01"
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
+                    st.text(max_size=30))
+json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                                            st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+                           max_leaves=25)
+
+
+# Records messages that are almost right: real field names, values of any type.
+near_records = st.fixed_dictionaries({
+    "v": st.sampled_from([1, 1, 1, 2, "1"]), "device": st.sampled_from([DEV, "x", 5]),
+    "records": st.lists(st.one_of(st.fixed_dictionaries({}, optional={k: json_values for k in wire.RECORD_FIELDS}),
+                                  json_values), max_size=4)})
+
+
+payloads = st.one_of(
+    st.binary(max_size=300),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    near_records.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"v": st.just(1)}, optional={k: json_values for k in wire.STATUS_FIELDS})
+    .map(lambda v: json.dumps(v).encode()),
+)
+topics = st.one_of(st.sampled_from([wire.topic_records(DEV), wire.topic_status(DEV), wire.topic_ack(DEV),
+                                    wire.topic_form("tp_visit"), "tiesense/v1/../records"]),
+                   st.text(max_size=40))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(topics, payloads), min_size=1, max_size=6))
+def test_the_ingest_core_never_crashes_and_keeps_every_refusal_with_a_reason(messages):
+    store = Store(":memory:")
+    core = IngestCore()
+    report = core.process(store, [Message(t, p, 1_795_000_000.0) for t, p in messages])
+    # every message ends somewhere: ignored (the host's own topics), a status, stored, or quarantined
+    outcomes = (report.ignored + report.statuses + report.quarantined + report.stored + report.duplicates
+                + report.conflicts)
+    assert report.messages == len(messages) and outcomes >= len(messages)
+    assert all(q["reason"] for q in store.quarantined())
+    assert store.counts()["quarantine"] <= report.quarantined
+    good = wire.make_record(DEV, 10_000, "tp_visit", "2026112401", "2026-11-24T09:30:00Z", "2026-11-24T09:31:05Z",
+                            {"facility": "shared_lab", "org_type": "sme", "satisfaction": 4},
+                            wire.new_instance_id(os.urandom))
+    after = core.process(store, [Message(wire.topic_records(DEV), wire.encode_batch(DEV, [good]), 0.0)])
+    assert after.stored == 1 and store.record(good["id"]) == good
+    store.close()
+
+
+device_payloads = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"v": st.just(1)}, optional={"acks": json_values, "cmd": st.one_of(
+        st.sampled_from(list(wire.COMMANDS)), json_values), "id": json_values, "args": json_values,
+        "version": json_values, "questions": json_values}).map(lambda v: json.dumps(v).encode()),
+)
+
+_DEVICE_SCRIPT = """
+import sys
+sys.path.insert(0, %r)
+import json, wire
+crashes = []
+with open(%r, "rb") as f:
+    cases = json.loads(f.read())
+for i, hexed in enumerate(cases):
+    payload = bytes.fromhex(hexed)
+    for decode in (wire.decode_ack, wire.decode_command, wire.decode_form, wire.decode_status):
+        try:
+            out = decode(payload)
+            if decode is wire.decode_form:
+                wire.newer_version(out["version"], "2026112401")
+        except wire.WireError:
+            pass
+        except Exception as e:
+            crashes.append("%%d %%s %%s" %% (i, decode.__name__, repr(e)))
+print(json.dumps(crashes))
+"""
+
+
+def test_device_decoders_under_micropython_raise_only_wire_errors(micropython, tmp_path):
+    cases: list = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None)
+    @given(device_payloads)
+    def collect(p):
+        cases.append(p.hex())
+
+    collect()
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps(cases))
+    script = tmp_path / "fuzz.py"
+    script.write_text(_DEVICE_SCRIPT % (str(ROOT / "host" / "tiesense"), str(path)))
+    out = subprocess.run([micropython, "-X", "heapsize=4M", str(script)], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    crashes = json.loads(out.stdout.strip().splitlines()[-1])
+    assert crashes == [], crashes[:10]
+    assert len(cases) >= min(EXAMPLES, 50)
