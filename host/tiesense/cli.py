@@ -147,8 +147,8 @@ def devices_provision(name, site, broker_host, broker_port, role, db_path, out):
     except (ProvisioningError, SchemaTooNew) as e:
         raise click.ClickException(str(e))
     site_json = write_site_config(device, out / "devices" / name)
-    click.echo(f"provisioned {name} at {site}: copy {site_json} onto the device as site.json "
-               f"(mpremote cp {site_json} :site.json)")
+    click.echo(f"provisioned {name} at {site}: tiesense firmware stage DIR --site-json {site_json} builds "
+               "its Pico W filesystem to copy over USB")
     if host_password is not None:
         import os
 
@@ -200,6 +200,37 @@ def devices_list(db_path, show_all):
     for r in rows:
         state = f"revoked {r['revoked_at']}" if r["revoked_at"] else f"since {r['created_at']}"
         click.echo(f"{r['name']:<20} {r['site'] or '':<20} {state}")
+
+
+@main.group()
+def firmware():
+    """The device firmware: stage a Pico W's filesystem to copy onto it with mpremote."""
+
+
+@firmware.command("stage")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--site-json", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The device's settings, e.g. the site.json 'tiesense devices provision' wrote.")
+@click.option("--form", default=None, help="The form the device starts with (default: the site.json's, else tp_visit).")
+@click.option("--no-mpy", is_flag=True, help="Copy the modules as source instead of compiling them for the RP2040.")
+def firmware_stage(dest, site_json, form, no_mpy):
+    """Build in DEST the files a Pico W needs: firmware compiled for the RP2040, wire contract, form, site.json."""
+    import json
+
+    from .deploy import DeployError, stage_image
+    from .devices import MissingTool
+
+    try:
+        site = json.loads(open(site_json, encoding="utf-8").read())
+        if not isinstance(site, dict):
+            raise DeployError(f"{site_json} must hold a JSON object of settings")
+        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy)
+    except ValueError as e:  # DeployError, or a site.json that is not JSON
+        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
+    except MissingTool as e:
+        raise click.ClickException(str(e))
+    click.echo(f"staged {site['device']} in {dest}: {len(image.files)} files, {image.bytes} bytes; "
+               f"copy it onto the Pico W with: {image.mpremote}")
 
 
 @main.group()

