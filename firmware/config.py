@@ -11,6 +11,8 @@
 #   role            "kiosk" (the only app so far)
 #   broker_host, broker_port, keepalive_s      the MQTT broker
 #   mqtt_user, mqtt_password                   per-device credentials, or null
+#   broker_tls      true: TLS to the broker, its certificate checked against broker_ca
+#   broker_ca       file (DER) of the CA that signed the broker's certificate
 #   site            where the device stands (set by `tiesense devices provision`)
 #   device_key      the device's secret (hex) for signing records with the next
 #                   wire contract; set by `tiesense devices provision`, or null
@@ -40,6 +42,8 @@ DEFAULTS = {
     "keepalive_s": 60,
     "mqtt_user": None,
     "mqtt_password": None,
+    "broker_tls": False,
+    "broker_ca": "ca.der",
     "site": "",
     "device_key": None,
     "wifi_ssid": "",

@@ -1,7 +1,7 @@
 # tiesense firmware: a small MQTT 3.1.1 client (QoS 0 and 1).
 #
 # Written for this project from the OASIS MQTT 3.1.1 specification. It speaks
-# CONNECT (clean session, keepalive, last will, optional user/password),
+# CONNECT (clean session, keepalive, last will, optional user/password, TLS via open_tls),
 # PUBLISH QoS 0/1 with packet ids, PUBACK, SUBSCRIBE/SUBACK, PINGREQ/PINGRESP
 # and DISCONNECT. It never blocks waiting for a PUBACK and never retransmits:
 # the flash log (log.py) is the source of truth and uplink.py decides what to
@@ -79,6 +79,30 @@ def _len_size(n):
         n >>= 7
         s += 1
     return s
+
+
+def open_tls(host, port, ca_der, timeout_ms=5000):
+    """A TCP connection to host:port wrapped in TLS, the broker's certificate checked against the
+    CA certificate ``ca_der`` (DER bytes) and the host name; give it to ``MQTTClient.connect(sock=...)``.
+
+    Raises ConnectionLost when the broker cannot be reached or its certificate is not the park's.
+    """
+    import ssl
+
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    sock = socket.socket(ai[0], socket.SOCK_STREAM)
+    try:
+        if hasattr(sock, "settimeout"):
+            sock.settimeout(timeout_ms / 1000)
+        sock.connect(ai[-1])
+        _nodelay(sock)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=ca_der)
+        return ctx.wrap_socket(sock, server_hostname=host)
+    except Exception as e:  # OSError from the network, ValueError from a bad CA file: the same outcome
+        sock.close()
+        raise ConnectionLost("TLS to " + str(host) + ":" + str(port) + " failed: " + str(e))
 
 
 def _nodelay(sock):

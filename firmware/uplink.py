@@ -109,7 +109,13 @@ class Uplink:
             if not b.connect_network():
                 raise OSError("network down")
             c = self.client
-            c.connect(self.cfg["broker_host"], self.cfg["broker_port"], timeout_ms=_CONNECT_TIMEOUT_MS)
+            host, port = self.cfg["broker_host"], self.cfg["broker_port"]
+            sock = None
+            if self.cfg.get("broker_tls"):
+                with open(self.cfg["broker_ca"], "rb") as f:
+                    ca = f.read()
+                sock = mqtt.open_tls(host, port, ca, _CONNECT_TIMEOUT_MS)
+            c.connect(host, port, sock=sock, timeout_ms=_CONNECT_TIMEOUT_MS)
             self.up = True
             self.connects += 1
             self._batches = []

@@ -420,3 +420,74 @@ def device_login():
     """``device_login(host_or_db, name, broker_url)``: a provisioned device's BrokerAddress for a host's
     embedded broker, which refuses anonymous clients."""
     return _device_login
+
+
+# ------------------------------------------------------------ TLS
+
+def _openssl(*args, cwd):
+    import subprocess
+
+    subprocess.run([require_tool("openssl", "apt-get install -y openssl"), *args], cwd=cwd, check=True,
+                   capture_output=True, timeout=60)
+
+
+class SecureMosquitto:
+    """Mosquitto with two TLS listeners signed by a fresh CA: one takes passwords, one requires a
+    client certificate. No anonymous client gets in."""
+
+    def __init__(self, workdir, host_user, host_password, device_user, device_password):
+        self.dir = workdir
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tiesense test CA",
+                 "-keyout", "ca.key", "-out", "ca.crt", cwd=workdir)
+        (workdir / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        for name, cn in (("server", "127.0.0.1"), ("client", host_user)):
+            _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", f"{name}.key",
+                     "-out", f"{name}.csr", cwd=workdir)
+            _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                     "-days", "2", "-out", f"{name}.crt", *(["-extfile", "san.ext"] if name == "server" else []),
+                     cwd=workdir)
+        import subprocess
+
+        passwd = require_tool("mosquitto_passwd", "apt-get install -y mosquitto")
+        subprocess.run([passwd, "-c", "-b", str(workdir / "passwords"), host_user, host_password], check=True)
+        subprocess.run([passwd, "-b", str(workdir / "passwords"), device_user, device_password], check=True)
+        self.port, self.cert_port = free_port(), free_port()
+        d = workdir
+        (d / "mosquitto.conf").write_text(
+            # run as root in CI, Mosquitto would drop to user mosquitto, who cannot read pytest's 0700 folders
+            "user root\n"
+            "per_listener_settings true\n"
+            f"listener {self.port} 127.0.0.1\n"
+            f"cafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n"
+            f"allow_anonymous false\npassword_file {d}/passwords\n"
+            f"listener {self.cert_port} 127.0.0.1\n"
+            f"cafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n"
+            "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\n"
+            f"log_dest file {d}/mosquitto.log\n")
+        exe = require_tool("mosquitto", "apt-get install -y mosquitto")
+        self.proc = subprocess.Popen([exe, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        wait_for_port(self.port)
+        wait_for_port(self.cert_port)
+        self.ca = str(d / "ca.crt")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def secure_mosquitto_factory(tmp_path_factory):
+    """``secure_mosquitto_factory(host_user, host_password, device_user, device_password)``: a Mosquitto
+    with a fresh openssl CA, a TLS+password listener (``.port``) and a client-certificate listener
+    (``.cert_port``); ``.ca`` is the CA certificate (PEM), ``.dir`` holds client.crt/client.key."""
+    made = []
+
+    def make(*users):
+        broker = SecureMosquitto(tmp_path_factory.mktemp("tls"), *users)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.stop()

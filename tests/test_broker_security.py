@@ -10,65 +10,15 @@ import pytest
 from tiesense.broker_address import BrokerAddress
 from tiesense.service import Host, HostError
 
-from .conftest import ROOT, free_port, require_tool, wait_for_port
+from .conftest import ROOT
 
 HOST_USER, HOST_PASSWORD = "tiesense-host", "correct horse battery staple"
 DEVICE_USER, DEVICE_PASSWORD = "kiosk-05", "kiosk-05-secret"
 
 
-def openssl(*args, cwd):
-    subprocess.run([require_tool("openssl", "apt-get install -y openssl"), *args], cwd=cwd, check=True,
-                   capture_output=True, timeout=60)
-
-
-class SecureMosquitto:
-    """Mosquitto with two TLS listeners signed by a fresh CA: one takes passwords, one requires a
-    client certificate. No anonymous client gets in."""
-
-    def __init__(self, workdir):
-        self.dir = workdir
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=tiesense test CA",
-                "-keyout", "ca.key", "-out", "ca.crt", cwd=workdir)
-        (workdir / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        for name, cn in (("server", "127.0.0.1"), ("client", HOST_USER)):
-            openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={cn}", "-keyout", f"{name}.key",
-                    "-out", f"{name}.csr", cwd=workdir)
-            openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                    "-days", "2", "-out", f"{name}.crt", *(["-extfile", "san.ext"] if name == "server" else []),
-                    cwd=workdir)
-        passwd = require_tool("mosquitto_passwd", "apt-get install -y mosquitto")
-        subprocess.run([passwd, "-c", "-b", str(workdir / "passwords"), HOST_USER, HOST_PASSWORD], check=True)
-        subprocess.run([passwd, "-b", str(workdir / "passwords"), DEVICE_USER, DEVICE_PASSWORD], check=True)
-        self.port, self.cert_port = free_port(), free_port()
-        d = workdir
-        (d / "mosquitto.conf").write_text(
-            # run as root in CI, Mosquitto would drop to user mosquitto, who cannot read pytest's 0700 folders
-            "user root\n"
-            "per_listener_settings true\n"
-            f"listener {self.port} 127.0.0.1\n"
-            f"cafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n"
-            f"allow_anonymous false\npassword_file {d}/passwords\n"
-            f"listener {self.cert_port} 127.0.0.1\n"
-            f"cafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n"
-            "require_certificate true\nuse_identity_as_username true\nallow_anonymous false\n"
-            f"log_dest file {d}/mosquitto.log\n")
-        exe = require_tool("mosquitto", "apt-get install -y mosquitto")
-        self.proc = subprocess.Popen([exe, "-c", str(d / "mosquitto.conf")], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        wait_for_port(self.port)
-        wait_for_port(self.cert_port)
-        self.ca = str(d / "ca.crt")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
-def secure(tmp_path_factory):
-    broker = SecureMosquitto(tmp_path_factory.mktemp("tls"))
-    yield broker
-    broker.stop()
+def secure(secure_mosquitto_factory):
+    return secure_mosquitto_factory(HOST_USER, HOST_PASSWORD, DEVICE_USER, DEVICE_PASSWORD)
 
 
 def test_host_logs_in_with_a_password_from_the_environment_over_tls(secure, tmp_path, monkeypatch, mqtt_device,

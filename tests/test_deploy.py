@@ -84,3 +84,46 @@ def test_cli_stage(tmp_path):
     bad.write_text("{not json")
     refused = CliRunner().invoke(cli.main, ["firmware", "stage", str(tmp_path / "x"), "--site-json", str(bad)])
     assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1 and "bad.json" in refused.output
+
+
+def test_a_kiosk_staged_for_tls_delivers_only_to_the_broker_its_ca_vouches_for(tmp_path, micropython, mpy_cross,
+                                                                               secure_mosquitto_factory,
+                                                                               wait_until):
+    from tiesense.broker_address import BrokerAddress
+
+    secure = secure_mosquitto_factory("tiesense-host", "host-secret", "kiosk-09", "kiosk-09-secret")
+    site = {"device": "kiosk-09", "role": "kiosk", "broker_host": "127.0.0.1", "broker_port": secure.port,
+            "broker_tls": True, "mqtt_user": "kiosk-09", "mqtt_password": "kiosk-09-secret", "sim_auto_s": 1,
+            "thanks_ms": 0, "backoff_max_s": 1}
+    with pytest.raises(DeployError, match="--ca-file"):
+        stage_image(tmp_path / "no-ca", site, compile_mpy=False)
+    host_login = BrokerAddress.parse(f"mqtts://tiesense-host@127.0.0.1:{secure.port}", password="host-secret",
+                                     ca_file=secure.ca, environ={})
+    with Host(tmp_path / "host.db", broker_url=host_login) as host:
+        good = stage_image(tmp_path / "good", site, mpy_cross=mpy_cross, simulator=True, ca_file=secure.ca)
+        assert "ca.der" in good.files
+        # another kiosk carries some other CA: it must refuse the park's broker, keep its surveys and run on
+        other = tmp_path / "other-ca.crt"
+        _stranger_ca(other)
+        wrong = stage_image(tmp_path / "wrong", dict(site, device="kiosk-10", mqtt_user="kiosk-09"),
+                            mpy_cross=mpy_cross, simulator=True, ca_file=other)
+        devs = [SimDevice(image.root, micropython=micropython).start() for image in (good, wrong)]
+        try:
+            wait_until(lambda: host.stats["stored"] >= 1, 30, "a survey over TLS in the database")
+            wrong_dev = devs[1]
+            wait_until(lambda: "KIOSK stored seq=" in wrong_dev.read_output() and "TLS to 127.0.0.1" in
+                       wrong_dev.read_output(), 30, "the wrongly configured kiosk to answer and refuse the broker")
+            assert wrong_dev.running and read_log_state(wrong.root).pending  # kept, not sent anywhere
+            assert host.store.records("kiosk-10") == []
+            assert all("Traceback" not in d.read_output() for d in devs)
+        finally:
+            for d in devs:
+                d.stop()
+
+
+def _stranger_ca(path):
+    import subprocess
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                    "/CN=somebody else", "-keyout", str(path) + ".key", "-out", str(path)], check=True,
+                   capture_output=True)

@@ -124,13 +124,14 @@ def devices():
 @click.argument("name")
 @click.option("--site", required=True, help="Where the device stands (a park, a building, a lobby).")
 @click.option("--broker-host", required=True, help="The broker's address as the device reaches it on the site's network.")
-@click.option("--broker-port", default=1883, show_default=True, help="The broker's port for devices.")
+@click.option("--broker-port", default=None, type=int, help="The broker's port for devices (1883; 8883 with --tls).")
+@click.option("--tls", is_flag=True, help="The device talks TLS to the broker ('firmware stage --ca-file' gives it the CA).")
 @click.option("--role", type=click.Choice(["kiosk", "handheld"]), default="kiosk", show_default=True)
 @click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
               help="The host's database, which keeps the device's password hash and key.")
 @click.option("--out", default="tiesense-provisioning", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the device's site.json, the host's password file and Mosquitto's password and ACL files.")
-def devices_provision(name, site, broker_host, broker_port, role, db_path, out):
+def devices_provision(name, site, broker_host, broker_port, tls, role, db_path, out):
     """Create device NAME: a broker login and a signing key in site.json to copy onto it, and the
     Mosquitto password and ACL files that let it publish only its own records and status."""
     from .provisioning import ProvisioningError, host_login, provision, write_broker_files, write_site_config
@@ -141,7 +142,8 @@ def devices_provision(name, site, broker_host, broker_port, role, db_path, out):
     out = Path(out)
     try:
         with Store(db_path) as store:
-            device = provision(store, name, site, broker_host=broker_host, broker_port=broker_port, role=role)
+            device = provision(store, name, site, broker_host=broker_host, broker_port=broker_port, role=role,
+                               tls=tls)
             host_password = host_login(store)
             passwords, acl = write_broker_files(store, out / "mosquitto")
     except (ProvisioningError, SchemaTooNew) as e:
@@ -213,7 +215,9 @@ def firmware():
               help="The device's settings, e.g. the site.json 'tiesense devices provision' wrote.")
 @click.option("--form", default=None, help="The form the device starts with (default: the site.json's, else tp_visit).")
 @click.option("--no-mpy", is_flag=True, help="Copy the modules as source instead of compiling them for the RP2040.")
-def firmware_stage(dest, site_json, form, no_mpy):
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
+def firmware_stage(dest, site_json, form, no_mpy, ca_file):
     """Build in DEST the files a Pico W needs: firmware compiled for the RP2040, wire contract, form, site.json."""
     import json
 
@@ -224,7 +228,7 @@ def firmware_stage(dest, site_json, form, no_mpy):
         site = json.loads(open(site_json, encoding="utf-8").read())
         if not isinstance(site, dict):
             raise DeployError(f"{site_json} must hold a JSON object of settings")
-        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy)
+        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
     except ValueError as e:  # DeployError, or a site.json that is not JSON
         raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
     except MissingTool as e:

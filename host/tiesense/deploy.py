@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import ssl
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ def _check_site(site: dict, known: dict) -> None:
 
 
 def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compile_mpy: bool = True,
-                mpy_cross: str | None = None, simulator: bool = False) -> Image:
+                mpy_cross: str | None = None, simulator: bool = False, ca_file: str | Path | None = None) -> Image:
     """Build a device filesystem in ``dest`` for the device ``site`` (a site.json dict) describes.
 
     Parameters
@@ -87,6 +88,9 @@ def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compil
         Compile every module but main.py for the RP2040 with ``mpy-cross -march=armv6m``.
     simulator : bool
         Also include the unix-port simulator board, to run the very image under ``micropython``.
+    ca_file : path or None
+        The CA certificate (PEM or DER) that signed the broker's, for a site with
+        ``broker_tls``: written onto the device as ``ca.der``.
 
     Raises
     ------
@@ -101,6 +105,18 @@ def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compil
         raise DeployError(f"{dest} is not empty: stage into a new folder")
     fw = firmware_dir()
     _check_site(site, firmware_settings(fw))
+    if site.get("broker_tls") and ca_file is None:
+        raise DeployError("the site uses TLS (broker_tls): give the CA that signed the broker's certificate "
+                          "(--ca-file), or the device cannot check whom it talks to")
+    if ca_file is not None and not site.get("broker_tls"):
+        raise DeployError("a CA file was given but the site does not use TLS: provision it with --tls")
+    ca_der = None
+    if ca_file is not None:
+        raw = Path(ca_file).read_bytes()
+        try:
+            ca_der = ssl.PEM_cert_to_DER_cert(raw.decode("ascii")) if b"-----BEGIN" in raw else raw
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DeployError(f"{ca_file} is not a PEM or DER certificate: {e}") from None
     form = form or site.get("form") or "tp_visit"
     form_file = INSTRUMENTS / f"{form}.json"
     if not form_file.is_file():
@@ -133,6 +149,10 @@ def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compil
     shutil.copyfile(form_file, dest / "forms" / f"{form}.json")
     image.files.append(f"forms/{form}.json")
     config = dict(site, form=form)
+    if ca_der is not None:
+        (dest / "ca.der").write_bytes(ca_der)
+        image.files.append("ca.der")
+        config["broker_ca"] = "ca.der"
     (dest / "site.json").write_text(json.dumps(config, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     (dest / "site.json").chmod(0o600)

@@ -181,8 +181,8 @@ def host_login(store: Store) -> str | None:
     return password
 
 
-def provision(store: Store, name: str, site: str, *, broker_host: str, broker_port: int = 1883,
-              role: str = "kiosk", **site_config) -> Provisioned:
+def provision(store: Store, name: str, site: str, *, broker_host: str, broker_port: int | None = None,
+              role: str = "kiosk", tls: bool = False, **site_config) -> Provisioned:
     """Create device ``name`` at ``site``: a broker login, a signing key, and its site.json.
 
     Parameters
@@ -194,9 +194,11 @@ def provision(store: Store, name: str, site: str, *, broker_host: str, broker_po
     site : str
         Where it stands (a park, a building), for the fleet list.
     broker_host, broker_port : str, int
-        The broker the device reaches on the site's network.
+        The broker the device reaches on the site's network (port 1883, or 8883 with ``tls``).
     role : str
         ``kiosk`` or ``handheld``.
+    tls : bool
+        The device talks TLS to the broker (``tiesense firmware stage --ca-file`` gives it the CA).
     **site_config
         Further site.json keys (see firmware/config.py), e.g. ``wifi_ssid``.
 
@@ -228,8 +230,11 @@ def provision(store: Store, name: str, site: str, *, broker_host: str, broker_po
     password, key = secrets.token_urlsafe(18), secrets.token_hex(32)
     store.add_identity({"name": name, "role": "device", "site": site, "password_hash": mosquitto_password_hash(password),
                         "key": key, "created_at": now_iso()})
-    config = {"device": name, "role": role, "broker_host": broker_host, "broker_port": int(broker_port),
+    port = int(broker_port) if broker_port is not None else (8883 if tls else 1883)
+    config = {"device": name, "role": role, "broker_host": broker_host, "broker_port": port,
               "mqtt_user": name, "mqtt_password": password, "device_key": key, "site": site}
+    if tls:
+        config["broker_tls"] = True
     config.update(site_config)
     return Provisioned(name, site, password, key, config)
 
