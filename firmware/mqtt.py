@@ -81,26 +81,36 @@ def _len_size(n):
     return s
 
 
-def open_tls(host, port, ca_der, timeout_ms=5000):
-    """A TCP connection to host:port wrapped in TLS, the broker's certificate checked against the
-    CA certificate ``ca_der`` (DER bytes) and the host name; give it to ``MQTTClient.connect(sock=...)``.
-
-    Raises ConnectionLost when the broker cannot be reached or its certificate is not the park's.
-    """
-    import ssl
-
+def open_tcp(host, port, timeout_ms=5000):
+    """A TCP connection to host:port with TCP_NODELAY; ConnectionLost if the broker cannot be reached."""
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     sock = socket.socket(ai[0], socket.SOCK_STREAM)
     try:
         if hasattr(sock, "settimeout"):
             sock.settimeout(timeout_ms / 1000)
         sock.connect(ai[-1])
-        _nodelay(sock)
+    except OSError as e:
+        sock.close()
+        raise ConnectionLost("cannot reach broker " + str(host) + ":" + str(port) + ": " + str(e))
+    _nodelay(sock)
+    return sock
+
+
+def open_tls(host, port, ca_der, timeout_ms=5000):
+    """:func:`open_tcp` wrapped in TLS, the broker's certificate checked against the CA certificate
+    ``ca_der`` (DER bytes) and the host name; give it to ``MQTTClient.connect(sock=...)``.
+
+    Raises ConnectionLost when the broker cannot be reached or its certificate is not the park's.
+    """
+    import ssl
+
+    sock = open_tcp(host, port, timeout_ms)
+    try:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cadata=ca_der)
         return ctx.wrap_socket(sock, server_hostname=host)
-    except Exception as e:  # OSError from the network, ValueError from a bad CA file: the same outcome
+    except Exception as e:  # OSError from the handshake, ValueError from a bad CA file: the same outcome
         sock.close()
         raise ConnectionLost("TLS to " + str(host) + ":" + str(port) + " failed: " + str(e))
 
@@ -192,16 +202,7 @@ class MQTTClient:
         ConnectionLost if the link fails.
         """
         if sock is None:
-            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-            sock = socket.socket(ai[0], socket.SOCK_STREAM)
-            try:
-                if hasattr(sock, "settimeout"):
-                    sock.settimeout(timeout_ms / 1000)
-                sock.connect(ai[-1])
-            except OSError as e:
-                sock.close()
-                raise ConnectionLost("cannot reach broker " + str(host) + ":" + str(port) + ": " + str(e))
-            _nodelay(sock)
+            sock = open_tcp(host, port, timeout_ms)
         self.sock = sock
         self._poll = select.poll()
         self._poll.register(sock, _POLLIN)

@@ -31,25 +31,10 @@ from pathlib import Path
 
 from tiesense.devices import SimDevice, find_micropython, read_log_state, stage
 
+from ..conftest import free_port, wait_for_port
+
 ROOT = Path(__file__).resolve().parents[2]
 _STORED = re.compile(r"KIOSK stored seq=(\d+) ")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
 @dataclass
@@ -164,7 +149,7 @@ class Rig:
     def start_broker(self):
         self.broker = subprocess.Popen([self.mosquitto_exe, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
-        wait_port(self.port)
+        wait_for_port(self.port)
 
     def kill_broker(self, sig=signal.SIGKILL):
         self.broker.send_signal(sig)
