@@ -135,7 +135,7 @@ class Uplink:
         self.client.close()
         b = self.board
         jitter = (b.urandom(1)[0] * self._backoff) >> 10  # up to +25%
-        self._next_try = b.ticks_ms() + self._backoff + jitter
+        self._next_try = b.ticks_add(b.ticks_ms(), self._backoff + jitter)
         print("UPLINK %s (%s); retry in %d ms" % ("lost" if was_up else "connect failed", e, self._backoff + jitter))
         self._backoff = min(self._backoff * 2, self.cfg["backoff_max_s"] * 1000)
 

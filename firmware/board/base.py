@@ -24,7 +24,8 @@ class Board:
         self.cfg = cfg
         self._keys = []
         self._approaches = 0
-        self._boot = time.ticks_ms()
+        self._ticks_seen = time.ticks_ms()
+        self._uptime_ms = 0
 
     # ------------------------------------------------------------ input
 
@@ -77,11 +78,20 @@ class Board:
     def ticks_diff(self, a, b):
         return time.ticks_diff(a, b)
 
+    def ticks_add(self, t, delta):
+        """``t`` + ``delta`` ms on the ticks circle (never ``+``: ticks wrap after about 6.2 days)."""
+        return time.ticks_add(t, delta)
+
     def sleep_ms(self, ms):
         time.sleep_ms(ms)
 
     def uptime_s(self):
-        return time.ticks_diff(time.ticks_ms(), self._boot) // 1000
+        """Seconds since boot, however long ago: ticks wrap after about 6.2 days, so the time is
+        summed from the ticks between calls (the status asks every few minutes)."""
+        now = time.ticks_ms()
+        self._uptime_ms += time.ticks_diff(now, self._ticks_seen)
+        self._ticks_seen = now
+        return self._uptime_ms // 1000
 
     def battery_mv(self):
         """Battery voltage in mV, or None on mains."""

@@ -41,7 +41,7 @@ class Board(_Base):
         self._auto_ms = int(cfg["sim_auto_s"] * 1000) if cfg.get("sim_auto_s") else 0
         self._rng = (cfg.get("sim_seed") or 1) & 0xFFFFFFFF or 1
         self._mode = "idle"
-        self._next_auto = self.ticks_ms() + min(self._auto_ms, 1000)
+        self._next_auto = self.ticks_add(self.ticks_ms(), min(self._auto_ms, 1000))
         self._last_screen = None
 
     def _rand(self):
@@ -60,7 +60,7 @@ class Board(_Base):
             kind = step[0]
             if kind == "wait_ms":
                 if self._wait_until is None:
-                    self._wait_until = now + step[1]
+                    self._wait_until = self.ticks_add(now, step[1])
                 if self.ticks_diff(self._wait_until, now) > 0:
                     break
                 self._wait_until = None
@@ -77,17 +77,17 @@ class Board(_Base):
             if self._mode == "survey":
                 r = self._rand() % 10
                 self.push_key("down" if r < 6 else ("up" if r < 7 else "ok"))
-                self._next_auto = now + _AUTO_GAP_MS
+                self._next_auto = self.ticks_add(now, _AUTO_GAP_MS)
             elif self._mode == "idle":
                 self.push_presence()
                 self.push_key("ok")
-                self._next_auto = now + _AUTO_GAP_MS
+                self._next_auto = self.ticks_add(now, _AUTO_GAP_MS)
 
     def state(self, name):
         _Base.state(self, name)
         if self._auto_ms and name != self._mode:
             wait = _AUTO_GAP_MS if name == "survey" else self._auto_ms
-            self._next_auto = self.ticks_ms() + wait
+            self._next_auto = self.ticks_add(self.ticks_ms(), wait)
         self._mode = name
 
     def show(self, lines):
