@@ -75,6 +75,7 @@ class Kiosk:
             b.state("thanks")
             b.show(["", "Thank you!", "", "", "", "", "", ""][:b.rows])
             self._pause(self.cfg.get("thanks_ms", 1500))
+        b.clear_keys()  # a key pressed on the thanks screen is not the next visitor's first answer
         b.state("idle")
         f = self.uplink.take_form()
         if f is not None:

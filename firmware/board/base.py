@@ -34,6 +34,10 @@ class Board:
         if len(self._keys) < 16:
             self._keys.append(k)
 
+    def clear_keys(self):
+        """Forget queued key events (pressed while nothing was listening, e.g. on the thanks screen)."""
+        self._keys = []
+
     def next_key(self):
         """The oldest pending key event, or None."""
         self.poll()
