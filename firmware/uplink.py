@@ -37,6 +37,8 @@ _WINDOW = const(2)
 _COMPACT_AT = const(32)
 _BACKOFF_MIN_MS = const(1000)
 _CONNECT_TIMEOUT_MS = const(5000)
+_IDENTIFY_MS = const(3000)
+_BLINK_MS = const(150)
 
 
 class Uplink:
@@ -72,6 +74,7 @@ class Uplink:
         self._dirty = True  # the log may hold records not yet sent
         self._last_status = 0
         self._cmd_ids = []
+        self._blink_until = None
         self.new_form = None
         self.sent = 0  # records published (including resends)
         self.resent = 0  # records published again after an ack timeout
@@ -84,6 +87,12 @@ class Uplink:
         """One cooperative step; never raises on link trouble."""
         b = self.board
         now = b.ticks_ms()
+        if self._blink_until is not None:  # "identify": blink while the kiosk goes on working
+            if b.ticks_diff(now, self._blink_until) >= 0:
+                b.led(False)
+                self._blink_until = None
+            else:
+                b.led(b.ticks_diff(self._blink_until, now) // _BLINK_MS % 2 == 1)
         if not self.up:
             if b.ticks_diff(now, self._next_try) >= 0:
                 self._connect()
@@ -256,10 +265,8 @@ class Uplink:
             self._dirty = True
         elif name == "status":
             self.publish_status()
-        elif name == "identify":
-            for i in range(6):
-                self.board.led(i % 2 == 0)
-                self.board.sleep_ms(150)
+        elif name == "identify":  # blink for a few seconds from service(), never sleeping here
+            self._blink_until = self.board.ticks_add(self.board.ticks_ms(), _IDENTIFY_MS)
         elif name == "reboot":
             self.stop()
             self.board.reset()

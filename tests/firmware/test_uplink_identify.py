@@ -1,0 +1,78 @@
+# firmware/uplink.py: an "identify" command blinks the LED for a while from
+# service(), so a flood of them never blocks the kiosk (it used to sleep 0.9 s
+# per command on the loop that also reads keys).
+import os
+
+import config
+import wire
+from log import Log
+from runner import check_eq, run
+from uplink import Uplink
+
+_PERIOD = 1 << 30
+
+
+class FakeBoard:
+    def __init__(self):
+        self.t = 1000
+        self.sleeps = []
+        self.leds = []
+
+    def ticks_ms(self):
+        return self.t
+
+    def ticks_diff(self, a, b):
+        return ((a - b + _PERIOD // 2) & (_PERIOD - 1)) - _PERIOD // 2
+
+    def ticks_add(self, t, d):
+        return (t + d) & (_PERIOD - 1)
+
+    def sleep_ms(self, ms):
+        self.sleeps.append(ms)
+
+    def led(self, on):
+        self.leds.append(bool(on))
+
+    def connect_network(self):
+        return False  # offline: service() only schedules reconnects
+
+    def urandom(self, n):
+        return bytes(n)
+
+
+class FakeClient:
+    def set_callback(self, cb):
+        pass
+
+    def set_last_will(self, *a, **k):
+        pass
+
+    def close(self):
+        pass
+
+
+def uplink():
+    d = "/tmp/tiesense-identify-" + "".join(["%02x" % x for x in os.urandom(4)])
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+    cfg = dict(config.DEFAULTS, device="k1")
+    b = FakeBoard()
+    return Uplink(cfg, b, Log(d), client=FakeClient()), b
+
+
+def test_identify_blinks_from_service_and_never_sleeps():
+    up, b = uplink()
+    for i in range(30):  # a flood of identify commands, each with its own id
+        up._on_message(wire.topic_command("k1"), wire.encode_command("identify", "c%d" % i), False)
+    check_eq(b.sleeps, [], "sleeps while handling identify")
+    for _ in range(40):  # 4 s of the kiosk's loop
+        b.t += 100
+        up.service()
+    check_eq(True in b.leds and False in b.leds, True, "the LED blinked")
+    check_eq(b.leds[-1], False, "the LED is off once identify is over")
+    check_eq(b.sleeps, [], "sleeps in service")
+
+
+run(globals())
