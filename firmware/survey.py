@@ -53,13 +53,21 @@ def wrap(text, width):
     return out
 
 
+def unsupported(form):
+    """Why this engine cannot run ``form`` (the first question of a type it lacks), or None."""
+    for q in form["questions"]:
+        if q.get("type") not in _TYPES:
+            return "question '" + str(q.get("name")) + "': type " + str(q.get("type")) + " not supported"
+    return None
+
+
 class Survey:
     """One pass through `form` on `board`. See the module comment."""
 
     def __init__(self, form, board, lang="en"):
-        for q in form["questions"]:
-            if q.get("type") not in _TYPES:
-                raise ValueError("question '" + str(q.get("name")) + "': type " + str(q.get("type")) + " not supported")
+        why = unsupported(form)
+        if why:
+            raise ValueError(why)
         self.form = form
         self.board = board
         self.lang = lang

@@ -275,6 +275,12 @@ class Uplink:
         form = wire.decode_form(msg)
         if form["id"] != self.form_id or not wire.newer_version(form["version"], self.form_version):
             return
+        from survey import unsupported
+
+        why = unsupported(form)
+        if why:  # a form this firmware cannot run must not replace the one it can (or every survey would fail)
+            print("UPLINK refused form %s version %s: %s" % (form["id"], form["version"], why))
+            return
         del form["v"]
         data = wire.encode(form)
         try:

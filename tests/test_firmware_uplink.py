@@ -83,6 +83,26 @@ def test_commands_and_new_form_between_surveys(micropython, mosquitto, tmp_path,
         host.close()
 
 
+def test_a_newer_form_this_firmware_cannot_run_is_refused_and_surveys_go_on(micropython, mosquitto, tmp_path,
+                                                                            acking_host, survey_keys, wait_until):
+    script = [["wait_ms", 1500]] + survey_keys(1, 1, 1) + [["wait_ms", 300]]
+    root = stage(tmp_path / "dev", DEVICE, mosquitto.url, script=script, ack_timeout_ms=60000, thanks_ms=0)
+    host = acking_host(mosquitto.port, DEVICE)
+    newer = dict(FORM, version="2026112409")
+    newer["questions"] = FORM["questions"] + [{"name": "comment", "type": "text", "label": "Anything else?"}]
+    host.c.publish(wire.topic_form("tp_visit"), wire.encode_form(newer), qos=1, retain=True).wait_for_publish(5)
+    dev = SimDevice(root, micropython=micropython).start()
+    try:
+        dev.wait_for("UPLINK refused form tp_visit version 2026112409: question 'comment': type text not supported",
+                     timeout=15)
+        recs = wait_until(lambda: host.collect(0.2), 15, "the survey taken after the refusal")
+        assert recs[0]["form_version"] == FORM["version"]
+        assert json.loads((root / "forms" / "tp_visit.json").read_text())["version"] == FORM["version"]
+        assert "Traceback" not in dev.read_output()
+    finally:
+        dev.stop()
+
+
 def test_auto_mode_makes_valid_records(micropython, tmp_path):
     root = stage(tmp_path / "dev", "kiosk-auto", "mqtt://127.0.0.1:9", script=[["wait_ms", 4000], ["exit"]],
                  auto=1, sim_seed=7, thanks_ms=100, backoff_max_s=5)
