@@ -242,10 +242,6 @@ class Store:
         """``(answers JSON, end)`` of every stored record of ``form``, by end time then id."""
         return self._read(_records.answers_of_form, form)
 
-    def records_answers(self, ids: Iterable[str], form: str | None = None) -> list[tuple[str, str]]:
-        """``(answers JSON, end)`` of the stored records among ``ids`` (only ``form``'s if given), by end then id."""
-        return self._read(_records.answers_of_ids, ids, form)
-
     def replace_estimates(self, estimator: str, rows: Iterable[dict]) -> None:
         """Make ``rows`` (dicts of :data:`~tiesense.store.estimates.TIE_COLUMNS`) the only rows of ``estimator``."""
         with self._write() as conn:

@@ -18,7 +18,7 @@ from .. import wire
 from .connection import dicts
 
 __all__ = ["RecordItem", "Outcome", "record_digest", "stored_digests", "write", "get", "all_records", "conflicts",
-           "answers_of_form", "answers_of_ids"]
+           "answers_of_form"]
 
 #: Ids per ``IN (...)`` look-up, well below SQLite's limit on bound parameters.
 CHUNK = 500
@@ -138,14 +138,3 @@ def answers_of_form(conn: sqlite3.Connection, form: str) -> list[tuple[str, str]
     """``(answers JSON, end)`` of every stored record of ``form``, by end time then id."""
     return conn.execute('SELECT answers, "end" FROM records WHERE form = ? ORDER BY "end", instance_id',
                         [form]).fetchall()
-
-
-def answers_of_ids(conn: sqlite3.Connection, ids: Iterable[str], form: str | None = None) -> list[tuple[str, str]]:
-    """``(answers JSON, end)`` of the stored records among ``ids`` (of ``form`` if given), by end time then id."""
-    found = []
-    extra, params = ("AND form = ?", [form]) if form is not None else ("", [])
-    for chunk in _chunks(sorted(set(ids))):
-        found += conn.execute(f'SELECT "end", instance_id, answers FROM records '
-                              f'WHERE instance_id IN ({_marks(len(chunk))}) {extra}', chunk + params).fetchall()
-    found.sort()
-    return [(answers, end) for end, _iid, answers in found]
