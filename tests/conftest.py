@@ -491,3 +491,22 @@ def secure_mosquitto_factory(tmp_path_factory):
     yield make
     for broker in made:
         broker.stop()
+
+
+def _user_version(path) -> int:
+    """The schema version a database file says it has (``tiesense.store.schema.version``), read and closed."""
+    import sqlite3
+
+    from tiesense.store import schema
+
+    conn = sqlite3.connect(path)
+    try:
+        return schema.version(conn)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def user_version():
+    """``user_version(path)``: the schema version (``PRAGMA user_version``) of a database file."""
+    return _user_version

@@ -343,7 +343,7 @@ def test_restore_refuses_what_is_not_a_good_tiesense_backup(tmp_path, visit, kin
     assert [p.name for p in tmp_path.iterdir() if "before-restore" in p.name or p.name.endswith(PARTIAL)] == []
 
 
-def test_restore_upgrades_a_backup_of_an_older_tiesense(tmp_path):
+def test_restore_upgrades_a_backup_of_an_older_tiesense(tmp_path, user_version):
     old = tmp_path / "from-0.1.0.db"
     conn = sqlite3.connect(old)
     conn.executescript((DATA / "store-0.1.0.sql").read_text())
@@ -354,14 +354,6 @@ def test_restore_upgrades_a_backup_of_an_older_tiesense(tmp_path):
     with Store(db) as store:
         assert store.counts()["records"] == report.records == 9
         assert all(q["raw_length"] is not None for q in store.quarantined())
-
-
-def user_version(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_backup_refuses_what_it_cannot_copy_safely(tmp_path, visit):

@@ -41,14 +41,6 @@ def raw_rows(path: Path, table: str) -> list[dict]:
         conn.close()
 
 
-def user_version(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
-
-
 def shape(path: Path) -> dict:
     """Columns (name, type, not null, default, pk) of every table and the indexes, for comparing schemas."""
     conn = sqlite3.connect(path)
@@ -64,7 +56,7 @@ def shape(path: Path) -> dict:
         conn.close()
 
 
-def test_a_fresh_database_gets_the_latest_schema(tmp_path):
+def test_a_fresh_database_gets_the_latest_schema(tmp_path, user_version):
     with Store(tmp_path / "new.db"):
         pass
     assert user_version(tmp_path / "new.db") == schema.VERSION == len(schema.MIGRATIONS)
@@ -73,7 +65,7 @@ def test_a_fresh_database_gets_the_latest_schema(tmp_path):
     assert [c[0] for c in got["quarantine"]][-1] == "raw_length"
 
 
-def test_a_0_1_0_database_is_upgraded_on_open_and_every_row_stays_readable(tmp_path):
+def test_a_0_1_0_database_is_upgraded_on_open_and_every_row_stays_readable(tmp_path, user_version):
     path = release_0_1_0(tmp_path / "old.db")
     assert user_version(path) == 0
     before = {t: raw_rows(path, t) for t in OLD_TABLES}
@@ -118,7 +110,7 @@ def test_an_upgraded_database_has_the_same_schema_as_a_fresh_one(tmp_path):
     assert shape(tmp_path / "old.db") == shape(tmp_path / "new.db")
 
 
-def test_reopening_is_idempotent(tmp_path):
+def test_reopening_is_idempotent(tmp_path, user_version):
     path = release_0_1_0(tmp_path / "old.db")
     Store(path).close()
     first = ({t: raw_rows(path, t) for t in OLD_TABLES}, shape(path))
@@ -128,7 +120,7 @@ def test_reopening_is_idempotent(tmp_path):
     assert ({t: raw_rows(path, t) for t in OLD_TABLES}, shape(path)) == first
 
 
-def test_each_migration_is_its_own_transaction(tmp_path, monkeypatch):
+def test_each_migration_is_its_own_transaction(tmp_path, monkeypatch, user_version):
     path = release_0_1_0(tmp_path / "old.db")
     broken = schema.Migration(schema.VERSION + 1, "half done, then fails",
                               ("CREATE TABLE half_done (a)", "THIS IS NOT SQL"))
@@ -186,7 +178,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_two_processes_write_one_database_without_lock_errors(tmp_path, wait_until):
+def test_two_processes_write_one_database_without_lock_errors(tmp_path, wait_until, user_version):
     path, go = tmp_path / "shared.db", tmp_path / "go"
     batches, per = 30, 10
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), name, str(batches), str(per), str(go)],
