@@ -398,21 +398,17 @@ def _device_login(where, name: str, broker_url: str):
     ``where`` is a running :class:`tiesense.service.Host`, or the path of the database a
     ``tiesense serve`` process serves (the broker checks logins against it at every connect).
     """
-    from tiesense.broker_address import BrokerAddress
-    from tiesense.provisioning import ProvisioningError, provision, revoke
+    from tiesense.broker_address import BrokerAddress, parse_broker_url
+    from tiesense.provisioning import provision_afresh
     from tiesense.store import Store
 
     if hasattr(where, "device_login"):
         password = where.device_login(name).password
     else:
         with Store(where) as store:
-            try:
-                revoke(store, name)
-            except ProvisioningError:
-                pass
-            password = provision(store, name, "test", broker_host="127.0.0.1").password
-    host, port = broker_url.split("//", 1)[1].rsplit(":", 1)
-    return BrokerAddress(host, int(port), username=name, password=password)
+            password = provision_afresh(store, name, "test", broker_host="127.0.0.1").password
+    host, port = parse_broker_url(broker_url)
+    return BrokerAddress(host, port, username=name, password=password)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import wire
 from .store import Store, now_iso
 
-__all__ = ["HOST_USER", "Provisioned", "ProvisioningError", "provision", "revoke", "host_login",
+__all__ = ["HOST_USER", "Provisioned", "ProvisioningError", "provision", "provision_afresh", "revoke", "host_login",
            "mosquitto_password_hash", "verify_password", "mosquitto_password_file", "mosquitto_acl_file",
            "write_broker_files", "may", "BrokerLogins"]
 
@@ -173,7 +173,8 @@ def host_login(store: Store) -> str | None:
     The password is returned only when it is created: keep it in a file only the
     host's account can read, and start the host with ``--password-file``.
     """
-    if store.identity(HOST_USER) is not None and store.identity(HOST_USER)["revoked_at"] is None:
+    known = store.identity(HOST_USER)
+    if known is not None and known["revoked_at"] is None:
         return None
     password = secrets.token_urlsafe(24)
     store.add_identity({"name": HOST_USER, "role": "host", "site": None,
@@ -237,6 +238,16 @@ def provision(store: Store, name: str, site: str, *, broker_host: str, broker_po
         config["broker_tls"] = True
     config.update(site_config)
     return Provisioned(name, site, password, key, config)
+
+
+def provision_afresh(store: Store, name: str, site: str, **kwargs) -> Provisioned:
+    """:func:`provision`, first revoking a login of that name if there is one: new secrets for a
+    device that is re-staged from scratch (the demo's and the tests' simulated kiosks)."""
+    try:
+        revoke(store, name)
+    except ProvisioningError:
+        pass  # never provisioned, or revoked already
+    return provision(store, name, site, **kwargs)
 
 
 def revoke(store: Store, name: str) -> None:

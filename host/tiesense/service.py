@@ -191,16 +191,13 @@ class Host:
         revoked) and return its :class:`~tiesense.provisioning.Provisioned` login, with broker host and
         port set to this host's broker: how the demo and tests give simulated devices a login.
         """
-        from .provisioning import ProvisioningError, provision, revoke
+        from .provisioning import provision_afresh
 
         if self.store is None:
             raise HostError("the host is not started")
-        try:
-            revoke(self.store, name)
-        except ProvisioningError:
-            pass  # never provisioned, or revoked already
         address = self._broker_url or BrokerAddress(self.broker.host, self.broker.port)
-        return provision(self.store, name, site, broker_host=address.host, broker_port=address.port, role=role)
+        return provision_afresh(self.store, name, site, broker_host=address.host, broker_port=address.port,
+                                role=role)
 
     def stop(self) -> None:
         """Stop the ingest (draining and acknowledging what it holds), the broker, and close the store."""
