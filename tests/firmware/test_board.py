@@ -2,32 +2,13 @@
 # wraps after 2**30 ms (about 12.4 days, with differences valid within half of
 # it), so uptime and deadlines must never be computed with '+' or from boot.
 import board.base as base
+from fakeclock import PERIOD as _PERIOD
+from fakeclock import FakeClock
 from runner import check_eq, run
-
-_PERIOD = 1 << 30  # the unix port's and the rp2's ticks period
-
-
-class FakeTime:
-    """ticks_ms() that the test moves, with MicroPython's modular ticks arithmetic."""
-
-    def __init__(self, start):
-        self.t = start
-
-    def ticks_ms(self):
-        return self.t
-
-    def ticks_diff(self, a, b):
-        return ((a - b + _PERIOD // 2) & (_PERIOD - 1)) - _PERIOD // 2
-
-    def ticks_add(self, t, delta):
-        return (t + delta) & (_PERIOD - 1)
-
-    def advance(self, ms):
-        self.t = self.ticks_add(self.t, ms)
 
 
 def board_at(start):
-    clock = FakeTime(start)
+    clock = FakeClock(start)
     base.time = clock  # the board reads time through its module's global
     return base.Board({}), clock
 

@@ -5,27 +5,17 @@ import os
 
 import config
 import wire
+from fakeclock import FakeClock
 from log import Log
 from runner import check_eq, run
 from uplink import Uplink
 
-_PERIOD = 1 << 30
 
-
-class FakeBoard:
+class FakeBoard(FakeClock):
     def __init__(self):
-        self.t = 1000
+        FakeClock.__init__(self)
         self.sleeps = []
         self.leds = []
-
-    def ticks_ms(self):
-        return self.t
-
-    def ticks_diff(self, a, b):
-        return ((a - b + _PERIOD // 2) & (_PERIOD - 1)) - _PERIOD // 2
-
-    def ticks_add(self, t, d):
-        return (t + d) & (_PERIOD - 1)
 
     def sleep_ms(self, ms):
         self.sleeps.append(ms)
