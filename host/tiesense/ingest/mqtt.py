@@ -130,7 +130,6 @@ class Ingest:
         self.store = store
         self.address = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
         self.broker_url = self.address.url  # without the password: safe in every message
-        self.host, self.port = self.address.host, self.address.port
         self.client_id = client_id
         self.shared_group = shared_group
         if shared_group is not None and (not shared_group or any(c in shared_group for c in "/+#")):
@@ -246,9 +245,10 @@ class Ingest:
             if v5:
                 props = Properties(PacketTypes.CONNECT)
                 props.SessionExpiryInterval = SESSION_EXPIRY_S
-                client.connect(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+                client.connect(self.address.host, self.address.port, keepalive=30, clean_start=False,
+                               properties=props)
             else:
-                client.connect(self.host, self.port, keepalive=30)
+                client.connect(self.address.host, self.address.port, keepalive=30)
         except (OSError, ValueError) as e:
             raise IngestError(f"cannot reach the MQTT broker at {self.broker_url}: "
                               f"{getattr(e, 'strerror', None) or e}") from None
