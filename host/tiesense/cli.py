@@ -134,30 +134,25 @@ def devices():
 def devices_provision(name, site, broker_host, broker_port, tls, role, db_path, out):
     """Create device NAME: a broker login and a signing key in site.json to copy onto it, and the
     Mosquitto password and ACL files that let it publish only its own records and status."""
-    from .provisioning import ProvisioningError, host_login, provision, write_broker_files, write_site_config
-    from .store import SchemaTooNew, Store
-
     from pathlib import Path
+
+    from .provisioning import (ProvisioningError, host_login, provision, write_broker_files, write_host_password,
+                               write_site_config)
 
     out = Path(out)
     try:
-        with Store(db_path) as store:
+        with _open_store(db_path) as store:
             device = provision(store, name, site, broker_host=broker_host, broker_port=broker_port, role=role,
                                tls=tls)
             host_password = host_login(store)
             passwords, acl = write_broker_files(store, out / "mosquitto")
-    except (ProvisioningError, SchemaTooNew) as e:
+    except ProvisioningError as e:
         raise click.ClickException(str(e))
     site_json = write_site_config(device, out / "devices" / name)
     click.echo(f"provisioned {name} at {site}: tiesense firmware stage DIR --site-json {site_json} builds "
                "its Pico W filesystem to copy over USB")
     if host_password is not None:
-        import os
-
-        path = out / "host-password"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(host_password + "\n")
+        path = write_host_password(host_password, out)
         click.echo(f"the host logs in as tiesense-host: tiesense serve --broker mqtt://tiesense-host@BROKER "
                    f"--password-file {path}")
     click.echo(f"Mosquitto: password_file {passwords.resolve()}, acl_file {acl.resolve()}, "
@@ -175,13 +170,12 @@ def devices_revoke(name, db_path, out):
     from pathlib import Path
 
     from .provisioning import ProvisioningError, revoke, write_broker_files
-    from .store import SchemaTooNew, Store
 
     try:
-        with Store(db_path) as store:
+        with _open_store(db_path) as store:
             revoke(store, name)
             passwords, _ = write_broker_files(store, Path(out) / "mosquitto")
-    except (ProvisioningError, SchemaTooNew) as e:
+    except ProvisioningError as e:
         raise click.ClickException(str(e))
     click.echo(f"revoked {name}; {passwords} rewritten: reload Mosquitto (kill -HUP) to shut it out")
 
@@ -192,9 +186,7 @@ def devices_revoke(name, db_path, out):
 @click.option("--all", "show_all", is_flag=True, help="Also the revoked devices.")
 def devices_list(db_path, show_all):
     """List provisioned devices with their site and when they were provisioned (or revoked)."""
-    from .store import Store
-
-    with Store(db_path) as store:
+    with _open_store(db_path) as store:
         rows = store.identities("device", active=not show_all)
     if not rows:
         click.echo(f"no devices provisioned in {db_path}: tiesense devices provision NAME --site S --broker-host H")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import wire
 from .devices import INSTRUMENTS, MissingTool, PACKAGE, firmware_dir
+from .provisioning import write_secret
 
 __all__ = ["Image", "DeployError", "stage_image", "firmware_settings", "PICO_W_FS_BYTES"]
 
@@ -153,9 +154,7 @@ def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compil
         (dest / "ca.der").write_bytes(ca_der)
         image.files.append("ca.der")
         config["broker_ca"] = "ca.der"
-    (dest / "site.json").write_text(json.dumps(config, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
-    (dest / "site.json").chmod(0o600)
+    write_secret(dest / "site.json", json.dumps(config, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
     image.files.append("site.json")
     image.bytes = sum((dest / f).stat().st_size for f in image.files)
     if image.bytes > PICO_W_FS_BYTES // 2:

@@ -31,7 +31,7 @@ from .store import Store, now_iso
 
 __all__ = ["HOST_USER", "Provisioned", "ProvisioningError", "provision", "provision_afresh", "revoke", "host_login",
            "mosquitto_password_hash", "verify_password", "mosquitto_password_file", "mosquitto_acl_file",
-           "write_broker_files", "may", "BrokerLogins"]
+           "write_broker_files", "write_site_config", "write_host_password", "write_secret", "may", "BrokerLogins"]
 
 #: The MQTT user the host logs in as.
 HOST_USER = "tiesense-host"
@@ -298,26 +298,27 @@ def write_broker_files(store: Store, folder: str | Path) -> tuple[Path, Path]:
     half a file; tell it to reread them (``kill -HUP``, or ``systemctl reload mosquitto``).
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name, text in (("passwords", mosquitto_password_file(store)), ("acl", mosquitto_acl_file())):
-        path = folder / name
-        tmp = folder / f".{name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        out.append(path)
-    return out[0], out[1]
+    return (write_secret(folder / "passwords", mosquitto_password_file(store)),
+            write_secret(folder / "acl", mosquitto_acl_file()))
 
 
 def write_site_config(device: Provisioned, folder: str | Path) -> Path:
     """Write the device's ``site.json`` (its secrets: readable by the owner only) into ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "site.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return write_secret(Path(folder) / "site.json", json.dumps(device.site_config, indent=2, sort_keys=True) + "\n")
+
+
+def write_host_password(password: str, folder: str | Path) -> Path:
+    """Write the host's broker password to ``folder/host-password`` (owner only), for ``serve --password-file``."""
+    return write_secret(Path(folder) / "host-password", password + "\n")
+
+
+def write_secret(path: Path, text: str) -> Path:
+    """Write ``text`` readable by its owner only, through a temporary name renamed into place, so no
+    reader (Mosquitto, a device's copy) ever sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(device.site_config, f, indent=2, sort_keys=True)
-        f.write("\n")
+        f.write(text)
+    os.replace(tmp, path)
     return path
