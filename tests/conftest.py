@@ -4,12 +4,15 @@ A missing tool fails the test with the command that installs it; nothing is skip
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+
+from tiesense.broker_address import BrokerAddress
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
@@ -191,6 +194,9 @@ class PahoDevice:
 
         self.wire = wire
         self.device = device
+        # a provisioned login carries the device's key: then records go out signed, as version 2
+        key = getattr(url, "key", None)
+        self.key = bytes.fromhex(key) if key else None
         self.acks: queue.Queue = queue.Queue()
         self.all_acks: list[tuple[int, str, str]] = []
         self.statuses: dict[str, set[str]] = {}  # instance id -> every status acked for it
@@ -226,7 +232,9 @@ class PahoDevice:
     def _on_message(self, client, userdata, msg) -> None:
         if msg.topic != self.wire.topic_ack(self.device):
             return  # amqtt also hands a new client retained messages it did not subscribe to
-        entries = self.wire.decode_ack(msg.payload)
+        entries = self.wire.decode_ack(msg.payload, self.device, self.key)
+        if self.key:  # version 2 acks name the id as it was sent: 32 hex digits
+            entries = [(seq, self.wire.instance_id_from_hex(iid), st) for seq, iid, st in entries]
         with self.lock:
             self.all_acks.extend(entries)
             for seq, iid, status in entries:
@@ -249,7 +257,27 @@ class PahoDevice:
                 self.pending[r["id"]] = r
                 self.sent_at[r["id"]] = now
         for i in range(0, len(records), self.per_message):
-            self.publish(self.wire.encode_batch(self.device, records[i:i + self.per_message]), wait=wait)
+            chunk = records[i:i + self.per_message]
+            if self.key:
+                payload = self.wire.encode_batch_from_encoded(self.device, [self.signed(r) for r in chunk], 2)
+            else:
+                payload = self.wire.encode_batch(self.device, chunk)
+            self.publish(payload, wait=wait)
+
+    def signed(self, rec: dict) -> bytes:
+        """A version 1 record (dict) as the signed version 2 record the firmware would send."""
+        import calendar
+        import time
+
+        from tiesense.forms import FormRegistry
+
+        w = self.wire
+        form = FormRegistry.builtin().get(rec["form"], rec["form_version"])
+        start, end = (calendar.timegm(time.strptime(rec[k], "%Y-%m-%dT%H:%M:%SZ")) for k in ("start", "end"))
+        hexid = rec["id"][5:].replace("-", "")
+        v2 = w.make_record_v2(rec["form"], rec["form_version"], start, end - start, 1, 0, w.CLOCK_NTP,
+                              [rec["answers"].get(n) for n in w.answer_fields(form)], hexid)
+        return w.sign_record(v2, rec["seq"], self.device, self.key)
 
     def _resend(self) -> None:
         import time
@@ -403,12 +431,20 @@ def _device_login(where, name: str, broker_url: str):
     from tiesense.store import Store
 
     if hasattr(where, "device_login"):
-        password = where.device_login(name).password
+        login = where.device_login(name)
     else:
         with Store(where) as store:
-            password = provision_afresh(store, name, "test", broker_host="127.0.0.1").password
+            login = provision_afresh(store, name, "test", broker_host="127.0.0.1")
     host, port = parse_broker_url(broker_url)
-    return BrokerAddress(host, port, username=name, password=password)
+    return DeviceLogin(host, port, username=name, password=login.password, key=login.key)
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class DeviceLogin(BrokerAddress):
+    """A provisioned device's broker login and its signing key (hex): a PahoDevice given one
+    speaks contract version 2, signing its records as the firmware does."""
+
+    key: str | None = None
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ CASES = {
     "not utf-8": (b'{"v":1,"device":"kiosk-01","records":[\xff\xfe]}', None, "not UTF-8", []),
     "not json": (b"{this is not json", None, "not JSON", []),
     "not an object": (b"[1,2,3]", None, "JSON object", []),
-    "other contract version": (b'{"v":2,"device":"kiosk-01","records":[]}', None, "unsupported contract version", []),
+    "other contract version": (b'{"v":3,"device":"kiosk-01","records":[]}', None, "unsupported contract version", []),
     "no device in the message": (b'{"v":1,"records":[{}]}', None, "no valid device id", []),
     "no records": (b'{"v":1,"device":"kiosk-01","records":[]}', None, "non-empty 'records' list", []),
     "too many records": (wire.encode_batch(DEV, [visit(seq=s) for s in range(1, wire.MAX_BATCH_RECORDS + 2)]),

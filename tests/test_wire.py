@@ -78,7 +78,7 @@ def test_envelope_violations_name_the_rule(change, reason):
     (b"\xff\xfe", "UTF-8"),
     (b"not json", "not JSON"),
     (b"[1,2]", "JSON object"),
-    (b'{"v":2,"device":"k","records":[{}]}', "version 2"),
+    (b'{"v":3,"device":"k","records":[{}]}', "version 3"),
     (b'{"v":1,"device":"k","records":[]}', "non-empty"),
 ])
 def test_broken_messages_are_refused_with_a_reason(payload, reason):

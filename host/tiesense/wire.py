@@ -9,11 +9,21 @@
 # Encoding is canonical JSON (keys sorted, no spaces, UTF-8 without escapes
 # for non-ASCII), so the same record gives the same bytes on every side and a
 # digest of those bytes identifies its content. docs/protocol.md explains it.
+#
+# Two contract versions travel on the same topics, told apart by each
+# message's "v": version 1 (records as JSON objects, nothing signed) and
+# version 2 (positional records, HMAC-SHA256 signatures both ways, clock
+# quality; docs/protocol.md, "Version 2"). This firmware speaks VERSION; the
+# host reads every version in VERSIONS, since devices in the field may still
+# send the older one.
 import json
 import sys
 
-VERSION = 1
-PREFIX = "tiesense/v1"
+VERSION = 2
+VERSIONS = (1, 2)
+V1 = 1
+V2 = 2
+PREFIX = "tiesense/v1"  # the topic tree, unchanged by contract version 2
 
 # Largest payload the host accepts on any topic; larger ones are quarantined.
 MAX_PAYLOAD = 65536
@@ -36,8 +46,9 @@ CONFLICT = "conflict"
 QUARANTINED = "quarantined"
 ACK_STATUSES = (STORED, DUPLICATE, CONFLICT, QUARANTINED)
 
-# Commands the host may send to a device.
-COMMANDS = ("sync", "status", "reboot", "identify")
+# Commands the host may send to a device. "time" (version 2) gives the host's
+# clock to a device that has no NTP: args {"t": epoch seconds}.
+COMMANDS = ("sync", "status", "reboot", "identify", "time")
 
 # Answer values a record may carry: int, str, list of int/str, or null.
 # Floats are refused: the RP2040 port has single-precision floats, so they
@@ -151,7 +162,7 @@ def encode(obj):
     return dumps(obj).encode("utf-8")
 
 
-def _loads(payload, what):
+def _loads(payload, what, versions=(V1,)):
     if isinstance(payload, (bytes, bytearray, memoryview)):
         try:
             payload = bytes(payload).decode("utf-8")
@@ -164,8 +175,9 @@ def _loads(payload, what):
     if not isinstance(obj, dict):
         raise WireError(what + " must be a JSON object")
     v = obj.get("v")
-    if v != VERSION:
-        raise WireError(what + ": unsupported contract version " + str(v) + " (this side speaks " + str(VERSION) + ")")
+    if v not in versions or isinstance(v, bool):
+        raise WireError(what + ": unsupported contract version " + str(v) + " (this side reads "
+                        + ", ".join([str(x) for x in versions]) + ")")
     return obj
 
 
@@ -313,8 +325,9 @@ def encode_checked_record(rec):
     return encode(rec)
 
 
-def encode_batch_from_encoded(device, encoded_records):
-    """A records message from records already encoded by :func:`encode_record`.
+def encode_batch_from_encoded(device, encoded_records, version=V1):
+    """A records message from records already encoded (:func:`encode_record`, or
+    :func:`sign_record` for version 2).
 
     Devices keep records encoded in their log and splice them in without
     re-encoding; the result is byte-identical to :func:`encode_batch`.
@@ -326,23 +339,23 @@ def encode_batch_from_encoded(device, encoded_records):
             parts.append(b",")
         parts.append(bytes(r))
         first = False
-    parts.append(b'],"v":' + str(VERSION).encode() + b"}")
+    parts.append(b'],"v":' + str(version).encode() + b"}")
     return b"".join(parts)
 
 
-def encode_batch(device, records):
-    """A records message (device -> host) carrying ``records`` (dicts)."""
-    return encode({"v": VERSION, "device": device, "records": records})
+def encode_batch(device, records, version=V1):
+    """A records message (device -> host) carrying ``records`` (dicts in version 1, arrays in 2)."""
+    return encode({"v": version, "device": device, "records": records})
 
 
-def decode_batch(payload):
-    """Parse a records message into ``(device, [record, ...])``.
+def decode_records_message(payload):
+    """Parse a records message of any version into ``(version, device, [record, ...])``.
 
     Raises WireError if the message itself is broken. Records are returned
-    unchecked: run :func:`check_record` on each, so one bad record does not
-    condemn the others in its batch.
+    unchecked: run :func:`check_record` (version 1) or :func:`check_record_v2`
+    on each, so one bad record does not condemn the others in its batch.
     """
-    obj = _loads(payload, "records message")
+    obj = _loads(payload, "records message", VERSIONS)
     device = obj.get("device")
     if not valid_device_id(device):
         raise WireError("records message has no valid device id")
@@ -351,31 +364,264 @@ def decode_batch(payload):
         raise WireError("records message must carry a non-empty 'records' list")
     if len(records) > MAX_BATCH_RECORDS:
         raise WireError("records message carries more than " + str(MAX_BATCH_RECORDS) + " records")
-    return device, records
+    return obj["v"], device, records
+
+
+def decode_batch(payload):
+    """:func:`decode_records_message` without the version: ``(device, [record, ...])``."""
+    return decode_records_message(payload)[1:]
+
+
+# ------------------------------------------------------------ signatures
+#
+# Every signature is HMAC-SHA256 (RFC 2104) under a secret key, over
+#     purpose + "\n" + who + "\n" + canonical bytes of the message without its signature
+# written as base64url without padding (43 characters). ``purpose`` is one of
+# the SIGN_* labels below, so a MAC made for one kind of message never
+# verifies as another; ``who`` is the device id (records, acks, commands) or
+# the site (forms), so bytes copied to another device's topic fail.
+
+SIGN_RECORD = "record"
+SIGN_ACK = "ack"
+SIGN_COMMAND = "cmd"
+SIGN_FORM = "form"
+
+if _CPYTHON:
+    import base64 as _base64
+    import hashlib as _hashlib
+    import hmac as _hmac
+
+    def hmac_sha256(key, msg):
+        """HMAC-SHA256 of ``msg`` under ``key`` (bytes)."""
+        return _hmac.new(bytes(key), bytes(msg), _hashlib.sha256).digest()
+
+    def _b64url(b):
+        return _base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    def _same(a, b):
+        return _hmac.compare_digest(a, b)
+else:
+    import binascii as _binascii
+    import hashlib as _hashlib
+
+    def hmac_sha256(key, msg):
+        """HMAC-SHA256 of ``msg`` under ``key`` (bytes), from hashlib.sha256: MicroPython has no hmac."""
+        if len(key) > 64:
+            key = _hashlib.sha256(key).digest()
+        k = bytearray(64)
+        k[:len(key)] = key
+        inner = bytearray(64)
+        outer = bytearray(64)
+        for i in range(64):
+            inner[i] = k[i] ^ 0x36
+            outer[i] = k[i] ^ 0x5C
+        h = _hashlib.sha256(inner)
+        h.update(msg)
+        o = _hashlib.sha256(outer)
+        o.update(h.digest())
+        return o.digest()
+
+    def _b64url(b):
+        return _binascii.b2a_base64(b).rstrip(b"\n=").decode().replace("+", "-").replace("/", "_")
+
+    def _same(a, b):
+        # constant time in the length: every character is compared
+        if len(a) != len(b):
+            return False
+        d = 0
+        for i in range(len(a)):
+            d |= ord(a[i]) ^ ord(b[i])
+        return d == 0
+
+
+def key_bytes(key):
+    """A key as bytes: a hex string (site.json, the identities table) or bytes; None stays None."""
+    if key is None or isinstance(key, (bytes, bytearray)):
+        return key
+    try:
+        return bytes(bytearray([int(key[i:i + 2], 16) for i in range(0, len(key), 2)]))
+    except ValueError:
+        raise WireError("a key must be hex digits")
+
+
+def sign(key, purpose, who, body):
+    """The signature (base64url text) of ``body`` bytes for ``purpose`` and ``who``."""
+    return _b64url(hmac_sha256(key, (purpose + "\n" + who + "\n").encode() + bytes(body)))
+
+
+def signature_ok(key, purpose, who, body, sig):
+    """True if ``sig`` is :func:`sign` of ``body``; constant-time comparison."""
+    return isinstance(sig, str) and _same(sign(key, purpose, who, body), sig)
+
+
+# ------------------------------------------------------- records, version 2
+#
+# A version 2 record is an array, in this order:
+#   [seq, id, form, form_version, start, duration_s, boot, uptime_s, clock, answers, sig]
+# id          a v4 UUID as 32 lower-case hex digits (the host shows it as ODK's "uuid:...")
+# start       epoch seconds (UTC) by the device's clock when the survey started
+# duration_s  seconds from start to the last answer
+# boot        the device's boot counter; uptime_s: seconds since that boot at start
+# clock       how far start can be trusted: CLOCK_UNSYNCED (the clock was never set
+#             since boot: the host corrects start from boot + uptime_s and the
+#             device's status, or flags it), CLOCK_NTP, CLOCK_HOST (set by the
+#             host's signed "time" command)
+# answers     one value per answer field of the form version (answer_fields()),
+#             in order; null where not asked
+# sig         sign(device key, SIGN_RECORD, device, canonical bytes of the first
+#             ten elements as an array), or "" from a device without a key
+
+RECORD_V2_FIELDS = ("seq", "id", "form", "form_version", "start", "duration_s", "boot", "uptime_s", "clock",
+                    "answers", "sig")
+CLOCK_UNSYNCED = 0
+CLOCK_NTP = 1
+CLOCK_HOST = 2
+CLOCKS = (CLOCK_UNSYNCED, CLOCK_NTP, CLOCK_HOST)
+# Question types that take no answer, so have no position in a version 2 record.
+NO_ANSWER_TYPES = ("note",)
+
+
+def answer_fields(form):
+    """Names of the questions of ``form`` that take an answer, in form order: the
+    positions of a version 2 record's answers."""
+    return [q["name"] for q in form["questions"] if q.get("type") not in NO_ANSWER_TYPES]
+
+
+def new_record_id(urandom):
+    """A version 4 UUID as 32 lower-case hex digits (a version 2 record id)."""
+    iid = new_instance_id(urandom)
+    return iid[5:13] + iid[14:18] + iid[19:23] + iid[24:28] + iid[29:]
+
+
+def instance_id_from_hex(h):
+    """ODK's "uuid:8-4-4-4-12" form of a 32-hex-digit record id."""
+    return "uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+
+
+def make_record_v2(form, form_version, start, duration_s, boot, uptime_s, clock, answers, record_id):
+    """A version 2 record without seq (0 until the log gives one) and without signature."""
+    return [0, record_id, form, form_version, start, duration_s, boot, uptime_s, clock, answers]
+
+
+def sign_record(rec, seq, device, key):
+    """Set ``rec``'s seq and return its signed version 2 bytes (what the log stores and the wire carries).
+
+    ``key`` is the device key (bytes) or None for a device without one (empty signature).
+    """
+    rec[0] = seq
+    body = encode(rec[:10])
+    sig = sign(key, SIGN_RECORD, device, body) if key else ""
+    return body[:-1] + b',"' + sig.encode() + b'"]'
+
+
+def _nonneg_int(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def check_record_v2(rec):
+    """Raise WireError naming the first rule a version 2 record breaks; return it if none.
+
+    Checks the shape only; the signature, the form and the clock are the host's business.
+    """
+    if not isinstance(rec, list):
+        raise WireError("a version 2 record must be a JSON array")
+    if len(rec) != len(RECORD_V2_FIELDS):
+        raise WireError("a version 2 record has " + str(len(RECORD_V2_FIELDS)) + " elements ("
+                        + ", ".join(RECORD_V2_FIELDS) + "), not " + str(len(rec)))
+    seq, rid = rec[0], rec[1]
+    if not _nonneg_int(seq) or seq < 1:
+        raise WireError("record seq must be a positive integer")
+    if not isinstance(rid, str) or not valid_instance_id(instance_id_from_hex(rid)) or len(rid) != 32:
+        raise WireError("record id must be a v4 UUID as 32 lower-case hex digits")
+    for i in (2, 3):
+        if not isinstance(rec[i], str) or not 0 < len(rec[i]) <= 64:
+            raise WireError("record " + RECORD_V2_FIELDS[i] + " must be a string of 1-64 characters")
+    for i in (4, 5, 6, 7):
+        if not _nonneg_int(rec[i]):
+            raise WireError("record " + RECORD_V2_FIELDS[i] + " must be a non-negative integer")
+    if rec[4] > 0xFFFFFFFF:
+        raise WireError("record start must be epoch seconds before 2106")
+    if rec[5] > 7 * 86400:
+        raise WireError("record duration_s is over a week")
+    if rec[8] not in CLOCKS or isinstance(rec[8], bool):
+        raise WireError("record clock must be 0 (unsynced), 1 (NTP) or 2 (host time)")
+    answers = rec[9]
+    if not isinstance(answers, list):
+        raise WireError("version 2 record answers must be an array (one value per answer field)")
+    for i in range(len(answers)):
+        if not _valid_answer(answers[i]):
+            raise WireError("answer " + str(i) + " must be an integer, a string, a list of them, or null")
+    if not isinstance(rec[10], str):
+        raise WireError("record sig must be a string")
+    return rec
+
+
+def record_body(rec):
+    """The bytes a version 2 record's signature covers (canonical array of its first ten elements)."""
+    return encode(rec[:10])
+
+
+def record_id(payload):
+    """The id (bytes) of an encoded record of either version, without parsing JSON.
+
+    Version 2 (an array): the second element. Version 1 (canonical object,
+    keys sorted): after "id" come only "seq" and "start", so the last
+    ',"id":"' is the record's own even if an answer is called "id".
+    """
+    if payload[:1] == b"[":
+        i = payload.find(b',"') + 2
+        return bytes(payload[i:i + 32]) if i >= 2 else None
+    i = payload.rfind(b',"id":"')
+    if i < 0:
+        return None
+    i += 7
+    j = payload.find(b'"', i)
+    return bytes(payload[i:j])
 
 
 # ------------------------------------------------------------------ acks
 
 def encode_ack(entries):
-    """An acknowledgement (host -> device) for ``entries`` of (seq, instance_id, status)."""
-    return encode({"v": VERSION, "acks": [[e[0], e[1], e[2]] for e in entries]})
+    """A version 1 acknowledgement (host -> device) for ``entries`` of (seq, instance_id, status)."""
+    return encode({"v": V1, "acks": [[e[0], e[1], e[2]] for e in entries]})
 
 
-def encode_acks(entries, max_bytes):
+def _ack_v2(body_entries, device, key, t):
+    # canonical key order: acks, sig, t, v; the signature covers the message without "sig"
+    body = b'{"acks":[' + b",".join(body_entries) + b'],"t":' + str(t).encode() + b',"v":2}'
+    sig = sign(key, SIGN_ACK, device, body) if key else ""
+    return body[:body.index(b'],"t":') + 2] + b'"sig":"' + sig.encode() + b'",' + body[body.index(b'],"t":') + 2:]
+
+
+def encode_acks(entries, max_bytes, version=V1, device=None, key=None, t=0):
     """Ack messages for ``entries``: as few as possible, each at most ``max_bytes``
     (a device's receive buffer) unless one entry alone is larger.
 
-    Each message is byte-identical to :func:`encode_ack` of its entries.
+    Version 1: each message is byte-identical to :func:`encode_ack` of its
+    entries. Version 2: ``{"acks":[...],"sig":...,"t":...,"v":2}`` signed for
+    ``device`` with ``key`` (None: empty signature, for a device without a
+    key), ``t`` the host's clock in epoch seconds.
     """
-    head = b'{"acks":['
-    tail = b'],"v":' + str(VERSION).encode() + b"}"
+    if version == V1:
+        head = b'{"acks":['
+        tail = b'],"v":1}'
+    else:
+        head = b'{"acks":['
+        tail = b'],"sig":"' + b"x" * 43 + b'","t":' + str(t).encode() + b',"v":2}'
     out = []
     chunk = []
     size = len(head) + len(tail)
+
+    def flush():
+        if version == V1:
+            out.append(head + b",".join(chunk) + tail)
+        else:
+            out.append(_ack_v2(chunk, device, key, t))
+
     for e in entries:
         part = encode([e[0], e[1], e[2]])
         if chunk and size + 1 + len(part) > max_bytes:
-            out.append(head + b",".join(chunk) + tail)
+            flush()
             chunk = []
             size = len(head) + len(tail)
         if chunk:
@@ -383,13 +629,32 @@ def encode_acks(entries, max_bytes):
         chunk.append(part)
         size += len(part)
     if chunk:
-        out.append(head + b",".join(chunk) + tail)
+        flush()
     return out
 
 
-def decode_ack(payload):
-    """Parse an acknowledgement into a list of (seq, instance_id, status)."""
-    obj = _loads(payload, "ack")
+def _split_sig(obj):
+    sig = obj.pop("sig", None)
+    return sig, encode(obj)
+
+
+def decode_ack(payload, device=None, key=None):
+    """Parse an acknowledgement into a list of (seq, instance_id, status).
+
+    With ``key`` (a device that has one), only a version 2 ack signed for
+    ``device`` with that key is accepted; without, version 1 and unsigned
+    version 2 acks are read as they are.
+    """
+    obj = _loads(payload, "ack", VERSIONS)
+    if obj["v"] == V2 or key:
+        if obj["v"] != V2:
+            raise WireError("ack is not signed (version 1) and this device requires signed acks")
+        t = obj.get("t")
+        sig, body = _split_sig(obj)
+        if not _nonneg_int(t):
+            raise WireError("ack 't' must be the host's time in epoch seconds")
+        if key and not signature_ok(key, SIGN_ACK, device, body, sig):
+            raise WireError("ack signature does not verify: not from the host")
     acks = obj.get("acks")
     if not isinstance(acks, list):
         raise WireError("ack must carry an 'acks' list")
@@ -409,45 +674,88 @@ def decode_ack(payload):
 # queue (records not yet acknowledged), heap_free, battery_mv, uptime_s,
 # approaches (presence-sensor approaches counted since boot) and abandoned
 # (surveys given up on idle since boot): non-negative integers.
+# Version 2 adds: boot (boot counter), clock (CLOCK_*: how the clock was set
+# this boot), nonce (8 hex digits, new at every connect: the host puts it in
+# the commands it signs, so a captured command cannot be replayed later),
+# flash_free (bytes), storage_full (1: the kiosk refuses new surveys),
+# refused (acks, commands and forms refused since boot: unsigned, forged,
+# malformed, stale) and errors (exceptions survived since boot), and
+# last_error (text, at most 64 characters).
 STATUS_FIELDS = ("online", "fw", "role", "queue", "heap_free", "battery_mv", "uptime_s", "time",
-                 "approaches", "abandoned")
-_STATUS_COUNTS = ("queue", "heap_free", "battery_mv", "uptime_s", "approaches", "abandoned")
+                 "approaches", "abandoned", "boot", "clock", "nonce", "flash_free", "storage_full", "refused",
+                 "errors", "last_error")
+_STATUS_COUNTS = ("queue", "heap_free", "battery_mv", "uptime_s", "approaches", "abandoned", "boot", "flash_free",
+                  "storage_full", "refused", "errors")
+_STATUS_V2 = ("boot", "clock", "nonce", "flash_free", "storage_full", "refused", "errors", "last_error")
 
 
 def encode_status(online, fw=None, role=None, queue=None, heap_free=None, battery_mv=None, uptime_s=None, time=None,
-                  approaches=None, abandoned=None):
-    """A device status message (retained). The MQTT last will is ``encode_status(False)``."""
-    obj = {"v": VERSION, "online": bool(online)}
+                  approaches=None, abandoned=None, version=V1, **more):
+    """A device status message (retained). The MQTT last will is ``encode_status(False)``.
+
+    Version 2 fields (``boot``, ``clock``, ``nonce``...) are passed as keywords with ``version=2``.
+    """
+    obj = {"v": version, "online": bool(online)}
     vals = (fw, role, queue, heap_free, battery_mv, uptime_s, time, approaches, abandoned)
     for k, val in zip(STATUS_FIELDS[1:], vals):
         if val is not None:
             obj[k] = val
+    for k in more:
+        if k not in _STATUS_V2 or version == V1:
+            raise WireError("status has no field '" + k + "' in version " + str(version))
+        if more[k] is not None:
+            obj[k] = more[k]
     return encode(obj)
 
 
 def decode_status(payload):
-    obj = _loads(payload, "status")
+    obj = _loads(payload, "status", VERSIONS)
     if not isinstance(obj.get("online"), bool):
         raise WireError("status must say 'online': true or false")
     for k in _STATUS_COUNTS:
-        if k in obj and not (isinstance(obj[k], int) and not isinstance(obj[k], bool) and obj[k] >= 0):
+        if k in obj and not _nonneg_int(obj[k]):
             raise WireError("status '" + k + "' must be a non-negative integer")
     if "time" in obj and not _valid_iso(obj["time"]):
         raise WireError("status 'time' must be a UTC time like 2026-11-24T09:30:00Z")
+    if "clock" in obj and (obj["clock"] not in CLOCKS or isinstance(obj["clock"], bool)):
+        raise WireError("status 'clock' must be 0 (unsynced), 1 (NTP) or 2 (host time)")
+    for k in ("nonce", "last_error", "fw", "role"):
+        if k in obj and not (isinstance(obj[k], str) and len(obj[k]) <= 64):
+            raise WireError("status '" + k + "' must be a string of at most 64 characters")
     return obj
 
 
 # -------------------------------------------------------------- commands
 
-def encode_command(cmd, cmd_id, args=None):
-    """A command (host -> device). ``cmd_id`` lets a device ignore a repeat."""
+def encode_command(cmd, cmd_id, args=None, device=None, key=None, nonce=None, t=None):
+    """A command (host -> device). ``cmd_id`` lets a device ignore a repeat.
+
+    Without ``device``: version 1, unsigned. With it: version 2, carrying the
+    device's current ``nonce`` (from its last status) and the host time ``t``,
+    signed with ``key`` (None: empty signature, for a device without a key).
+    """
     if cmd not in COMMANDS:
         raise WireError("unknown command '" + str(cmd) + "'; known: " + ", ".join(COMMANDS))
-    return encode({"v": VERSION, "cmd": cmd, "id": cmd_id, "args": args or {}})
+    if device is None:
+        return encode({"v": V1, "cmd": cmd, "id": cmd_id, "args": args or {}})
+    obj = {"v": V2, "cmd": cmd, "id": cmd_id, "args": args or {}, "nonce": nonce or "", "t": int(t or 0)}
+    obj["sig"] = sign(key, SIGN_COMMAND, device, encode(obj)) if key else ""
+    return encode(obj)
 
 
-def decode_command(payload):
-    obj = _loads(payload, "command")
+def decode_command(payload, device=None, key=None, nonce=None):
+    """Parse a command. With ``key``, only a version 2 command signed for ``device``
+    and carrying the device's current ``nonce`` is accepted."""
+    obj = _loads(payload, "command", VERSIONS)
+    if obj["v"] == V2 or key:
+        if obj["v"] != V2:
+            raise WireError("command is not signed (version 1) and this device requires signed commands")
+        sig, body = _split_sig(obj)
+        if key:
+            if not signature_ok(key, SIGN_COMMAND, device, body, sig):
+                raise WireError("command signature does not verify: not from the host")
+            if obj.get("nonce") != nonce:
+                raise WireError("command carries a stale nonce (replayed from an earlier connection)")
     if not isinstance(obj.get("cmd"), str) or obj["cmd"] not in COMMANDS:
         raise WireError("unknown command '" + str(obj.get("cmd")) + "'")
     if not isinstance(obj.get("args", {}), dict):
@@ -455,15 +763,28 @@ def decode_command(payload):
     cid = obj.get("id")
     if not (cid is None or isinstance(cid, str) or (isinstance(cid, int) and not isinstance(cid, bool))):
         raise WireError("command id must be a string or an integer")
+    if obj["cmd"] == "time" and not _nonneg_int(obj["args"].get("t")):
+        raise WireError("command 'time' needs args.t, epoch seconds")
     return obj
 
 
 # ----------------------------------------------------------------- forms
 
-def encode_form(form):
-    """A compiled form (host -> devices, retained on ``topic_form(form['id'])``)."""
+def encode_form(form, site_keys=None):
+    """A compiled form (host -> devices, retained on ``topic_form(form['id'])``).
+
+    Without ``site_keys``: version 1, unsigned. With ``{site: key}``: version 2,
+    ``"sig": {site: signature}`` (one per site, since one retained message
+    serves every device), each over the form without "sig".
+    """
     obj = dict(form)
-    obj["v"] = VERSION
+    obj.pop("sig", None)
+    if site_keys is None:
+        obj["v"] = V1
+        return encode(obj)
+    obj["v"] = V2
+    body = encode(obj)
+    obj["sig"] = dict([(site, sign(site_keys[site], SIGN_FORM, site, body)) for site in site_keys])
     return encode(obj)
 
 
@@ -479,10 +800,20 @@ def newer_version(a, b):
     return (len(a), a) > (len(b), b)
 
 
-def decode_form(payload):
+def decode_form(payload, site=None, key=None):
     """Parse a form message; its id and version are strings of 1-64 characters and its
-    questions a list of objects (so comparing versions or walking questions cannot fail)."""
-    obj = _loads(payload, "form")
+    questions a list of objects (so comparing versions or walking questions cannot fail).
+
+    With ``key`` (the device's site key), only a version 2 form signed for ``site``
+    is accepted. The signature is removed from the returned form.
+    """
+    obj = _loads(payload, "form", VERSIONS)
+    sigs = obj.pop("sig", None)
+    if key:
+        if obj["v"] != V2 or not isinstance(sigs, dict):
+            raise WireError("form is not signed and this device requires signed forms")
+        if not signature_ok(key, SIGN_FORM, site, encode(obj), sigs.get(site)):
+            raise WireError("form signature does not verify for site '" + str(site) + "': not from the host")
     for k in ("id", "version", "questions"):
         if k not in obj:
             raise WireError("form lacks '" + k + "'")

@@ -22,6 +22,7 @@ neither numpy nor scipy.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -182,6 +183,8 @@ class Store:
             outcomes = _records.write(conn, records)
             _quarantine.write(conn, quarantine, self.quarantine_keep_bytes)
             _devices.write(conn, statuses)
+            unsynced = {it.record["device"] for it in records if it.clock == "unsynced"}
+            _records.correct_clocks(conn, unsynced | {s.device for s in statuses if s.status.get("boot") is not None})
         return outcomes
 
     def publish_form(self, form: dict, published_at: str | None = None) -> bool:
@@ -289,3 +292,17 @@ class Store:
     def identities(self, role: str | None = None, active: bool = True) -> list[dict]:
         """Identities by name, of one role (``host``, ``device``) or all; revoked ones only if not ``active``."""
         return self._read(_identities.rows, role, active)
+
+    def device_keys(self) -> dict[str, bytes]:
+        """``{device: key}`` of every active provisioned device: what its records are checked against and its
+        acks and commands signed with."""
+        return self._read(_identities.device_keys)
+
+    def site_key(self, site: str) -> str:
+        """The forms key (hex) of ``site``, created on first use."""
+        with self._write() as conn:
+            return _identities.site_key(conn, site, secrets.token_hex(32), now_iso())
+
+    def site_keys(self) -> dict[str, bytes]:
+        """``{site: key}``: what the host signs published forms with, one signature per site."""
+        return self._read(_identities.site_keys)

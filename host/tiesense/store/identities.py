@@ -7,7 +7,7 @@ import sqlite3
 
 from .connection import dicts
 
-__all__ = ["add", "revoke", "rows", "get"]
+__all__ = ["add", "revoke", "rows", "get", "device_keys", "site_key", "site_keys"]
 
 _COLUMNS = ("name", "role", "site", "password_hash", "key", "created_at")
 
@@ -44,3 +44,21 @@ def rows(conn: sqlite3.Connection, role: str | None = None, active: bool = True)
         where.append("revoked_at IS NULL")
     sql = "SELECT * FROM identities" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY name"
     return dicts(conn, sql, params)
+
+
+def device_keys(conn: sqlite3.Connection) -> dict[str, bytes]:
+    """``{device: key bytes}`` of every active device that has a key."""
+    return {name: bytes.fromhex(key) for name, key in conn.execute(
+        "SELECT name, key FROM identities WHERE role = 'device' AND revoked_at IS NULL AND key IS NOT NULL")}
+
+
+def site_key(conn: sqlite3.Connection, site: str, new_key: str, at: str) -> str:
+    """The key (hex) of ``site``, created as ``new_key`` if the site has none (inside a write transaction)."""
+    conn.execute("INSERT INTO site_keys (site, key, created_at) VALUES (?, ?, ?) ON CONFLICT (site) DO NOTHING",
+                 [site, new_key, at])
+    return conn.execute("SELECT key FROM site_keys WHERE site = ?", [site]).fetchone()[0]
+
+
+def site_keys(conn: sqlite3.Connection) -> dict[str, bytes]:
+    """``{site: key bytes}`` of every site that has devices provisioned."""
+    return {site: bytes.fromhex(key) for site, key in conn.execute("SELECT site, key FROM site_keys ORDER BY site")}

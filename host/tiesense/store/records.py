@@ -18,13 +18,20 @@ from .. import wire
 from .connection import dicts
 
 __all__ = ["RecordItem", "Outcome", "record_digest", "stored_digests", "write", "get", "all_records", "conflicts",
-           "answers_of_form"]
+           "answers_of_form", "correct_clocks"]
 
 #: Ids per ``IN (...)`` look-up, well below SQLite's limit on bound parameters.
 CHUNK = 500
 
 _INSERT_RECORD = ('INSERT INTO records (instance_id, device, seq, form, form_version, start, "end", answers, '
-                  'digest, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+                  'digest, received_at, wire, clock, boot, uptime_s, duration_s) '
+                  'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+# Unsynced version 2 records of a device and boot whose clock anchor is known get their time from it.
+_CORRECT = ("UPDATE records SET start = strftime('%Y-%m-%dT%H:%M:%SZ', a.offset_s + records.uptime_s, 'unixepoch'), "
+            "\"end\" = strftime('%Y-%m-%dT%H:%M:%SZ', a.offset_s + records.uptime_s + records.duration_s, 'unixepoch'), "
+            "clock = 'corrected' FROM clock_anchors AS a "
+            "WHERE records.clock = 'unsynced' AND records.device = ? AND a.device = records.device "
+            "AND a.boot = records.boot")
 # the same conflicting version received again is kept once
 _INSERT_CONFLICT = ("INSERT INTO conflicts (instance_id, digest, stored_digest, device, seq, record, received_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (instance_id, digest) DO NOTHING")
@@ -43,6 +50,13 @@ class RecordItem:
     received_at: str
     topic: str = ""
     digest: str = ""
+    #: contract version 2 only: how the device's clock was set (``ntp``, ``host``, ``unsynced``), its boot
+    #: counter and uptime at the start, and the survey's duration (see store.schema, clock_anchors)
+    wire: int = 1
+    clock: str | None = None
+    boot: int | None = None
+    uptime_s: int | None = None
+    duration_s: int | None = None
 
     def __post_init__(self) -> None:
         if not self.digest:
@@ -95,7 +109,8 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
             known[iid] = digest
             status = STORED
             new_rows.append((iid, r["device"], r["seq"], r["form"], r["form_version"], r["start"], r["end"],
-                             encode(r["answers"]).decode("utf-8"), digest, it.received_at))
+                             encode(r["answers"]).decode("utf-8"), digest, it.received_at, it.wire, it.clock,
+                             it.boot, it.uptime_s, it.duration_s))
         elif stored == digest:
             status = DUPLICATE
         else:
@@ -107,6 +122,11 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
     if conflict_rows:
         conn.executemany(_INSERT_CONFLICT, conflict_rows)
     return outcomes
+
+
+def correct_clocks(conn: sqlite3.Connection, devices: Iterable[str]) -> int:
+    """Give unsynced records of ``devices`` their time from a known clock anchor; the number corrected."""
+    return sum(conn.execute(_CORRECT, [d]).rowcount for d in sorted(set(devices)))
 
 
 def _envelope(row: dict) -> dict:

@@ -43,6 +43,20 @@ identities
     ``role`` (``host`` or ``device``), ``site``, ``password_hash`` (Mosquitto's
     ``$7$`` PBKDF2-SHA512 form, never the password), ``key`` (a device's secret
     for signing records, hex), ``created_at`` and ``revoked_at``.
+clock_anchors
+    Per device and boot, ``offset_s``: epoch seconds at that boot's uptime 0,
+    from a status (``synced`` 1: the device's synced clock said so; 0: the
+    host's clock when the status arrived). A version 2 record whose clock was
+    unsynced gets ``start`` = offset + its ``uptime_s`` and ``clock`` =
+    ``corrected``; one without an anchor keeps the device's claim and
+    ``clock`` = ``unsynced``.
+site_keys
+    The secret (hex) each site's devices check forms against; it travels only
+    in the site.json of that site's devices.
+
+Records of contract version 2 also fill ``wire`` (2), ``clock`` (``ntp``,
+``host``, ``unsynced`` or ``corrected``), ``boot``, ``uptime_s`` and
+``duration_s``; version 1 rows have ``wire`` 1 and NULL there.
 """
 from __future__ import annotations
 
@@ -176,6 +190,36 @@ MIGRATIONS: tuple[Migration, ...] = (
            "revoked_at" TEXT
         )""",
     )),
+    Migration(4, "wire contract 2: a record's contract version and clock quality; the status fields of version 2; "
+                 "clock anchors that correct unsynced records; site keys that sign forms", (
+        'ALTER TABLE "records" ADD COLUMN "wire" INTEGER NOT NULL DEFAULT 1',
+        'ALTER TABLE "records" ADD COLUMN "clock" TEXT',
+        'ALTER TABLE "records" ADD COLUMN "boot" INTEGER',
+        'ALTER TABLE "records" ADD COLUMN "uptime_s" INTEGER',
+        'ALTER TABLE "records" ADD COLUMN "duration_s" INTEGER',
+        'CREATE INDEX "idx_records_unsynced" ON "records" ("device", "boot") WHERE "clock" = \'unsynced\'',
+        'ALTER TABLE "devices" ADD COLUMN "boot" INTEGER',
+        'ALTER TABLE "devices" ADD COLUMN "clock" INTEGER',
+        'ALTER TABLE "devices" ADD COLUMN "nonce" TEXT',
+        'ALTER TABLE "devices" ADD COLUMN "flash_free" INTEGER',
+        'ALTER TABLE "devices" ADD COLUMN "storage_full" INTEGER',
+        'ALTER TABLE "devices" ADD COLUMN "refused" INTEGER',
+        'ALTER TABLE "devices" ADD COLUMN "errors" INTEGER',
+        'ALTER TABLE "devices" ADD COLUMN "last_error" TEXT',
+        """CREATE TABLE "clock_anchors" (
+           "device" TEXT,
+           "boot" INTEGER,
+           "offset_s" INTEGER NOT NULL,
+           "synced" INTEGER NOT NULL,
+           "at" TEXT NOT NULL,
+           PRIMARY KEY ("device", "boot")
+        )""",
+        """CREATE TABLE "site_keys" (
+           "site" TEXT PRIMARY KEY,
+           "key" TEXT NOT NULL,
+           "created_at" TEXT NOT NULL
+        )""",
+    )),
 )
 
 #: The schema version this tiesense writes: the number of migrations.
@@ -183,7 +227,7 @@ VERSION = len(MIGRATIONS)
 
 #: Every table, in the order of the docstring.
 TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
-          "cluster_measures", "identities")
+          "cluster_measures", "identities", "clock_anchors", "site_keys")
 
 
 def version(conn: sqlite3.Connection) -> int:
