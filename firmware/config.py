@@ -14,8 +14,12 @@
 #   broker_tls      true: TLS to the broker, its certificate checked against broker_ca
 #   broker_ca       file (DER) of the CA that signed the broker's certificate
 #   site            where the device stands (set by `tiesense devices provision`)
-#   device_key      the device's secret (hex) for signing records with the next
-#                   wire contract; set by `tiesense devices provision`, or null
+#   device_key      the device's secret (hex): it signs records and checks the
+#                   host's acks and commands (wire contract 2); set by
+#                   `tiesense devices provision`. null: nothing signed or checked
+#                   (a bench or demo device on an open broker)
+#   site_key        the site's secret (hex) that forms from the host are checked
+#                   against; set by `tiesense devices provision`, or null
 #   wifi_ssid, wifi_password, wifi_country     Pico W only
 #   ack_timeout_ms  resend records the host has not acked after this long
 #   batch_bytes     largest records message (<= wire.DEVICE_BATCH_BYTES)
@@ -30,6 +34,8 @@
 #   sim_auto_s      (unix port) demo mode: one random survey every N seconds
 #   sim_seed        (unix port) seed for sim_auto_s answers
 #   sim_exit_idle   (unix port) exit once the script is done and the log is empty
+#   sim_clock       (unix port) "ntp": the computer's clock; "rtc-reset": a Pico W's,
+#                   at 2021-01-01 each boot with no NTP (see board/sim.py)
 import json
 
 VERSION = "0.1.0"
@@ -46,6 +52,7 @@ DEFAULTS = {
     "broker_ca": "ca.der",
     "site": "",
     "device_key": None,
+    "site_key": None,
     "wifi_ssid": "",
     "wifi_password": "",
     "wifi_country": "KR",
@@ -62,10 +69,11 @@ DEFAULTS = {
     "sim_auto_s": None,
     "sim_seed": 1,
     "sim_exit_idle": False,
+    "sim_clock": "ntp",
 }
 
 # Keys whose value may be null or another type than the default's.
-_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "sim_script", "sim_auto_s")
+_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", "sim_auto_s")
 
 
 def load(path="site.json", defaults=None):

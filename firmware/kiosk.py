@@ -68,7 +68,7 @@ class Kiosk:
                 self.cancelled += 1
                 print("KIOSK survey cancelled total=%d" % self.cancelled)
         else:
-            seq = self.log.append(s.record(self.cfg["device"]))
+            seq = self.log.append(s.record())
             self.completed += 1
             self.uplink.wake()
             print("KIOSK stored seq=%d id=%s" % (seq, s.instance_id))

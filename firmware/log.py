@@ -85,24 +85,23 @@ def _parse_ack(line):
 
 
 def instance_id_of(payload):
-    """The top-level "id" of an encoded record (bytes), found without parsing JSON.
+    """The id of an encoded record (bytes) of either contract version, found without parsing JSON."""
+    return wire.record_id(payload)
 
-    Canonical JSON sorts keys: after "id" come only "seq" (an integer) and
-    "start" (a timestamp), so the last ',"id":"' is the record's own.
-    """
-    i = payload.rfind(b',"id":"')
-    if i < 0:
-        return None
-    i += 7
-    j = payload.find(b'"', i)
-    return bytes(payload[i:j])
+
+def _encode_v1(rec, seq):
+    rec["seq"] = seq
+    return wire.encode_record(rec)
 
 
 class Log:
     """The device's record queue on flash. See the module comment for the format."""
 
-    def __init__(self, root="data", max_record=None):
+    def __init__(self, root="data", max_record=None, encode=None):
         self.root = root
+        # encode(rec, seq) -> the bytes to store: the record given its seq (and, in contract
+        # version 2, signed); the default is a version 1 record (a dict)
+        self._encode = encode or _encode_v1
         self._path = root + "/log"
         self._acks_path = root + "/acks"
         self._hwm_path = root + "/hwm"
@@ -188,8 +187,7 @@ class Log:
     def append(self, rec):
         """Give ``rec`` the next seq, write it durably and return the seq."""
         seq = self._hwm + 1
-        rec["seq"] = seq
-        payload = wire.encode_record(rec)
+        payload = self._encode(rec, seq)
         if len(payload) > self.max_record:
             raise ValueError("record of " + str(len(payload)) + " bytes exceeds " + str(self.max_record))
         seq_b = str(seq).encode()

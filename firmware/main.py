@@ -20,6 +20,26 @@ def load_form(cfg):
     return form
 
 
+def count_boot(data_dir):
+    """This boot's number: one more than the last, kept in <data_dir>/boot (temp file + rename)."""
+    import os
+
+    try:
+        os.mkdir(data_dir)
+    except OSError:
+        pass
+    path = data_dir + "/boot"
+    try:
+        with open(path) as f:
+            n = int(f.read().strip() or "0") + 1
+    except (OSError, ValueError):
+        n = 1
+    with open(path + ".tmp", "w") as f:
+        f.write(str(n))
+    os.rename(path + ".tmp", path)
+    return n
+
+
 def main():
     cfg = config.load()
     if sys.platform == "rp2":
@@ -27,18 +47,22 @@ def main():
     else:
         from board.sim import Board
     board = Board(cfg)
+    board.boot = count_boot(cfg["data_dir"])
     gc.collect()
+    import wire
     from log import Log
 
-    log = Log(cfg["data_dir"])
+    device, key = cfg["device"], wire.key_bytes(cfg["device_key"])
+    log = Log(cfg["data_dir"], encode=lambda rec, seq: wire.sign_record(rec, seq, device, key))
     form = load_form(cfg)
     gc.collect()
     from uplink import Uplink
 
     uplink = Uplink(cfg, board, log, form_id=form["id"], form_version=form["version"])
     gc.collect()
-    print("BOOT tiesense fw %s device %s role %s board %s queue %d heap_free %d" % (
-        config.VERSION, cfg["device"], cfg["role"], board.name, log.depth(), gc.mem_free()))
+    print("BOOT tiesense fw %s device %s role %s board %s boot %d signed %s queue %d heap_free %d" % (
+        config.VERSION, cfg["device"], cfg["role"], board.name, board.boot, "yes" if key else "no", log.depth(),
+        gc.mem_free()))
     if cfg["role"] == "kiosk":
         from kiosk import Kiosk
 

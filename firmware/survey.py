@@ -14,8 +14,9 @@
 # an app can keep its own loop; run() is the plain loop that calls a
 # `between` hook (the uplink's service step) while it waits for keys, and
 # gives up after `idle_ms` without a key.
-# The record's instance id and start time are fixed when the survey starts
-# (ODK: instanceID fixed when the record starts).
+# The record's id and start time are fixed when the survey starts (ODK:
+# instanceID fixed when the record starts), with the boot, uptime and clock
+# quality that let the host correct a start taken before the clock was set.
 import wire
 
 _TYPES = ("select_one", "range", "note")
@@ -78,8 +79,10 @@ class Survey:
         self.done = False
         self.cancelled = False
         self.abandoned = False
-        self.instance_id = wire.new_instance_id(board.urandom)
+        self.instance_id = wire.new_record_id(board.urandom)
         self.start = board.time()
+        self.start_uptime = board.uptime_s()
+        self.start_clock = board.clock
         self.end = None
         self._enter()
 
@@ -201,8 +204,10 @@ class Survey:
                 between()
             b.sleep_ms(tick_ms)
 
-    def record(self, device, seq=0):
-        """The finished survey as a wire record (log.append sets the seq)."""
-        return wire.make_record(device, seq, self.form["id"], self.form["version"],
-                                wire.iso_utc(self.start), wire.iso_utc(self.end if self.end is not None else self.start),
-                                self.answers, self.instance_id)
+    def record(self):
+        """The finished survey as a version 2 wire record, unsigned and without seq (log.append adds both)."""
+        end = self.end if self.end is not None else self.start
+        a = self.answers
+        return wire.make_record_v2(self.form["id"], self.form["version"], self.start, max(0, end - self.start),
+                                   self.board.boot, self.start_uptime, self.start_clock,
+                                   [a.get(n) for n in wire.answer_fields(self.form)], self.instance_id)

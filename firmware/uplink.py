@@ -17,11 +17,23 @@
 #     record (log.ack checks seq and instance id); a PUBACK proves nothing.
 #     Acked lines are compacted away once 32 pile up or the queue is empty.
 #   - commands: "sync" resends everything pending now; "status" publishes
-#     the status; "identify" blinks the LED; "reboot" resets the board. A
-#     repeated command id is ignored.
+#     the status; "identify" blinks the LED; "reboot" resets the board;
+#     "time" sets the clock from the host's (when NTP has not). A repeated
+#     command id is ignored; more than _CMD_BURST commands in _CMD_WINDOW_MS
+#     are refused.
 #   - forms: a newer version of this device's form on the forms topic is
 #     written to forms/<id>.json (temp file + rename) and offered through
 #     take_form(); the app switches to it only between surveys.
+#   - the clock: NTP is tried at connect and then, while unsynced and
+#     online, again with backoff (_NTP_RETRY_MS doubling to an hour); the
+#     status says how the clock was set, so the host lends its own time if
+#     NTP never answers.
+# Trust (wire contract 2): with a device_key in site.json, records are signed
+# (by the log's encoder, see main.py) and an ack, command or form is acted on
+# only if its signature verifies (acks and commands with the device key,
+# commands also carrying this connection's nonce; forms with the site key).
+# Whatever is refused is counted ("refused" in the status); an exception in
+# a handler is counted ("errors", "last_error") and survived.
 # Any OSError from the link (ConnectionLost, MQTTError) drops the session
 # and schedules a reconnect; records stay in the log throughout.
 import gc
@@ -39,6 +51,10 @@ _BACKOFF_MIN_MS = const(1000)
 _CONNECT_TIMEOUT_MS = const(5000)
 _IDENTIFY_MS = const(3000)
 _BLINK_MS = const(150)
+_CMD_BURST = const(4)
+_CMD_WINDOW_MS = const(10000)
+_NTP_RETRY_MS = const(30000)
+_NTP_RETRY_MAX_MS = const(3600000)
 
 
 class Uplink:
@@ -48,6 +64,16 @@ class Uplink:
         self.log = log
         self.device = cfg["device"]
         self.role = cfg["role"]
+        self.key = wire.key_bytes(cfg.get("device_key"))
+        self.site = cfg.get("site") or ""
+        self.site_key = wire.key_bytes(cfg.get("site_key"))
+        self.nonce = ""  # new at every connect; the host's commands must carry it
+        self.refused = 0  # acks, commands and forms refused since boot
+        self.errors = 0  # exceptions survived in handlers since boot
+        self.last_error = None
+        self._cmd_times = []  # ticks of the recent commands (rate limit)
+        self._ntp_next = board.ticks_ms()
+        self._ntp_wait = _NTP_RETRY_MS
         self.form_id = form_id or cfg["form"]
         self.form_version = form_version
         # Counters the app reports in every status message (wire.STATUS_FIELDS),
@@ -59,13 +85,13 @@ class Uplink:
             self.device, keepalive=cfg["keepalive_s"], user=cfg.get("mqtt_user"),
             password=cfg.get("mqtt_password"), tx_size=self.batch_bytes + 96, rx_size=4096)
         self.client.set_callback(self._on_message)
-        self.client.set_last_will(wire.topic_status(self.device), wire.encode_status(False), retain=True,
-                                  qos=wire.QOS_STATUS)
+        self.client.set_last_will(wire.topic_status(self.device), wire.encode_status(False, version=wire.VERSION),
+                                  retain=True, qos=wire.QOS_STATUS)
         self._t_records = wire.topic_records(self.device)
         self._t_ack = wire.topic_ack(self.device)
         self._t_cmd = wire.topic_command(self.device)
         self._t_status = wire.topic_status(self.device)
-        self._overhead = len(wire.encode_batch_from_encoded(self.device, ()))
+        self._overhead = len(wire.encode_batch_from_encoded(self.device, (), wire.VERSION))
         self.up = False
         self._next_try = board.ticks_ms()
         self._backoff = _BACKOFF_MIN_MS
@@ -101,10 +127,22 @@ class Uplink:
             self.client.check_msg()
             self._expire(now)
             self._send()
+            if b.clock == wire.CLOCK_UNSYNCED and b.ticks_diff(now, self._ntp_next) >= 0:
+                self._try_ntp()
             if b.ticks_diff(now, self._last_status) >= self.cfg["status_s"] * 1000:
                 self.publish_status()
         except OSError as e:
             self._lost(e)
+
+    def _try_ntp(self):
+        b = self.board
+        if b.sync_ntp():
+            print("UPLINK clock set by NTP")
+            if self.up:
+                self.publish_status()
+            return
+        self._ntp_next = b.ticks_add(b.ticks_ms(), self._ntp_wait)
+        self._ntp_wait = min(self._ntp_wait * 2, _NTP_RETRY_MAX_MS)
 
     def wake(self):
         """A record was appended: send it at the next step."""
@@ -127,6 +165,9 @@ class Uplink:
             c.connect(host, port, sock=sock, timeout_ms=_CONNECT_TIMEOUT_MS)
             self.up = True
             self.connects += 1
+            self.nonce = "".join(["%02x" % x for x in b.urandom(4)])
+            if b.clock == wire.CLOCK_UNSYNCED:
+                self._try_ntp()
             self._batches = []
             self._sent = set()
             self._dirty = True
@@ -152,7 +193,8 @@ class Uplink:
         """Orderly shutdown: retained offline status, then DISCONNECT."""
         if self.up:
             try:
-                self.client.publish(self._t_status, wire.encode_status(False), retain=True, qos=wire.QOS_STATUS)
+                self.client.publish(self._t_status, wire.encode_status(False, version=wire.VERSION), retain=True,
+                                    qos=wire.QOS_STATUS)
             except OSError:
                 pass
             self.client.disconnect()
@@ -161,11 +203,14 @@ class Uplink:
     def publish_status(self):
         gc.collect()
         b = self.board
+        c = self.counters
         msg = wire.encode_status(True, fw=config.VERSION, role=self.role, queue=self.log.depth(),
                                  heap_free=gc.mem_free(), battery_mv=b.battery_mv(),
                                  uptime_s=b.uptime_s(), time=wire.iso_utc(b.time()),
-                                 approaches=self.counters.get("approaches"),
-                                 abandoned=self.counters.get("abandoned"))
+                                 approaches=c.get("approaches"), abandoned=c.get("abandoned"),
+                                 version=wire.VERSION, boot=b.boot, clock=b.clock, nonce=self.nonce,
+                                 flash_free=c.get("flash_free"), storage_full=c.get("storage_full"),
+                                 refused=self.refused, errors=self.errors, last_error=self.last_error)
         self.client.publish(self._t_status, msg, retain=True, qos=wire.QOS_STATUS)
         self._last_status = b.ticks_ms()
 
@@ -207,7 +252,7 @@ class Uplink:
         self._dirty = full
 
     def _publish_batch(self, parts, seqs):
-        msg = wire.encode_batch_from_encoded(self.device, parts)
+        msg = wire.encode_batch_from_encoded(self.device, parts, wire.VERSION)
         self.client.publish(self._t_records, msg, qos=wire.QOS_RECORDS)
         self._batches.append([self.board.ticks_ms(), seqs])
         for s in seqs:
@@ -227,12 +272,17 @@ class Uplink:
                 p = wire.parse_topic(topic)
                 if p is not None and p[1] == "form":
                     self._on_form(msg)
+        except wire.WireError as e:  # unsigned, forged, stale or malformed: refused, counted, reported
+            self.refused += 1
+            print("UPLINK refused message on %s: %s" % (topic, e))
         except Exception as e:  # whatever arrives, the kiosk keeps running: say so and drop it
+            self.errors += 1
+            self.last_error = (type(e).__name__ + ": " + str(e))[:64]
             print("UPLINK ignored message on %s: %s" % (topic, e))
 
     def _on_ack(self, msg):
         n = 0
-        for seq, iid, status in wire.decode_ack(msg):
+        for seq, iid, status in wire.decode_ack(msg, self.device, self.key):
             if self.log.ack(seq, iid):
                 n += 1
             if seq in self._sent:
@@ -249,7 +299,13 @@ class Uplink:
             self.log.compact()
 
     def _on_command(self, msg):
-        cmd = wire.decode_command(msg)
+        b = self.board
+        now = b.ticks_ms()
+        self._cmd_times = [t for t in self._cmd_times if b.ticks_diff(now, t) < _CMD_WINDOW_MS]
+        if len(self._cmd_times) >= _CMD_BURST:
+            raise wire.WireError("command flood: more than %d commands in %d s" % (_CMD_BURST, _CMD_WINDOW_MS // 1000))
+        self._cmd_times.append(now)
+        cmd = wire.decode_command(msg, self.device, self.key, self.nonce)
         cid = cmd.get("id")
         if cid is not None:
             if cid in self._cmd_ids:
@@ -267,12 +323,17 @@ class Uplink:
             self.publish_status()
         elif name == "identify":  # blink for a few seconds from service(), never sleeping here
             self._blink_until = self.board.ticks_add(self.board.ticks_ms(), _IDENTIFY_MS)
+        elif name == "time":
+            if b.clock != wire.CLOCK_NTP:  # NTP, when it answered, is the better clock
+                b.set_time(cmd["args"]["t"], wire.CLOCK_HOST)
+                print("UPLINK clock set from the host's")
+                self.publish_status()
         elif name == "reboot":
             self.stop()
             self.board.reset()
 
     def _on_form(self, msg):
-        form = wire.decode_form(msg)
+        form = wire.decode_form(msg, self.site, self.site_key)
         if form["id"] != self.form_id or not wire.newer_version(form["version"], self.form_version):
             return
         from survey import unsupported

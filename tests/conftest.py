@@ -354,15 +354,20 @@ class AckingHost:
         self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-host-{port}")
         self.c.on_message = self._on_message
         self.c.connect("127.0.0.1", port)
-        self.c.subscribe([(wire.SUB_RECORDS, 1), (wire.SUB_STATUS, 1)])
+        self.c.subscribe([(wire.SUB_RECORDS, 1), (wire.SUB_STATUS, 1), (wire.SUB_FORMS, 1)])
+        from tiesense.forms import FormRegistry
+
+        self.forms = FormRegistry.builtin()  # and every form a test publishes: to name v2 records' answers
         self.c.loop_start()
 
     def _on_message(self, client, userdata, msg):
         kind = self.wire.parse_topic(msg.topic)[1]
         if kind == "records":
-            device, records = self.wire.decode_batch(msg.payload)
+            version, device, records = self.wire.decode_records_message(msg.payload)
             for r in records:
-                self.records.put(r)
+                self.records.put(self._envelope(device, r) if version == 2 else r)
+        elif kind == "form":
+            self.forms.add(self.wire.decode_form(msg.payload))
         elif kind == "status":
             self.status = self.wire.decode_status(msg.payload)
 
@@ -380,9 +385,25 @@ class AckingHost:
                 break
         return out
 
+    def _envelope(self, device: str, rec: list) -> dict:
+        """A version 2 record as the fields of a version 1 envelope (its id kept as sent, 32 hex digits)."""
+        w = self.wire
+        r = w.record_v2_fields(rec)
+        names = w.answer_fields(self.forms.get(r["form"], r["form_version"]))
+        r.update(device=device, version=2, start=w.iso_utc(r["start"]), end=w.iso_utc(r["start"] + r["duration_s"]),
+                 answers={n: v for n, v in zip(names, r["answers"]) if v is not None})
+        return r
+
     def ack(self, records) -> None:
+        """Ack ``records`` as the host would: version 2 (unsigned: these devices have no key) or 1."""
+        import time
+
         entries = [(r["seq"], r["id"], self.wire.STORED) for r in records]
-        self.c.publish(self.wire.topic_ack(self.device), self.wire.encode_ack(entries), qos=1).wait_for_publish(5)
+        if any(r.get("version") == 2 for r in records):
+            payload = self.wire.encode_acks(entries, 1024, 2, self.device, None, int(time.time()))[0]
+        else:
+            payload = self.wire.encode_ack(entries)
+        self.c.publish(self.wire.topic_ack(self.device), payload, qos=1).wait_for_publish(5)
 
     def close(self):
         self.c.loop_stop()
@@ -426,7 +447,7 @@ def _device_login(where, name: str, broker_url: str):
     ``where`` is a running :class:`tiesense.service.Host`, or the path of the database a
     ``tiesense serve`` process serves (the broker checks logins against it at every connect).
     """
-    from tiesense.broker_address import BrokerAddress, parse_broker_url
+    from tiesense.broker_address import parse_broker_url
     from tiesense.provisioning import provision_afresh
     from tiesense.store import Store
 

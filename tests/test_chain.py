@@ -43,7 +43,7 @@ def test_answered_survey_lands_in_sqlite_and_leaves_the_kiosk(broker, request, m
         # The first down selects the first choice; the first up on a 1-5 range shows 3.
         script = survey_keys(3, 2, 3) + [["wait_ms", 300]] + survey_keys(1, 5, 1)
         login = device_login(host, "kiosk-07", host.broker_url) if url is None else None  # embedded: provisioned only
-        creds = {"mqtt_user": login.username, "mqtt_password": login.password} if login else {}
+        creds = {"mqtt_user": login.username, "mqtt_password": login.password, "device_key": login.key} if login else {}
         root = stage(tmp_path / "kiosk", "kiosk-07", host.broker_url, script=script, thanks_ms=0, status_s=1,
                      **creds)
         dev = SimDevice(root, micropython=micropython).start()

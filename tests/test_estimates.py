@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import os
-import queue
 import sqlite3
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
 
@@ -48,22 +46,6 @@ def interview_record(i, rep, device="handheld-01"):
         answers["reciprocity"] = recip
     return wire.make_record(device, i + 1, "fi_partner", "2026112401", end, end, answers,
                             wire.new_instance_id(os.urandom))
-
-
-def publish_interviews(login, records, device="handheld-01"):
-    """Publish ``records`` as ``device`` logged in with ``login`` (a BrokerAddress); return the acks."""
-    acks: queue.Queue = queue.Queue()
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
-    c.on_message = lambda cl, u, m: [acks.put(a) for a in wire.decode_ack(m.payload)]
-    login.configure(c)
-    c.connect(login.host, login.port)
-    c.subscribe(wire.topic_ack(device), qos=1)
-    c.loop_start()
-    c.publish(wire.topic_records(device), wire.encode_batch(device, records), qos=1).wait_for_publish(5)
-    got = [acks.get(timeout=10) for _ in records]
-    c.loop_stop()
-    c.disconnect()
-    return got
 
 
 def interviews_message(reports, device="handheld-01"):
@@ -146,14 +128,17 @@ def test_recompute_writes_the_reconciled_composite(store):
     assert len(store.estimates("decayed_rate")) == 4
 
 
-def test_interviews_through_the_host_update_live_estimates(tmp_path, wait_until, device_login):
+def test_interviews_through_the_host_update_live_estimates(tmp_path, wait_until, device_login, mqtt_device):
     from tiesense.service import Host
 
     db_path = tmp_path / "host.db"
     records = [interview_record(i, rep) for i, rep in enumerate(REPORTS)]
     with Host(db_path) as host:
-        acks = publish_interviews(device_login(host, "handheld-01", host.broker_url), records)
-        assert sorted(a[2] for a in acks) == [wire.STORED] * len(records)
+        # a provisioned handheld: its records go out signed (contract version 2)
+        dev = mqtt_device(device_login(host, "handheld-01", host.broker_url), "handheld-01", per_message=len(records))
+        dev.send(records)
+        wait_until(lambda: dev.n_acked() == len(records), 10, "every interview acknowledged")
+        assert sorted(a[2] for a in dev.all_acks) == [wire.STORED] * len(records)
         with Store(db_path) as reader:
             wait_until(lambda: len(reader.estimates("decayed_rate")) == 4, 10, "live estimates")
             live = live_rows(reader)

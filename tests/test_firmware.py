@@ -26,7 +26,9 @@ DEVICE = "kiosk-07"
 def test_micropython_suite(micropython, path):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join(
         [".frozen", str(FIRMWARE), str(ROOT / "host" / "tiesense"), str(ROOT / "tests" / "firmware")]))
-    r = subprocess.run([micropython, "-X", "heapsize=190K", str(path)], cwd=ROOT, env=env,
+    # a Pico W's heap, plus room for the RAM disks the flash tests mount (scaffolding, not device memory)
+    heap = "254K" if path.stem == "test_powercut" else "190K"
+    r = subprocess.run([micropython, "-X", f"heapsize={heap}", str(path)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
@@ -82,8 +84,8 @@ def test_uplink_keeps_records_until_acked_and_resends_same_ids(micropython, mosq
         first = []
         wait_until(lambda: first.extend(host.collect(0.2)) or len({r["id"] for r in first}) >= 3, 10, "3 records")
         for r in first:
-            wire.check_record(r)
-            assert r["device"] == DEVICE and r["form"] == "tp_visit"
+            assert r["version"] == wire.VERSION and len(r["sig"]) == 0, "a device without a key signs nothing"
+            assert r["device"] == DEVICE and r["form"] == "tp_visit" and r["clock"] == wire.CLOCK_NTP
         ids = {r["seq"]: r["id"] for r in first}
         assert sorted(ids) == [1, 2, 3]
         by_seq = {r["seq"]: r for r in first}

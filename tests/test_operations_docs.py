@@ -6,7 +6,7 @@ import re
 from tiesense import wire
 from tiesense.service import Host
 
-from .conftest import ROOT, free_port, require_tool, wait_for_port
+from .conftest import ROOT, DeviceLogin, free_port, require_tool, wait_for_port
 
 DOC = ROOT / "docs" / "operations.md"
 
@@ -81,8 +81,8 @@ def test_the_secured_config_runs_with_provisioned_files(tmp_path, mosquitto_fact
         wait_for_port(port)
         address = BrokerAddress.parse(f"mqtt://{HOST_USER}@127.0.0.1:{port}", password=host_password, environ={})
         with Host(tmp_path / "park.db", broker_url=address) as host:
-            dev = mqtt_device(BrokerAddress.parse(f"mqtt://kiosk-05@127.0.0.1:{port}", password=device.password,
-                                                  environ={}), "kiosk-05", client_id="kiosk-05")
+            login = DeviceLogin("127.0.0.1", port, username="kiosk-05", password=device.password, key=device.key)
+            dev = mqtt_device(login, "kiosk-05", client_id="kiosk-05")  # signs its records with its key
             rec = visit("kiosk-05", 1)
             dev.send([rec])
             wait_until(lambda: dev.n_acked() == 1, 10, "the provisioned device's record to be acknowledged")

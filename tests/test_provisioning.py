@@ -134,7 +134,8 @@ def test_the_real_firmware_logs_in_with_its_provisioned_site_json(secured, tmp_p
                  **config)
     site = json.loads((root / "site.json").read_text())
     assert site["mqtt_user"] == "kiosk-05" and site["device_key"] == device.key
-    with Host(tmp_path / "host.db", broker_url=secured.host_address()) as host:
+    # the host serves the database the device was provisioned in: it holds the key the records are signed with
+    with Host(tmp_path / "park.db", broker_url=secured.host_address()) as host:
         dev = SimDevice(root, micropython=micropython).start()
         try:
             wait_until(lambda: host.stats["stored"] == 1, 30, "the kiosk's survey in the database")

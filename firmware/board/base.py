@@ -26,6 +26,10 @@ class Board:
         self._approaches = 0
         self._ticks_seen = time.ticks_ms()
         self._uptime_ms = 0
+        self.boot = 0  # boot counter (main.py counts boots in the data directory)
+        # How the clock was set this boot (wire.CLOCK_*): 0 unsynced, 1 NTP, 2 the host's signed time.
+        self.clock = 0
+        self._time_offset = 0  # seconds added to the hardware clock (set_time on a board without an RTC to set)
 
     # ------------------------------------------------------------ input
 
@@ -74,7 +78,16 @@ class Board:
 
     def time(self):
         """Epoch seconds (UTC) for records."""
-        return int(time.time())
+        return int(time.time()) + self._time_offset
+
+    def set_time(self, t, source):
+        """Set the clock to epoch seconds ``t``; ``source`` is wire.CLOCK_NTP or wire.CLOCK_HOST."""
+        self._time_offset = int(t) - int(time.time())
+        self.clock = source
+
+    def sync_ntp(self):
+        """Ask an NTP server for the time (at most about a second); True when the clock was set. Override."""
+        return False
 
     def ticks_ms(self):
         return time.ticks_ms()

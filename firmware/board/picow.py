@@ -171,12 +171,27 @@ class Board(_Base):
             self.led(time.ticks_ms() // 250 % 2)
             time.sleep_ms(50)
         self.led(False)
+        return True
+
+    def sync_ntp(self):
+        # ntptime waits at most its timeout (1 s) for the answer; the uplink retries with backoff
         try:
             import ntptime
+
             ntptime.settime()
         except Exception as e:
             print("board: NTP failed:", e)
+            return False
+        self._time_offset = 0
+        self.clock = 1  # wire.CLOCK_NTP
         return True
+
+    def set_time(self, t, source):
+        # the RTC itself is set, so time.time() (and a soft reset) keep it
+        y, mo, d, h, mi, s, wd, _ = time.gmtime(int(t))
+        machine.RTC().datetime((y, mo, d, wd, h, mi, s, 0))
+        self._time_offset = 0
+        self.clock = source
 
     def network_up(self):
         return self._wlan is not None and self._wlan.isconnected()

@@ -10,12 +10,17 @@
 # approaches and starts a survey, then answers with seeded random presses
 # ("sim_seed"). Screen writes go to stdout, one line per screen line,
 # prefixed "SCREEN "; other firmware messages are plain prints.
+# The clock ("sim_clock"): "ntp" (default) is the computer's clock, as if NTP
+# had answered at boot; "rtc-reset" is a Pico W's: it starts at 2021-01-01 at
+# every boot and no NTP server answers, so only the host's signed time
+# command can set it.
 import json
 import sys
 
 from board.base import KEYS, Board as _Base
 
 _AUTO_GAP_MS = 120
+_RTC_RESET = 1609459200  # 2021-01-01T00:00:00Z, where the rp2 RTC starts at every boot
 
 
 class Board(_Base):
@@ -43,6 +48,12 @@ class Board(_Base):
         self._mode = "idle"
         self._next_auto = self.ticks_add(self.ticks_ms(), min(self._auto_ms, 1000))
         self._last_screen = None
+        if cfg.get("sim_clock") == "rtc-reset":
+            import time
+
+            self._time_offset = _RTC_RESET - int(time.time())
+        else:
+            self.clock = 1  # wire.CLOCK_NTP
 
     def _rand(self):
         # xorshift32: a small deterministic generator for demo answers

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -90,19 +91,30 @@ def demo(kiosks, db_path, broker, every, duration):
 @main.command()
 @click.argument("device")
 @click.argument("cmd", type=click.Choice(["sync", "status", "reboot", "identify"]))
-@click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True, metavar="mqtt[s]://[USER@]HOST:PORT",
-              help="The broker the device and host use.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database: the device's key and current nonce, which sign the command.")
+@click.option("--broker", default=None, metavar="mqtt[s]://[USER@]HOST:PORT",
+              help="The broker the device and host use, with the host's login (default: the embedded broker of "
+                   "the host serving --db).")
 @broker_login_options
-def command(device, cmd, broker, password_file, ca_file, cert_file, key_file):
-    """Send CMD to DEVICE: sync (send pending records now), status, reboot, identify."""
-    from .commands import CommandError, send_command
+def command(device, cmd, db_path, broker, password_file, ca_file, cert_file, key_file):
+    """Send CMD to DEVICE: sync (send pending records now), status, reboot, identify.
 
+    The command is signed with the device's key from the host's database and bound to the device's
+    current connection, so only this host's commands are obeyed and none can be replayed later.
+    """
+    from .commands import CommandError, embedded_login, send_command, signed_command
+
+    if not Path(db_path).exists():
+        raise click.ClickException(f"no database at {db_path}: give the host's --db")
     try:
-        address = broker_address(broker, password_file, ca_file, cert_file, key_file)
-        cid = send_command(address, device, cmd)
+        address = broker_address(broker, password_file, ca_file, cert_file, key_file) or embedded_login(db_path)
+        with _open_store(db_path) as store:
+            payload = signed_command(store, device, cmd)
+        cid = send_command(address, device, cmd, payload=payload)
     except (CommandError, ValueError) as e:
         raise click.ClickException(str(e))
-    click.echo(f"sent {cmd} to {device} (command id {cid})")
+    click.echo(f"sent {cmd} to {device} (command id {cid}, signed for its current connection)")
 
 
 def _open_store(db_path):

@@ -63,7 +63,7 @@ def run_demo(
             login = {}
             if broker_url is None:  # the embedded broker lets in provisioned devices only
                 cfg = host.device_login(device_id, site="demo").site_config
-                login = {k: cfg[k] for k in ("mqtt_user", "mqtt_password", "device_key", "site")}
+                login = {k: cfg[k] for k in ("mqtt_user", "mqtt_password", "device_key", "site", "site_key")}
             dev_root = stage(root / device_id, device_id, host.broker_url, role="kiosk",
                              auto={"seed": i + 1, "every_s": every}, **login)
             dev = SimDevice(dev_root, micropython=micropython)

@@ -27,6 +27,8 @@ from urllib.parse import urlparse
 
 import tiesense
 
+from . import wire
+
 HEAPSIZE = "190K"
 PACKAGE = Path(tiesense.__file__).resolve().parent
 INSTRUMENTS = PACKAGE / "instruments"
@@ -257,7 +259,9 @@ def read_log_state(root, data_dir: str = "data") -> LogState:
                 st.acked.append(seq)
             else:
                 st.pending.append(seq)
-                st.records[seq] = json.loads(payload)
+                rec = json.loads(payload)
+                # contract version 2 records are arrays: keyed by field name here (answers stay positional)
+                st.records[seq] = wire.record_v2_fields(rec) if isinstance(rec, list) else rec
     if (d / "hwm").exists():
         st.hwm = int((d / "hwm").read_text().strip() or 0)
     return st

@@ -233,7 +233,8 @@ def provision(store: Store, name: str, site: str, *, broker_host: str, broker_po
                         "key": key, "created_at": now_iso()})
     port = int(broker_port) if broker_port is not None else (8883 if tls else 1883)
     config = {"device": name, "role": role, "broker_host": broker_host, "broker_port": port,
-              "mqtt_user": name, "mqtt_password": password, "device_key": key, "site": site}
+              "mqtt_user": name, "mqtt_password": password, "device_key": key, "site": site,
+              "site_key": store.site_key(site)}
     if tls:
         config["broker_tls"] = True
     config.update(site_config)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import secrets
 import signal
@@ -97,6 +98,8 @@ class Host:
         self.store: Store | None = None
         self.ingest: Ingest | None = None
         self.forms = FormRegistry()
+        self._forms_out: list[dict] = []  # the forms this host publishes (built-in instruments)
+        self._login_file = None  # the embedded broker's host login, beside the database while running
         self.started_at: float | None = None
 
     @property
@@ -169,6 +172,12 @@ class Host:
             except BrokerError as e:
                 raise HostError(str(e)) from None
             address = BrokerAddress(self.broker.host, self.broker.port, username=HOST_USER, password=secret)
+            if self.db_path != ":memory:":  # `tiesense command` logs in with it while this host runs
+                from .commands import login_file
+                from .provisioning import write_secret
+
+                self._login_file = write_secret(login_file(self.db_path), json.dumps(
+                    {"url": address.url, "password": secret}) + "\n")
         subscribers = [_load_subscriber(spec, self.store) for spec in self.subscriber_specs]
         if self.on_batch is not None:
             subscribers.append(self.on_batch)
@@ -179,12 +188,20 @@ class Host:
             self.ingest.start()
         except IngestError as e:
             raise HostError(str(e)) from None
-        for f in forms:
+        self._forms_out = forms
+        self.publish_forms()
+        self.started_at = time.time()
+
+    def publish_forms(self) -> None:
+        """Publish the current forms, retained, signed for every site that has provisioned devices
+        (wire contract 2; unsigned version 1 while no device is provisioned)."""
+        site_keys = self.store.site_keys() or None
+        for f in self._forms_out:
             try:
-                self.ingest.publish(wire.topic_form(f["id"]), wire.encode_form(f), qos=wire.QOS_FORM, retain=True)
+                self.ingest.publish(wire.topic_form(f["id"]), wire.encode_form(f, site_keys), qos=wire.QOS_FORM,
+                                    retain=True)
             except IngestError as e:
                 raise HostError(f"cannot publish form '{f['id']}': {e}") from None
-        self.started_at = time.time()
 
     def device_login(self, name: str, site: str = "simulated", role: str = "kiosk"):
         """Provision device ``name`` afresh in the host's database (a previous login of that name is
@@ -196,8 +213,12 @@ class Host:
         if self.store is None:
             raise HostError("the host is not started")
         address = self._broker_url or BrokerAddress(self.broker.host, self.broker.port)
-        return provision_afresh(self.store, name, site, broker_host=address.host, broker_port=address.port,
-                                role=role)
+        new_site = site not in self.store.site_keys()
+        login = provision_afresh(self.store, name, site, broker_host=address.host, broker_port=address.port,
+                                 role=role)
+        if new_site:  # the retained forms must carry this site's signature too
+            self.publish_forms()
+        return login
 
     def stop(self) -> None:
         """Stop the ingest (draining and acknowledging what it holds), the broker, and close the store."""
@@ -207,6 +228,9 @@ class Host:
             self.ingest = None
         if self.broker is not None:
             self.broker.stop()
+        if self._login_file is not None:
+            self._login_file.unlink(missing_ok=True)
+            self._login_file = None
         if self.store is not None:
             self._last_counts = self.store.counts()
             self.store.close()

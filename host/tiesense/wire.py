@@ -556,6 +556,11 @@ def check_record_v2(rec):
     return rec
 
 
+def record_v2_fields(rec):
+    """A version 2 record (array) as a dict keyed by :data:`RECORD_V2_FIELDS` (answers stay positional)."""
+    return dict(zip(RECORD_V2_FIELDS, rec))
+
+
 def record_body(rec):
     """The bytes a version 2 record's signature covers (canonical array of its first ten elements)."""
     return encode(rec[:10])

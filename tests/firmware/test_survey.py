@@ -100,13 +100,34 @@ def test_optional_question_may_be_skipped():
 
 def test_record_is_valid():
     s, a, b = answers_for(["down", "ok", "down", "ok", "up", "ok"])
-    r = s.record("kiosk-01", 5)
-    wire.check_record(r)
-    check_eq(r["form"], "tp_visit")
-    check_eq(r["form_version"], FORM["version"])
-    check_eq(r["start"], wire.iso_utc(b.t))
-    assert wire.valid_instance_id(r["id"])
-    check_eq(r["answers"], {"facility": "shared_lab", "org_type": "large_firm", "satisfaction": 3})
+    b.boot = 4
+    r = s.record()
+    check_eq(r[0], 0, "seq is set by the log")
+    wire.check_record_v2([1] + r[1:] + [""])
+    check_eq(r[2:4], ["tp_visit", FORM["version"]])
+    check_eq(r[4], b.t)
+    check_eq(r[6], 4)
+    check_eq(r[8], b.clock)
+    assert wire.valid_instance_id(wire.instance_id_from_hex(r[1]))
+    # positional: one value per answer field of the form, in form order
+    check_eq(r[9], ["shared_lab", "large_firm", 3])
+
+
+def test_signed_record_verifies_with_cpythons_hmac_output():
+    # HMAC-SHA256 written on hashlib.sha256 must give RFC 4231's test vectors (case 2 and a 131-byte key)
+    check_eq(wire.hmac_sha256(b"Jefe", b"what do ya want for nothing?"),
+             bytes.fromhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"), "RFC 4231 case 2")
+    check_eq(wire.hmac_sha256(b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First"),
+             bytes.fromhex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"), "RFC 4231 case 6")
+    s, a, b = answers_for(["down", "ok", "down", "ok", "up", "ok"])
+    key = bytes(range(32))
+    rec = s.record()
+    line = wire.sign_record(rec, 7, "kiosk-01", key)
+    arr = json.loads(line)
+    check_eq(arr[0], 7)
+    assert wire.signature_ok(key, wire.SIGN_RECORD, "kiosk-01", wire.record_body(arr), arr[10])
+    assert not wire.signature_ok(key, wire.SIGN_RECORD, "kiosk-02", wire.record_body(arr), arr[10])
+    check_eq(wire.record_id(line), rec[1].encode())
 
 
 def test_screen_shows_label_and_cursor():
