@@ -183,3 +183,14 @@ def test_a_kiosk_whose_clock_restarted_in_2021_gets_the_hosts_time_and_its_recor
             assert host.stats["quarantined"] == 0
         finally:
             dev.stop()
+
+
+def test_require_signed_quarantines_devices_the_host_has_no_key_for(tmp_path, mosquitto, mqtt_device, visit,
+                                                                    wait_until):
+    with Host(tmp_path / "park.db", broker_url=mosquitto.url, require_signed=True) as host:
+        stranger = mqtt_device(mosquitto.url, "kiosk-77")  # never provisioned: no key, nothing signed
+        stranger.send([visit("kiosk-77", 1)])
+        wait_until(lambda: stranger.n_acked() == 1, 10, "the host's answer")
+        assert stranger.all_acks[0][2] == wire.QUARANTINED, "held in quarantine, so the device stops resending"
+        assert host.store.counts()["records"] == 0
+        assert "--require-signed" in host.store.quarantined()[0]["reason"]

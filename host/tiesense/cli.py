@@ -59,7 +59,11 @@ def broker_address(url, password_file, ca_file, cert_file, key_file):
 @click.option("--client-id", default=None, metavar="ID",
               help="MQTT client id of the ingest. Default: derived from this machine and the database "
                    "(printed when ready), so each host keeps its own broker session.")
-def serve(db_path, broker, password_file, ca_file, cert_file, key_file, port, shared_group, client_id):
+@click.option("--require-signed", is_flag=True,
+              help="Quarantine every unsigned record, also from devices the host has no key for (once every device "
+                   "runs signing firmware; see docs/protocol.md, Version 2).")
+def serve(db_path, broker, password_file, ca_file, cert_file, key_file, port, shared_group, client_id,
+          require_signed):
     """Run the host: ingest device records into SQLite and acknowledge them."""
     from .service import serve as run
 
@@ -68,7 +72,8 @@ def serve(db_path, broker, password_file, ca_file, cert_file, key_file, port, sh
     except ValueError as e:  # the same one-line form as every other reason serve cannot start
         click.echo(f"tiesense: {e}", err=True)
         sys.exit(1)
-    run(db_path=db_path, broker_url=address, embedded_port=port, shared_group=shared_group, client_id=client_id)
+    run(db_path=db_path, broker_url=address, embedded_port=port, shared_group=shared_group, client_id=client_id,
+        require_signed=require_signed)
 
 
 @main.command()

@@ -80,8 +80,9 @@ class Host:
     def __init__(self, db_path: str | Path, broker_url: str | BrokerAddress | None = None, embedded_port: int = 0,
                  shared_group: str | None = None, *, client_id: str | None = None,
                  on_batch: Callable[[BatchReport], None] | None = None,
-                 subscribers: Iterable[str] = DEFAULT_SUBSCRIBERS):
+                 subscribers: Iterable[str] = DEFAULT_SUBSCRIBERS, require_signed: bool = False):
         self.db_path = str(db_path)
+        self.require_signed = require_signed
         if broker_url is not None:  # fail early on a bad URL or unreadable password file
             broker_url = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
         elif shared_group is not None:
@@ -183,6 +184,7 @@ class Host:
             subscribers.append(self.on_batch)
         self.ingest = Ingest(self.store, address, client_id=self.client_id,
                              shared_group=self.shared_group, forms=self.forms, on_batch=subscribers,
+                             require_signed=self.require_signed,
                              protocol=4 if self.broker is not None else None)
         try:
             self.ingest.start()
@@ -292,7 +294,7 @@ class Host:
 
 def serve(db_path: str | Path, broker_url: str | BrokerAddress | None = None, embedded_port: int = 1883,
           shared_group: str | None = None, *, client_id: str | None = None, every: float = 5.0,
-          out: TextIO | None = None) -> None:
+          out: TextIO | None = None, require_signed: bool = False) -> None:
     """Run a :class:`Host` until SIGINT or SIGTERM, printing a summary every ``every`` seconds.
 
     Prints one line when ready (broker URL and database path). Failures to
@@ -308,7 +310,7 @@ def serve(db_path: str | Path, broker_url: str | BrokerAddress | None = None, em
     try:
         try:
             host = Host(db_path, broker_url=broker_url, embedded_port=embedded_port, shared_group=shared_group,
-                        client_id=client_id)
+                        client_id=client_id, require_signed=require_signed)
         except ValueError as e:
             _fail(str(e))
         try:

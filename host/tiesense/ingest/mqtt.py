@@ -126,7 +126,7 @@ class Ingest:
                  shared_group: str | None = None, batch_max: int = 500, *,
                  forms: FormRegistry | None = None,
                  on_batch: Callable[[BatchReport], None] | Iterable[Callable[[BatchReport], None]] | None = None,
-                 protocol: int | None = None):
+                 protocol: int | None = None, require_signed: bool = False):
         self.store = store
         self.address = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
         self.broker_url = self.address.url  # without the password: safe in every message
@@ -140,7 +140,7 @@ class Ingest:
             raise ValueError("a shared group needs MQTT 5 (protocol=5)")
         self.protocol = protocol
         self.batch_max = max(1, int(batch_max))
-        self.core = IngestCore(forms)
+        self.core = IngestCore(forms, require_signed=require_signed)
         if on_batch is None:
             self.subscribers: list[Callable[[BatchReport], None]] = []
         elif callable(on_batch):
