@@ -41,11 +41,25 @@ near_records = st.fixed_dictionaries({
                                   json_values), max_size=4)})
 
 
+# Contract version 2: arrays of the right length with values of any type, or of plausible types.
+near_v2 = st.one_of(
+    st.lists(json_values, min_size=11, max_size=11),
+    st.tuples(st.integers(-3, 2**33), st.one_of(st.text(max_size=33), st.just("0f8fad5bd9cb469fa16570867728950e")),
+              st.sampled_from(["tp_visit", "fi_partner", "nope", ""]), st.sampled_from(["2026112401", "x"]),
+              st.integers(-5, 2**33), st.integers(-5, 10**6), st.integers(-1, 99), st.integers(-1, 10**7),
+              st.integers(-1, 3), st.lists(st.one_of(st.none(), st.integers(-2, 9), st.text(max_size=12)),
+                                           max_size=5),
+              st.one_of(st.just(""), st.text(max_size=44))).map(list))
+near_records_v2 = st.fixed_dictionaries({"v": st.just(2), "device": st.sampled_from([DEV, "kiosk-02"]),
+                                         "records": st.lists(near_v2, max_size=4)})
+
+
 payloads = st.one_of(
     st.binary(max_size=300),
     json_values.map(lambda v: json.dumps(v).encode()),
     near_records.map(lambda v: json.dumps(v).encode()),
-    st.fixed_dictionaries({"v": st.just(1)}, optional={k: json_values for k in wire.STATUS_FIELDS})
+    near_records_v2.map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({"v": st.sampled_from([1, 2])}, optional={k: json_values for k in wire.STATUS_FIELDS})
     .map(lambda v: json.dumps(v).encode()),
 )
 topics = st.one_of(st.sampled_from([wire.topic_records(DEV), wire.topic_status(DEV), wire.topic_ack(DEV),
@@ -76,9 +90,10 @@ def test_the_ingest_core_never_crashes_and_keeps_every_refusal_with_a_reason(mes
 device_payloads = st.one_of(
     st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
-    st.fixed_dictionaries({"v": st.just(1)}, optional={"acks": json_values, "cmd": st.one_of(
+    st.fixed_dictionaries({"v": st.sampled_from([1, 2])}, optional={"acks": json_values, "cmd": st.one_of(
         st.sampled_from(list(wire.COMMANDS)), json_values), "id": json_values, "args": json_values,
-        "version": json_values, "questions": json_values}).map(lambda v: json.dumps(v).encode()),
+        "version": json_values, "questions": json_values, "sig": json_values, "t": json_values,
+        "nonce": json_values}).map(lambda v: json.dumps(v).encode()),
 )
 
 _DEVICE_SCRIPT = """
@@ -91,15 +106,19 @@ i = -1
 for line in f:  # one case a line: the long profile does not fit a device-sized heap at once
     i += 1
     payload = bytes.fromhex(line.strip().decode())
-    for decode in (wire.decode_ack, wire.decode_command, wire.decode_form, wire.decode_status):
+    key = bytes(range(32))
+    keyed_form = lambda p: wire.decode_form(p, "lobby-a", key)
+    for decode in (wire.decode_ack, wire.decode_command, wire.decode_form, wire.decode_status,
+                   lambda p: wire.decode_ack(p, "kiosk-01", key),  # a device with a key: what it checks
+                   lambda p: wire.decode_command(p, "kiosk-01", key, "0a1b2c3d"), keyed_form):
         try:
             out = decode(payload)
-            if decode is wire.decode_form:
+            if decode is wire.decode_form or decode is keyed_form:
                 wire.newer_version(out["version"], "2026112401")
         except wire.WireError:
             pass
         except Exception as e:
-            crashes.append("%%d %%s %%s" %% (i, decode.__name__, repr(e)))
+            crashes.append("%%d %%s %%s" %% (i, getattr(decode, "__name__", "keyed"), repr(e)))
 f.close()
 print(json.dumps(crashes))
 """
