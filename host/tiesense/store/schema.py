@@ -43,6 +43,18 @@ identities
     ``role`` (``host`` or ``device``), ``site``, ``password_hash`` (Mosquitto's
     ``$7$`` PBKDF2-SHA512 form, never the password), ``key`` (a device's secret
     for signing records, hex), ``created_at`` and ``revoked_at``.
+roster_versions, organisations
+    The roster: each import of the organisations list is a new ``version``
+    (when, from what source, digest of its rows, how many); ``organisations``
+    holds every version's rows (``code`` is the roster code interviews name,
+    ``name``, ``actor_type``, ``region``, ``sector``, ``size``). The current
+    roster is the highest version.
+web_users, api_tokens, web_sessions
+    Who may use the web side: users who log in to the pages (``password_hash``
+    is scrypt, never the password), API tokens (``token_hash`` is the SHA-256
+    of the token, shown once when created; one active token per ``name``) and
+    login sessions (``session_hash``, SHA-256 of the cookie's value, with its
+    expiry). ``role`` is ``admin``, ``analyst`` or ``viewer``.
 """
 from __future__ import annotations
 
@@ -176,6 +188,52 @@ MIGRATIONS: tuple[Migration, ...] = (
            "revoked_at" TEXT
         )""",
     )),
+    # Version 4 belongs to the wire-contract and ingest work on main; on this branch it is an empty
+    # placeholder so that the web's migration can be 5. At the merge, main's migration 4 replaces it.
+    Migration(4, "reserved for main's migration 4 (empty on the web branch)", ()),
+    Migration(5, "the web side: a versioned roster of organisations, web users, API tokens and login sessions", (
+        """CREATE TABLE IF NOT EXISTS "roster_versions" (
+           "version" INTEGER PRIMARY KEY,
+           "imported_at" TEXT NOT NULL,
+           "source" TEXT,
+           "digest" TEXT NOT NULL,
+           "organisations" INTEGER NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS "organisations" (
+           "version" INTEGER NOT NULL REFERENCES "roster_versions" ("version"),
+           "code" INTEGER NOT NULL,
+           "name" TEXT NOT NULL,
+           "actor_type" TEXT NOT NULL,
+           "region" TEXT,
+           "sector" TEXT,
+           "size" TEXT,
+           PRIMARY KEY ("version", "code")
+        )""",
+        """CREATE TABLE IF NOT EXISTS "web_users" (
+           "name" TEXT PRIMARY KEY,
+           "role" TEXT NOT NULL,
+           "password_hash" TEXT NOT NULL,
+           "created_at" TEXT NOT NULL,
+           "disabled_at" TEXT
+        )""",
+        """CREATE TABLE IF NOT EXISTS "api_tokens" (
+           "id" INTEGER PRIMARY KEY,
+           "name" TEXT NOT NULL,
+           "role" TEXT NOT NULL,
+           "token_hash" TEXT NOT NULL UNIQUE,
+           "created_at" TEXT NOT NULL,
+           "revoked_at" TEXT
+        )""",
+        'CREATE UNIQUE INDEX IF NOT EXISTS "idx_api_tokens_active_name" ON "api_tokens" ("name") '
+        'WHERE "revoked_at" IS NULL',
+        """CREATE TABLE IF NOT EXISTS "web_sessions" (
+           "session_hash" TEXT PRIMARY KEY,
+           "user" TEXT NOT NULL,
+           "created_at" TEXT NOT NULL,
+           "expires_at" TEXT NOT NULL
+        )""",
+        'CREATE INDEX IF NOT EXISTS "idx_records_form_end" ON "records" ("form", "end")',
+    )),
 )
 
 #: The schema version this tiesense writes: the number of migrations.
@@ -183,7 +241,8 @@ VERSION = len(MIGRATIONS)
 
 #: Every table, in the order of the docstring.
 TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
-          "cluster_measures", "identities")
+          "cluster_measures", "identities", "roster_versions", "organisations", "web_users", "api_tokens",
+          "web_sessions")
 
 
 def version(conn: sqlite3.Connection) -> int:
