@@ -77,8 +77,20 @@ class ApiServer:
 
 
 def run(app, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` (from :func:`bind`) in the foreground until SIGINT or SIGTERM."""
+    """Serve ``app`` on ``sock`` (from :func:`bind`) in the foreground until SIGINT or SIGTERM, then return.
+
+    uvicorn shuts down on those signals and then raises the signal again with the
+    handlers it found; quiet ones here make that a normal return (exit status 0).
+    """
+    import signal
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: None)
     try:
         _server(app, sock).run(sockets=[sock])
     finally:
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
