@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tiesense import access
+from tiesense.web.auth import Viewer
 
 OPEN = {("GET", "/api/health"), ("POST", "/api/login"), ("GET", "/login"), ("POST", "/login")}
 #: What a viewer may call: no organisation-level row anywhere in it.
@@ -109,3 +110,32 @@ def test_a_revoked_or_made_up_token_is_refused(web):
     assert r.status_code == 401 and r.json()["error"] == "unknown or revoked token"
     assert web.client.get("/api/ties", headers={"Authorization": "Bearer tsk_nope"}).status_code == 401
     assert web.client.get("/api/ties", headers={"Authorization": "Basic eDp5"}).status_code == 401
+
+
+def test_a_page_plugged_in_sends_a_browser_without_a_session_to_the_login_and_back(web_template, tmp_path):
+    """How dashboards will plug in: a router of pages, guarded like the API."""
+    import shutil
+
+    from fastapi import APIRouter
+    from fastapi.responses import HTMLResponse
+    from fastapi.testclient import TestClient
+
+    from tiesense.store import Store
+    from tiesense.web import create_app
+
+    pages = APIRouter()
+
+    @pages.get("/overview", response_class=HTMLResponse)
+    def overview(who: Viewer):
+        return f"<h1>Park overview for {who.name}</h1>"
+
+    shutil.copyfile(web_template[0], tmp_path / "p.db")
+    with Store(tmp_path / "p.db") as store:
+        c = TestClient(create_app(store, pages=[pages]))
+        r = c.get("/overview?wave=2", headers={"Accept": "text/html"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Foverview%3Fwave%3D2"
+        assert c.get("/overview").status_code == 401  # not a browser: JSON
+        done = c.post("/login", data={"name": "ada", "password": "a long password", "next": "/overview?wave=2"},
+                      follow_redirects=False)
+        assert done.headers["location"] == "/overview?wave=2"
+        assert "Park overview for ada" in c.get("/overview").text

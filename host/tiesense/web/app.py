@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Iterable
 
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from .. import __version__
 from ..store import Store
@@ -24,7 +24,8 @@ OPEN_ROUTERS = (health.router, session.router)
 
 
 def create_app(store: Store | str | Path, settings: Settings | None = None, *,
-               on_batch: Iterable[Callable] = (), on_form: Callable[[dict], None] | None = None) -> FastAPI:
+               on_batch: Iterable[Callable] = (), on_form: Callable[[dict], None] | None = None,
+               pages: Iterable[APIRouter] = ()) -> FastAPI:
     """The tiesense web app over ``store`` (a :class:`~tiesense.store.Store`, or a database path to open).
 
     Parameters
@@ -39,6 +40,12 @@ def create_app(store: Store | str | Path, settings: Settings | None = None, *,
     on_form : callable or None
         Called with a form published through the API, after it is stored: the
         host registers it for ingest checks and sends it to the devices.
+    pages : APIRouters
+        Server-rendered pages (dashboards), included like the API's routers:
+        every caller authenticated (a browser without a session is sent to
+        ``/login?next=...``); a page states its role with the same guards
+        (:data:`~tiesense.web.auth.Viewer`...) and reads through the same
+        library functions as the API.
 
     Examples
     --------
@@ -64,4 +71,6 @@ def create_app(store: Store | str | Path, settings: Settings | None = None, *,
         app.include_router(router)
     for router in PROTECTED_ROUTERS:
         app.include_router(router, dependencies=[Depends(authenticated)], responses=errors.ERRORS)
+    for router in pages:
+        app.include_router(router, dependencies=[Depends(authenticated)])
     return app

@@ -1,6 +1,7 @@
 """Errors as JSON: ``{"error": what went wrong, "hint": what to do}``, for every failure the API gives.
 
-Routes raise :class:`ApiError`; FastAPI's own errors (unknown route, wrong
+Routes raise :class:`ApiError`; a 401 on a page (a GET outside ``/api/`` from
+a browser) is a redirect to ``/login?next=...`` instead. FastAPI's own errors (unknown route, wrong
 method, a parameter that does not validate) and unexpected exceptions are
 turned into the same shape by the handlers :func:`install` adds.
 """
@@ -10,7 +11,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,11 +49,22 @@ def _body(status: int, error: str, hint: str, headers: dict | None = None) -> JS
     return JSONResponse({"error": error, "hint": hint}, status_code=status, headers=headers)
 
 
+def _is_page(request: Request) -> bool:
+    """A page (not under /api) asked for by a browser (it accepts HTML)."""
+    return (request.method == "GET" and not request.url.path.startswith("/api/")
+            and "text/html" in request.headers.get("accept", ""))
+
+
 def install(app: FastAPI) -> None:
     """Make every error of ``app`` a JSON :class:`ErrorBody`."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
+        if exc.status == 401 and _is_page(request):  # a browser on a page: to the login, and back
+            from urllib.parse import quote
+
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
         return _body(exc.status, exc.error, exc.hint, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
