@@ -22,6 +22,8 @@ Examples
 """
 from __future__ import annotations
 
+import functools
+
 from .forms import builtin_forms, form_questions
 from .store import Store, analysable
 from .store.analysable import INTERVIEW_FORM, TIE_KEYS, VISIT_FORM, VISIT_KEYS, Filters
@@ -48,9 +50,14 @@ def suppress(cells: list[dict], k: int | None) -> list[dict]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _builtin() -> tuple[dict, ...]:
+    return tuple(builtin_forms())  # shipped files, read once per process (a version never changes)
+
+
 def all_forms(store: Store) -> list[dict]:
     """Every form version the host knows: the published ones and the built-in instruments."""
-    seen = {(f["id"], f["version"]): f for f in builtin_forms()}
+    seen = {(f["id"], f["version"]): f for f in _builtin()}
     seen.update({(f["id"], f["version"]): f for f in store.forms()})
     return list(seen.values())
 
