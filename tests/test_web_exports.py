@@ -114,3 +114,14 @@ def test_the_cli_exports_every_format_with_a_progress_bar(estimated, tmp_path, f
     assert not (tmp_path / f"out.{fmt}.part").exists()
     if fmt == "graphml":
         assert nx.read_graphml(out).number_of_edges() == 16
+
+
+def test_a_roster_name_that_looks_like_a_formula_stays_text_in_xlsx(web):
+    from tiesense.store import roster
+
+    web.store.import_roster(roster.parse_csv('code,name,actor_type\n1,"=HYPERLINK(""http://x"",""y"")",sme\n'))
+    wb = openpyxl.load_workbook(io.BytesIO(web.get("/api/exports/xlsx", "analyst").content))
+    ws = wb["respondents"]
+    header = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=header.index("name") + 1)
+    assert cell.value == '=HYPERLINK("http://x","y")' and cell.data_type == "s"

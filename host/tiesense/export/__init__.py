@@ -77,13 +77,24 @@ def write_tables(tables: list[Table], fmt: str, out: BinaryIO, progress: Progres
                     z.writestr(f"{t.name}.csv", _csv_bytes(t, progress, done, total))
     elif fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
 
         wb = Workbook(write_only=True)
         for t in tables:
             ws = wb.create_sheet(t.name[:31])  # Excel's limit on sheet names
-            ws.append(t.columns)
+
+            def text(v, ws=ws):
+                # openpyxl writes a string starting with "=" as a formula: a roster name such as
+                # =HYPERLINK(...) would run in the analyst's Excel. Keep it text.
+                if isinstance(v, str) and v.startswith("="):
+                    cell = WriteOnlyCell(ws, value=v)
+                    cell.data_type = "s"
+                    return cell
+                return v
+
+            ws.append([text(c) for c in t.columns])
             for row in t.rows():
-                ws.append(row)
+                ws.append([text(v) for v in row])
                 done[0] += 1
                 if progress is not None and (done[0] % 500 == 0 or done[0] == total):
                     progress(done[0], total)
