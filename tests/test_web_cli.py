@@ -34,6 +34,14 @@ def test_create_admin_reads_a_password_file_or_prompts(tmp_path):
         assert access.login(store, "bob", "another password") is not None
     again = invoke("users", "create-admin", "ada", "--db", str(db), "--password-file", str(pw))
     assert again.exit_code == 1 and "already a user 'ada'" in again.output
+    listed = invoke("users", "list", "--db", str(db)).output
+    assert "ada" in listed and "admin" in listed and "scrypt" not in listed
+    with Store(db) as store:
+        cookie, _ = access.login(store, "bob", "another password")
+    assert invoke("users", "set-password", "bob", "--db", str(db), input="a new password\na new password\n").exit_code == 0
+    with Store(db) as store:
+        assert access.session_principal(store, cookie) is None  # the old session ended
+        assert access.login(store, "bob", "a new password") is not None
 
 
 def test_a_token_is_printed_once_and_listed_by_name_only(tmp_path):

@@ -411,6 +411,38 @@ def users_create(name, role, db_path, password_file):
     click.echo(f"{role} {name} created in {db_path}")
 
 
+@users.command("set-password")
+@click.argument("name")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+@click.option("--password-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Read the password from this file (its first line) instead of prompting.")
+def users_set_password(name, db_path, password_file):
+    """Give user NAME a new password (prompts twice); their open login sessions end."""
+    from .access import AccessError, set_password
+
+    password = _read_password(password_file)
+    try:
+        with _open_store(db_path) as store:
+            set_password(store, name, password)
+    except AccessError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"new password set for {name}; their sessions ended")
+
+
+@users.command("list")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+def users_list(db_path):
+    """List the users of the web pages with their role (never their password hashes)."""
+    from .store import access
+
+    with _open_store(db_path) as store:
+        rows = store.read(access.users)
+    for r in rows:
+        click.echo(f"{r['name']:<24} {r['role']:<8} since {r['created_at']}")
+
+
 @main.group()
 def tokens():
     """API tokens (Authorization: Bearer ...); only their hashes are kept."""
