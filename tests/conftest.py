@@ -563,3 +563,103 @@ def _user_version(path) -> int:
 def user_version():
     """``user_version(path)``: the schema version (``PRAGMA user_version``) of a database file."""
     return _user_version
+
+
+# ------------------------------------------------------------------ the web side
+
+WEB_ROSTER = ("code,name,actor_type,region,sector,size\n"
+              + "".join(f"{c},SME {c},sme,Gyeongbuk,ICT,small\n" for c in range(1, 7))
+              + "".join(f"{c},University {c},university,Daegu,,\n" for c in range(7, 11))
+              + "11,ETRI Gumi,gri,Gyeongbuk,,\n12,Gumi Techno Park,techno_park,Gyeongbuk,,\n")
+
+
+def _web_records():
+    """Records of the built-in forms a web test database holds: 10 visits (7 shared lab, 3 cafeteria) and
+    16 tie reports: 6 SMEs name 2 partners each (12 reports), 4 universities 1 each (a cell of 4)."""
+    from tiesense import wire
+
+    def iid(tag):
+        import hashlib
+
+        return wire.new_instance_id(lambda k: hashlib.sha256(tag.encode()).digest()[:k])
+
+    visits = [wire.make_record("kiosk-01", i + 1, "tp_visit", "2026112401", f"2026-11-24T{9 + i:02d}:00:00Z",
+                               f"2026-11-24T{9 + i:02d}:01:00Z",
+                               {"facility": "shared_lab" if i < 7 else "cafeteria", "org_type": "sme",
+                                "satisfaction": 1 + i % 5}, iid(f"visit-{i}")) for i in range(10)]
+    reports = []
+    pairs = [(r, p) for r in range(1, 7) for p in (r % 6 + 1, 11)] + [(r, 12) for r in range(7, 11)]
+    for seq, (r, p) in enumerate(pairs, start=1):
+        reports.append(wire.make_record(
+            "handheld-01", seq, "fi_partner", "2026112401", f"2026-11-2{5 + seq % 3}T10:00:00Z",
+            f"2026-11-2{5 + seq % 3}T10:20:00Z",
+            {"respondent_org": r, "partner_org": p, "tie_types": ["traded", "knowledge"] if seq % 2 else ["support"],
+             "frequency": 1 + seq % 6, "since_year": 2015 + seq % 8, "closeness": 1 + seq % 5,
+             "reciprocity": "mutual", "scope": "same_park" if seq % 3 else "same_region"}, iid(f"tie-{seq}")))
+    return visits, reports
+
+
+def _build_web_db(path):
+    from tiesense import access, wire
+    from tiesense.ingest import IngestCore, Message
+    from tiesense.store import Store, roster
+
+    visits, reports = _web_records()
+    tokens = {}
+    with Store(path) as store:
+        store.import_roster(roster.parse_csv(WEB_ROSTER), source="conftest")
+        core = IngestCore()
+        report = core.process(store, [
+            Message(wire.topic_records("kiosk-01"), wire.encode_batch("kiosk-01", visits), 1_795_000_000.0),
+            Message(wire.topic_records("handheld-01"), wire.encode_batch("handheld-01", reports), 1_795_000_000.0)])
+        assert report.stored == len(visits) + len(reports), report
+        for role in ("viewer", "analyst", "admin"):
+            tokens[role] = access.create_token(store, f"{role}-token", role)
+        access.create_user(store, "ada", "a long password", "analyst")
+    return tokens
+
+
+@pytest.fixture(scope="session")
+def web_template(tmp_path_factory):
+    """A database file with the roster, the web records and one token per role (built once)."""
+    path = tmp_path_factory.mktemp("web") / "template.db"
+    tokens = _build_web_db(path)
+    return path, tokens
+
+
+class WebEnv:
+    """A test's own copy of the web database, its app and a TestClient; ``as_(role)`` gives the auth header."""
+
+    def __init__(self, path, tokens, settings=None):
+        from fastapi.testclient import TestClient
+
+        from tiesense.store import Store
+        from tiesense.web import Settings, create_app
+
+        self.path, self.tokens = path, tokens
+        self.store = Store(path)
+        self.app = create_app(self.store, settings or Settings())
+        self.client = TestClient(self.app, raise_server_exceptions=False)
+
+    def as_(self, role: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def get(self, url: str, role: str | None = None, **kw):
+        return self.client.get(url, headers=self.as_(role) if role else None, **kw)
+
+    def close(self):
+        self.client.close()
+        self.store.close()
+
+
+@pytest.fixture
+def web(web_template, tmp_path):
+    """A WebEnv over a fresh copy of the web template database."""
+    import shutil
+
+    src, tokens = web_template
+    dst = tmp_path / "web.db"
+    shutil.copyfile(src, dst)
+    env = WebEnv(dst, tokens)
+    yield env
+    env.close()

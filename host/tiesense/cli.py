@@ -62,18 +62,53 @@ def broker_address(url, password_file, ca_file, cert_file, key_file):
 @click.option("--require-signed", is_flag=True,
               help="Quarantine every unsigned record, also from devices the host has no key for (once every device "
                    "runs signing firmware; see docs/protocol.md, Version 2).")
+@click.option("--api", "api", default=None, is_flag=False, flag_value="127.0.0.1:8080", metavar="HOST:PORT",
+              help="Also serve the web API (and pages) at HOST:PORT; --api alone means 127.0.0.1:8080. "
+                   "Default: no web server.")
+@click.option("--api-only", is_flag=True,
+              help="Serve only the web API against the database, without broker or ingest (another "
+                   "process ingests); at --api's address, else 127.0.0.1:8080.")
+@click.option("--k", "k", default=None, type=click.IntRange(min=1),
+              help="k-anonymity of viewers: cells from fewer respondents are suppressed (default 5).")
 def serve(db_path, broker, password_file, ca_file, cert_file, key_file, port, shared_group, client_id,
-          require_signed):
-    """Run the host: ingest device records into SQLite and acknowledge them."""
+          require_signed, api, api_only, k):
+    """Run the host: ingest device records into SQLite and acknowledge them; with --api, the web API too."""
     from .service import serve as run
 
+    api_address = None
+    if api is not None or api_only:
+        try:
+            api_address = parse_address(api or "127.0.0.1:8080")
+        except ValueError as e:
+            raise click.UsageError(str(e))
+    if api_only:
+        if broker or shared_group or client_id:
+            raise click.UsageError("--api-only runs no ingest: --broker, --shared-group and --client-id do not apply")
+        from .service import serve_api
+
+        serve_api(db_path, api_address, k=k)
+        return
     try:
         address = broker_address(broker, password_file, ca_file, cert_file, key_file)
     except ValueError as e:  # the same one-line form as every other reason serve cannot start
         click.echo(f"tiesense: {e}", err=True)
         sys.exit(1)
     run(db_path=db_path, broker_url=address, embedded_port=port, shared_group=shared_group, client_id=client_id,
-        require_signed=require_signed)
+        require_signed=require_signed, api=api_address, k=k)
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:8080`` for IPv6) as ``(host, port)``; ValueError saying what is wrong.
+
+    Examples
+    --------
+    >>> parse_address("0.0.0.0:80"), parse_address("[::1]:8080")
+    (('0.0.0.0', 80), ('::1', 8080))
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"the API address {text!r} is not HOST:PORT (e.g. 127.0.0.1:8080)")
+    return host.strip("[]"), int(port)
 
 
 @main.command()
@@ -338,6 +373,211 @@ def restore(src, db_path):
     kept = f"; the database it replaced is kept as {report.kept}" if report.kept else ""
     click.echo(f"restored {report.source} into {report.db_path}: {report.records} records, "
                f"{report.quarantine} quarantined{upgraded}{kept}")
+
+
+@main.group()
+def users():
+    """Users who log in to the web pages (roles admin, analyst, viewer)."""
+
+
+def _read_password(password_file):
+    if password_file is not None:
+        with open(password_file, encoding="utf-8") as f:
+            return f.read().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create-admin")
+@click.argument("name")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database (created if missing).")
+@click.option("--password-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Read the password from this file (its first line) instead of prompting.")
+def users_create_admin(name, db_path, password_file):
+    """Create the admin user NAME who logs in to the web pages (prompts for the password twice)."""
+    from .access import AccessError, create_user
+
+    password = _read_password(password_file)
+    try:
+        with _open_store(db_path) as store:
+            create_user(store, name, password, "admin")
+    except AccessError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"admin {name} created in {db_path}: log in at /login of tiesense serve --api")
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True)
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database (created if missing).")
+@click.option("--password-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Read the password from this file (its first line) instead of prompting.")
+def users_create(name, role, db_path, password_file):
+    """Create user NAME with ROLE for the web pages (prompts for the password twice)."""
+    from .access import AccessError, create_user
+
+    password = _read_password(password_file)
+    try:
+        with _open_store(db_path) as store:
+            create_user(store, name, password, role)
+    except AccessError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"{role} {name} created in {db_path}")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+@click.option("--password-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Read the password from this file (its first line) instead of prompting.")
+def users_set_password(name, db_path, password_file):
+    """Give user NAME a new password (prompts twice); their open login sessions end."""
+    from .access import AccessError, set_password
+
+    password = _read_password(password_file)
+    try:
+        with _open_store(db_path) as store:
+            set_password(store, name, password)
+    except AccessError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"new password set for {name}; their sessions ended")
+
+
+@users.command("list")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+def users_list(db_path):
+    """List the users of the web pages with their role (never their password hashes)."""
+    from .store import access
+
+    with _open_store(db_path) as store:
+        rows = store.read(access.users)
+    for r in rows:
+        click.echo(f"{r['name']:<24} {r['role']:<8} since {r['created_at']}")
+
+
+@main.group()
+def tokens():
+    """API tokens (Authorization: Bearer ...); only their hashes are kept."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["admin", "analyst", "viewer"]), required=True,
+              help="viewer: aggregates only (k-anonymous); analyst: every row and export; admin: also roster, "
+                   "forms, devices, quarantine.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database (created if missing).")
+def tokens_create(name, role, db_path):
+    """Create an API token NAME with ROLE and print it once (it cannot be shown again)."""
+    from .access import AccessError, create_token
+
+    try:
+        with _open_store(db_path) as store:
+            token = create_token(store, name, role)
+    except AccessError as e:
+        raise click.ClickException(str(e))
+    click.echo(token)
+    click.echo(f"({role} token {name}: shown once, keep it now; revoke with tiesense tokens revoke {name})",
+               err=True)
+
+
+@tokens.command("list")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+@click.option("--all", "show_all", is_flag=True, help="Also the revoked tokens.")
+def tokens_list(db_path, show_all):
+    """List API tokens by name with their role (never the tokens themselves)."""
+    from .store import access
+
+    with _open_store(db_path) as store:
+        rows = store.read(access.tokens, not show_all)
+    for r in rows:
+        state = f"revoked {r['revoked_at']}" if r["revoked_at"] else f"since {r['created_at']}"
+        click.echo(f"{r['name']:<24} {r['role']:<8} {state}")
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+def tokens_revoke(name, db_path):
+    """Revoke the API token NAME: requests with it are refused from now on."""
+    from .access import AccessError, revoke_token
+
+    try:
+        with _open_store(db_path) as store:
+            revoke_token(store, name)
+    except AccessError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"revoked token {name}")
+
+
+@main.group("roster")
+def roster_group():
+    """The roster of organisations (codes, names, actor types), in versions."""
+
+
+@roster_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database (created if missing).")
+def roster_import(csv_file, db_path):
+    """Import a roster CSV (code,name,actor_type,region,sector,size) as the new roster version."""
+    from pathlib import Path
+
+    from .store.roster import RosterError, parse_csv
+
+    try:
+        rows = parse_csv(Path(csv_file).read_text(encoding="utf-8"))
+    except (RosterError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"{csv_file}: {e}")
+    with _open_store(db_path) as store:
+        version, created = store.import_roster(rows, source=Path(csv_file).name)
+    click.echo(f"roster version {version}: {len(rows)} organisations" + ("" if created else " (unchanged)"))
+
+
+@main.command("export")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["csv", "xlsx", "graphml", "gexf", "net", "dl", "json"]))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="File to write.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False), help="The host's database.")
+@click.option("--table", default=None, help="csv: only this table as one CSV (tp_visit, respondents, fi_partner).")
+@click.option("--labels", is_flag=True, help="Tables: question and choice labels instead of names and codes.")
+@click.option("--lang", default="en", show_default=True, help="Language of --labels.")
+@click.option("--estimator", type=click.Choice(["composite", "decayed_rate"]), default="composite",
+              show_default=True, help="Networks: whose tie estimates are the edges.")
+@click.option("--codes-only", is_flag=True, help="Leave organisation names out (roster codes only).")
+def export_command(fmt, out, db_path, table, labels, lang, estimator, codes_only):
+    """Export the survey tables (csv zip, xlsx) or the tie network (graphml, gexf, net, dl, json) to --out."""
+    import os
+
+    from .export import ExportError, export
+
+    bar = None
+
+    def show(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label=f"export {fmt}", file=sys.stderr).__enter__()
+        bar.update(done - bar.pos)
+
+    tmp = out + ".part"
+    try:
+        with _open_store(db_path) as store, open(tmp, "wb") as f:
+            export(store, fmt, f, progress=show, names=not codes_only, labels=labels, lang=lang, table=table,
+                   estimator=estimator)
+        os.replace(tmp, out)
+    except ExportError as e:
+        raise click.ClickException(str(e))
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    click.echo(f"exported {fmt} to {out} ({os.path.getsize(out)} bytes)")
 
 
 if __name__ == "__main__":  # pragma: no cover

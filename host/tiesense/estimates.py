@@ -287,3 +287,24 @@ class LiveTies:
 def estimates(store: Store, estimator: str | None = None) -> list[dict]:
     """Rows of ``tie_estimates`` (all estimators, or one), strongest first."""
     return store.estimates(estimator)
+
+
+def disparity_alphas(rows: list[dict]) -> dict[tuple[int, int], float]:
+    """Disparity-filter significance of each tie among ``rows`` (tie_estimates rows of one estimator).
+
+    The graph is the rows' ties weighted by their value (floored at
+    :data:`WEIGHT_FLOOR`); a tie is in the backbone at level ``alpha`` when its
+    value here is below ``alpha`` (Serrano, Boguna & Vespignani 2009; see
+    :func:`tiesense.ties.structure.disparity`). Keyed by ``(u, v)``.
+    """
+    if not rows:
+        return {}
+    u = np.array([r["u"] for r in rows], dtype=np.int64)
+    v = np.array([r["v"] for r in rows], dtype=np.int64)
+    w = np.maximum(np.array([r["value"] if r["value"] is not None else 0.0 for r in rows], dtype=np.float64),
+                   WEIGHT_FLOOR)
+    codes = np.unique(np.concatenate([u, v]))
+    g = Graph.from_edges(np.searchsorted(codes, u), np.searchsorted(codes, v), w, n=len(codes))
+    a = structure.disparity(g)
+    eu, ev, _ = g.edges()
+    return {(int(codes[i]), int(codes[j])): float(x) for i, j, x in zip(eu.tolist(), ev.tolist(), a.tolist())}

@@ -244,3 +244,29 @@ def validate_answers(form: dict, answers: Any) -> list[str]:
         if p:
             problems.append(p)
     return problems
+
+
+def form_questions(forms: Iterable[dict], form_id: str) -> list[dict]:
+    """The questions of every version of ``form_id`` that take an answer, each name once.
+
+    The newest version's order comes first, then questions only older versions
+    had (an export spanning versions has a column for each). A question keeps
+    the newest version's definition (type, label, choices).
+
+    Examples
+    --------
+    >>> old = {"id": "f", "version": "1", "questions": [{"name": "a", "type": "integer"},
+    ...                                                 {"name": "gone", "type": "integer"}]}
+    >>> new = {"id": "f", "version": "2", "questions": [{"name": "n", "type": "note"},
+    ...                                                 {"name": "b", "type": "integer"}, {"name": "a", "type": "integer"}]}
+    >>> [q["name"] for q in form_questions([old, new], "f")]
+    ['b', 'a', 'gone']
+    """
+    versions = sorted((f for f in forms if f.get("id") == form_id),
+                      key=lambda f: (len(f["version"]), f["version"]), reverse=True)
+    out: dict[str, dict] = {}
+    for f in versions:
+        for q in f["questions"]:
+            if q.get("type") not in _NO_ANSWER and q["name"] not in out:
+                out[q["name"]] = q
+    return list(out.values())

@@ -292,13 +292,29 @@ class Host:
         return line + "".join(f"  [{t}]" for t in trouble)
 
 
+def web_app(host: Host, k: int | None = None):
+    """The web app over a started host's store: re-ingested records reach the host's subscribers, and a
+    form published through it is checked against by the ingest and sent to the devices (retained)."""
+    from .web import Settings, create_app  # FastAPI only when a web side is asked for
+
+    def on_form(form: dict) -> None:
+        host.forms.add(form)
+        if host.ingest is not None:
+            host.ingest.publish(wire.topic_form(form["id"]), wire.encode_form(form), qos=wire.QOS_FORM, retain=True)
+
+    subscribers = list(host.ingest.subscribers) if host.ingest is not None else []
+    return create_app(host.store, Settings(k=k) if k else Settings(), on_batch=subscribers, on_form=on_form)
+
+
 def serve(db_path: str | Path, broker_url: str | BrokerAddress | None = None, embedded_port: int = 1883,
           shared_group: str | None = None, *, client_id: str | None = None, every: float = 5.0,
-          out: TextIO | None = None, require_signed: bool = False) -> None:
+          out: TextIO | None = None, require_signed: bool = False, api: tuple[str, int] | None = None,
+          k: int | None = None) -> None:
     """Run a :class:`Host` until SIGINT or SIGTERM, printing a summary every ``every`` seconds.
 
-    Prints one line when ready (broker URL and database path). Failures to
-    start end the process with a one-line message on stderr and exit status 1.
+    Prints one line when ready (broker URL and database path), and one with the
+    web API's URL when ``api`` (host, port) is given. Failures to start end the
+    process with a one-line message on stderr and exit status 1.
     """
     out = out or sys.stdout
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -318,18 +334,61 @@ def serve(db_path: str | Path, broker_url: str | BrokerAddress | None = None, em
         except HostError as e:
             _fail(str(e))
         try:
+            web = None
+            if api is not None:
+                from .web.server import ApiServer
+
+                try:
+                    web = ApiServer(web_app(host, k), *api).start()
+                except OSError as e:
+                    _fail(f"cannot serve the web API at {api[0]}:{api[1]}: {e.strerror or e}")
             print(f"tiesense host ready: broker {host.broker_url}, database {Path(db_path).resolve()}, "
                   f"client id {host.client_id}" + (f", shared group {shared_group}" if shared_group else ""),
                   file=out, flush=True)
+            if web is not None:
+                print(f"tiesense web API at {web.url}/api (OpenAPI: {web.url}/openapi.json)", file=out, flush=True)
             while not stop.wait(every):
                 print(host.status_line(), file=out, flush=True)
         finally:
+            if web is not None:
+                web.stop()
             host.stop()
         s = host.stats
         print(f"tiesense host stopped: {s.get('db_records', 0)} records in {db_path}", file=out, flush=True)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def serve_api(db_path: str | Path, api: tuple[str, int], *, k: int | None = None, out: TextIO | None = None) -> None:
+    """Serve only the web API against ``db_path`` (no broker, no ingest) until SIGINT or SIGTERM.
+
+    Another process (``tiesense serve``) may ingest into the same file meanwhile:
+    the store's transactions let both write it.
+    """
+    out = out or sys.stdout
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .web import Settings, create_app
+    from .web.server import bind, run
+
+    try:
+        store = Store(db_path)
+    except Exception as e:
+        _fail(f"cannot open the database {db_path}: {e}")
+    try:
+        app = create_app(store, Settings(k=k) if k else Settings())
+        try:
+            sock = bind(*api)
+        except OSError as e:
+            _fail(f"cannot serve the web API at {api[0]}:{api[1]}: {e.strerror or e}")
+        host, port = sock.getsockname()[:2]
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        print(f"tiesense web API at {url}/api (OpenAPI: {url}/openapi.json), database {Path(db_path).resolve()}, "
+              "no ingest", file=out, flush=True)
+        run(app, sock)
+        print("tiesense web API stopped", file=out, flush=True)
+    finally:
+        store.close()
 
 
 def _fail(message: str) -> None:

@@ -14,6 +14,14 @@ CLI use; each concept has its module:
 * :mod:`~tiesense.store.estimates`: ``tie_estimates``, ``org_measures``, ``cluster_measures``.
 * :mod:`~tiesense.store.identities`: broker logins of the host and the provisioned devices.
 * :mod:`~tiesense.store.backup`: online backups of the file, and restores that keep the file they replace.
+* :mod:`~tiesense.store.roster`: the organisations of the cluster, in versions.
+* :mod:`~tiesense.store.access`: web users, API tokens and login sessions (hashes only).
+* :mod:`~tiesense.store.analysable`: records read as visits, tie reports and respondents, and their cells.
+
+The web API and the exports call the modules' read functions through
+:meth:`Store.read` (``store.read(roster.organisations, actor_type="sme")``) and
+their write functions through :meth:`Store.write` (one ``BEGIN IMMEDIATE``
+transaction), so every SQL statement stays here.
 
 Reads go through sqlite-utils; writes are plain SQL in explicit transactions
 (see :mod:`~tiesense.store.connection` for why). Importing this package loads
@@ -34,6 +42,7 @@ from . import forms as _forms
 from . import identities as _identities
 from . import quarantine as _quarantine
 from . import records as _records
+from . import roster as _roster
 from . import schema
 from .connection import BUSY_TIMEOUT_MS, connect, dicts, enable_wal, transaction
 from .devices import StatusItem
@@ -153,6 +162,18 @@ class Store:
         with self._lock:
             return fn(self.conn, *args)
 
+    def read(self, fn, *args, **kwargs):
+        """``fn(connection, *args, **kwargs)`` under the store's lock: how callers run a store module's read
+        function (``store.read(roster.versions)``)."""
+        with self._lock:
+            return fn(self.conn, *args, **kwargs)
+
+    def write(self, fn, *args, **kwargs):
+        """``fn(connection, *args, **kwargs)`` in one ``BEGIN IMMEDIATE`` transaction, committed when it
+        returns: how callers run a store module's write function (``store.write(access.revoke_token, ...)``)."""
+        with self._write() as conn:
+            return fn(conn, *args, **kwargs)
+
     # ------------------------------------------------------------ ingest
 
     def write_batch(self, records: Iterable[RecordItem] = (), quarantine: Iterable[QuarantineItem] = (),
@@ -198,6 +219,26 @@ class Store:
         """
         with self._write() as conn:
             return _forms.publish(conn, form, published_at or now_iso())
+
+    def import_roster(self, rows: Iterable[dict], source: str | None = None,
+                      at: str | None = None) -> tuple[int, bool]:
+        """Make ``rows`` (dicts of :data:`~tiesense.store.roster.COLUMNS`) the current roster; return
+        ``(version, created)``: the same rows as the current version make no new version."""
+        with self._write() as conn:
+            return _roster.import_rows(conn, rows, source, at or now_iso())
+
+    def reingest(self, quarantine_id: int, records: Iterable[RecordItem] = (),
+                 statuses: Iterable[StatusItem] = ()) -> list[Outcome]:
+        """Store what a quarantined payload gives now and forget its quarantine row, in ONE transaction.
+
+        Returns the records' outcomes (as :meth:`write_batch`). A record that is
+        a conflict now is kept in ``conflicts``, so the row is forgotten then too.
+        """
+        with self._write() as conn:
+            outcomes = _records.write(conn, list(records))
+            _devices.write(conn, list(statuses))
+            _quarantine.delete(conn, quarantine_id)
+        return outcomes
 
     # ------------------------------------------------------------ reads
 

@@ -110,3 +110,31 @@ def dicts(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> lis
     import sqlite_utils  # here, not at import: sqlite-utils loads numpy when it is installed
 
     return list(sqlite_utils.Database(conn).query(sql, list(params)))
+
+
+def page(conn: sqlite3.Connection, select: str, params: Iterable[Any], order_by: str, limit: int | None,
+         offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: one page of ``select`` in ``order_by`` order, and how many rows it has in all.
+
+    ``limit`` None gives every row from ``offset`` on. The total and the page are
+    read in one read transaction, so they agree while the ingest writes.
+
+    Examples
+    --------
+    >>> conn = connect(":memory:")
+    >>> _ = conn.execute("CREATE TABLE t (a)"); _ = conn.executemany("INSERT INTO t VALUES (?)", [[i] for i in range(5)])
+    >>> page(conn, "SELECT a FROM t WHERE a > ?", [0], "a DESC", 2, 1)
+    ([{'a': 3}, {'a': 2}], 4)
+    """
+    params = list(params)
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")
+    try:
+        total = conn.execute(f"SELECT count(*) FROM ({select})", params).fetchone()[0]
+        sql = f"{select} ORDER BY {order_by} LIMIT ? OFFSET ?"
+        rows = dicts(conn, sql, params + [-1 if limit is None else int(limit), int(offset)])
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    return rows, total

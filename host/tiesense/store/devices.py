@@ -83,3 +83,13 @@ def rows(conn: sqlite3.Connection) -> list[dict]:
 def online(conn: sqlite3.Connection) -> int:
     """Devices whose last status says online."""
     return conn.execute("SELECT count(*) FROM devices WHERE online = 1").fetchone()[0]
+
+
+def page_rows(conn: sqlite3.Connection, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: each device's last status by device id, with its ``site`` (if provisioned) and the
+    number of ``records`` stored from it."""
+    from .connection import page
+
+    return page(conn, "SELECT d.*, i.site AS site, (SELECT count(*) FROM records r WHERE r.device = d.device) "
+                      "AS records FROM devices d LEFT JOIN identities i ON i.name = d.device",
+                [], "d.device", limit, offset)

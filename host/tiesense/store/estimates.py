@@ -69,3 +69,37 @@ def org_measures(conn: sqlite3.Connection) -> list[dict]:
 def cluster_measures(conn: sqlite3.Connection) -> list[dict]:
     """Rows of ``cluster_measures`` in the order written."""
     return dicts(conn, "SELECT * FROM cluster_measures ORDER BY rowid")
+
+
+def page_estimates(conn: sqlite3.Connection, estimator: str | None = None, min_value: float | None = None,
+                   org: int | None = None, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: tie estimates, strongest first, of one estimator or all, at least ``min_value``,
+    touching organisation ``org``."""
+    from .connection import page
+
+    where, params = [], []
+    if estimator is not None:
+        where.append("estimator = ?")
+        params.append(estimator)
+    if min_value is not None:
+        where.append("value >= ?")
+        params.append(min_value)
+    if org is not None:
+        where.append("(u = ? OR v = ?)")
+        params += [org, org]
+    sql = "SELECT * FROM tie_estimates" + (" WHERE " + " AND ".join(where) if where else "")
+    return page(conn, sql, params, "value DESC, u, v, estimator", limit, offset)
+
+
+def page_org_measures(conn: sqlite3.Connection, measure: str | None = None, org: int | None = None,
+                      limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: node measures by organisation and measure, filtered."""
+    from .connection import page
+
+    where, params = [], []
+    for col, val in (("measure", measure), ("org", org)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    sql = "SELECT * FROM org_measures" + (" WHERE " + " AND ".join(where) if where else "")
+    return page(conn, sql, params, "org, measure", limit, offset)

@@ -52,3 +52,25 @@ def write(conn: sqlite3.Connection, items: list[QuarantineItem], keep_bytes: int
 def rows(conn: sqlite3.Connection) -> list[dict]:
     """Rows of ``quarantine`` in arrival order (``raw`` as bytes, at most the kept prefix)."""
     return dicts(conn, "SELECT * FROM quarantine ORDER BY rowid")
+
+
+def page_rows(conn: sqlite3.Connection, device: str | None = None, limit: int | None = None,
+              offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: quarantine rows without ``raw``, newest first, of one device or all."""
+    from .connection import page
+
+    where, params = ("WHERE device = ?", [device]) if device is not None else ("", [])
+    return page(conn, "SELECT id, received_at, last_received_at, times, topic, device, reason, raw_length, "
+                      f"length(raw) AS raw_kept, raw_digest, item, instance_id, seq FROM quarantine {where}",
+                params, "id DESC", limit, offset)
+
+
+def get(conn: sqlite3.Connection, qid: int) -> dict | None:
+    """The quarantine row ``qid`` with its kept ``raw`` bytes, or None."""
+    found = dicts(conn, "SELECT * FROM quarantine WHERE id = ?", [qid])
+    return found[0] if found else None
+
+
+def delete(conn: sqlite3.Connection, qid: int) -> bool:
+    """Forget quarantine row ``qid`` (inside the caller's write transaction); False if there was none."""
+    return conn.execute("DELETE FROM quarantine WHERE id = ?", [qid]).rowcount == 1

@@ -158,3 +158,46 @@ def answers_of_form(conn: sqlite3.Connection, form: str) -> list[tuple[str, str]
     """``(answers JSON, end)`` of every stored record of ``form``, by end time then id."""
     return conn.execute('SELECT answers, "end" FROM records WHERE form = ? ORDER BY "end", instance_id',
                         [form]).fetchall()
+
+
+def page_records(conn: sqlite3.Connection, form: str | None = None, device: str | None = None,
+                 form_version: str | None = None, since: str | None = None, until: str | None = None,
+                 limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(records, total)``: stored records as envelopes (dicts) plus ``received_at``, by end time then id,
+    filtered by form, device, form version and ``since <= end < until``."""
+    from .connection import page
+
+    where, params = [], []
+    for col, val in (("form", form), ("device", device), ("form_version", form_version)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if since is not None:
+        where.append('"end" >= ?')
+        params.append(since)
+    if until is not None:
+        where.append('"end" < ?')
+        params.append(until)
+    sql = "SELECT * FROM records" + (" WHERE " + " AND ".join(where) if where else "")
+    rows, total = page(conn, sql, params, '"end", instance_id', limit, offset)
+    return [dict(_envelope(r), received_at=r["received_at"], digest=r["digest"]) for r in rows], total
+
+
+def page_conflicts(conn: sqlite3.Connection, limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: conflicts, newest first, without the conflicting record's text."""
+    from .connection import page
+
+    return page(conn, "SELECT rowid AS id, instance_id, digest, stored_digest, device, seq, received_at FROM conflicts",
+                [], "rowid DESC", limit, offset)
+
+
+def conflict(conn: sqlite3.Connection, cid: int) -> dict | None:
+    """Conflict ``cid`` (its rowid) with ``record`` (the conflicting version, a dict) and ``stored`` (the
+    version kept in ``records``), or None."""
+    found = dicts(conn, "SELECT rowid AS id, * FROM conflicts WHERE rowid = ?", [cid])
+    if not found:
+        return None
+    row = found[0]
+    row["record"] = json.loads(row["record"])
+    row["stored"] = get(conn, row["instance_id"])
+    return row

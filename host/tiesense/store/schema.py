@@ -57,6 +57,19 @@ site_keys
 Records of contract version 2 also fill ``wire`` (2), ``clock`` (``ntp``,
 ``host``, ``unsynced`` or ``corrected``), ``boot``, ``uptime_s`` and
 ``duration_s``; version 1 rows have ``wire`` 1 and NULL there.
+
+roster_versions, organisations
+    The roster: each import of the organisations list is a new ``version``
+    (when, from what source, digest of its rows, how many); ``organisations``
+    holds every version's rows (``code`` is the roster code interviews name,
+    ``name``, ``actor_type``, ``region``, ``sector``, ``size``). The current
+    roster is the highest version.
+web_users, api_tokens, web_sessions
+    Who may use the web side: users who log in to the pages (``password_hash``
+    is scrypt, never the password), API tokens (``token_hash`` is the SHA-256
+    of the token, shown once when created; one active token per ``name``) and
+    login sessions (``session_hash``, SHA-256 of the cookie's value, with its
+    expiry). ``role`` is ``admin``, ``analyst`` or ``viewer``.
 """
 from __future__ import annotations
 
@@ -220,6 +233,49 @@ MIGRATIONS: tuple[Migration, ...] = (
            "created_at" TEXT NOT NULL
         )""",
     )),
+    Migration(5, "the web side: a versioned roster of organisations, web users, API tokens and login sessions", (
+        """CREATE TABLE IF NOT EXISTS "roster_versions" (
+           "version" INTEGER PRIMARY KEY,
+           "imported_at" TEXT NOT NULL,
+           "source" TEXT,
+           "digest" TEXT NOT NULL,
+           "organisations" INTEGER NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS "organisations" (
+           "version" INTEGER NOT NULL REFERENCES "roster_versions" ("version"),
+           "code" INTEGER NOT NULL,
+           "name" TEXT NOT NULL,
+           "actor_type" TEXT NOT NULL,
+           "region" TEXT,
+           "sector" TEXT,
+           "size" TEXT,
+           PRIMARY KEY ("version", "code")
+        )""",
+        """CREATE TABLE IF NOT EXISTS "web_users" (
+           "name" TEXT PRIMARY KEY,
+           "role" TEXT NOT NULL,
+           "password_hash" TEXT NOT NULL,
+           "created_at" TEXT NOT NULL,
+           "disabled_at" TEXT
+        )""",
+        """CREATE TABLE IF NOT EXISTS "api_tokens" (
+           "id" INTEGER PRIMARY KEY,
+           "name" TEXT NOT NULL,
+           "role" TEXT NOT NULL,
+           "token_hash" TEXT NOT NULL UNIQUE,
+           "created_at" TEXT NOT NULL,
+           "revoked_at" TEXT
+        )""",
+        'CREATE UNIQUE INDEX IF NOT EXISTS "idx_api_tokens_active_name" ON "api_tokens" ("name") '
+        'WHERE "revoked_at" IS NULL',
+        """CREATE TABLE IF NOT EXISTS "web_sessions" (
+           "session_hash" TEXT PRIMARY KEY,
+           "user" TEXT NOT NULL,
+           "created_at" TEXT NOT NULL,
+           "expires_at" TEXT NOT NULL
+        )""",
+        'CREATE INDEX IF NOT EXISTS "idx_records_form_end" ON "records" ("form", "end")',
+    )),
 )
 
 #: The schema version this tiesense writes: the number of migrations.
@@ -227,7 +283,8 @@ VERSION = len(MIGRATIONS)
 
 #: Every table, in the order of the docstring.
 TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
-          "cluster_measures", "identities", "clock_anchors", "site_keys")
+          "cluster_measures", "identities", "clock_anchors", "site_keys", "roster_versions", "organisations",
+          "web_users", "api_tokens", "web_sessions")
 
 
 def version(conn: sqlite3.Connection) -> int:

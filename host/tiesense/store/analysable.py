@@ -1,0 +1,238 @@
+"""Analysable rows: stored records read as the tables analysts work with, and their aggregates.
+
+* records of any form, one row each with its answers expanded into columns
+  (:func:`form_rows`): the visits of ``tp_visit``, the tie reports of
+  ``fi_partner`` (one record per partner a respondent names);
+* tie reports with both organisations looked up in the current roster
+  (:func:`tie_rows`), and the respondents behind them (:func:`respondents`);
+* counts and means per cell (:func:`visit_cells`, :func:`tie_cells`), each
+  cell with the number of distinct respondents it is built from, which is what
+  k-anonymity suppression (:mod:`tiesense.aggregates`) looks at.
+
+Every read takes :class:`Filters` (device, site, form version, period, actor
+type...) and pages with ``limit``/``offset``, returning ``(rows, total)``.
+The fields named here are the interview's (``respondent_org``,
+``partner_org``, ``tie_types``), the same that :mod:`tiesense.estimates` reads.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, fields
+from typing import Iterable
+
+from .connection import dicts, page
+from .roster import CURRENT
+
+__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "form_rows", "tie_rows", "respondents", "visit_cells",
+           "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
+
+VISIT_FORM = "tp_visit"
+INTERVIEW_FORM = "fi_partner"
+RESPONDENT, PARTNER, TIE_TYPES = "respondent_org", "partner_org", "tie_types"
+#: Actor type shown for a roster code that is not on the current roster.
+NOT_ON_ROSTER = "(not on roster)"
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What rows to read; None means any.
+
+    ``since`` and ``until`` bound a record's ``end`` (``since <= end < until``,
+    ISO text such as ``2026-11-01`` or ``2026-11-24T10:00:00Z``); ``site`` is
+    the site the device was provisioned for; ``actor_type``, ``region`` and
+    ``respondent`` are the respondent organisation's (interviews only),
+    ``partner_actor_type`` the partner's.
+    """
+
+    form_version: str | None = None
+    device: str | None = None
+    site: str | None = None
+    since: str | None = None
+    until: str | None = None
+    actor_type: str | None = None
+    partner_actor_type: str | None = None
+    region: str | None = None
+    respondent: int | None = None
+
+    def where(self, interview: bool) -> tuple[list[str], list]:
+        where, params = [], []
+        for col, val in (('r.form_version', self.form_version), ("r.device", self.device), ("i.site", self.site)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        if self.since is not None:
+            where.append('r."end" >= ?')
+            params.append(self.since)
+        if self.until is not None:
+            where.append('r."end" < ?')
+            params.append(self.until)
+        if interview:
+            for col, val in (("coalesce(ro.actor_type, ?)", self.actor_type),
+                             ("coalesce(po.actor_type, ?)", self.partner_actor_type)):
+                if val is not None:
+                    where.append(f"{col} = ?")
+                    params += [NOT_ON_ROSTER, val]
+            if self.region is not None:
+                where.append("ro.region = ?")
+                params.append(self.region)
+            if self.respondent is not None:
+                where.append(f"json_extract(r.answers, '$.{RESPONDENT}') = ?")
+                params.append(self.respondent)
+        return where, params
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, f.name) is None for f in fields(self))
+
+
+_BASE = "FROM records r LEFT JOIN identities i ON i.name = r.device"
+_ROSTER = (f" LEFT JOIN organisations ro ON ro.version = {CURRENT} AND ro.code = json_extract(r.answers, '$.{RESPONDENT}')"
+           f" LEFT JOIN organisations po ON po.version = {CURRENT} AND po.code = json_extract(r.answers, '$.{PARTNER}')")
+
+
+def _from(form: str, filters: Filters, interview: bool, extra_from: str = "") -> tuple[str, list]:
+    where, params = filters.where(interview)
+    sql = _BASE + (_ROSTER if interview else "") + extra_from + " WHERE r.form = ?"
+    params = [form] + params
+    if where:
+        sql += " AND " + " AND ".join(where)
+    return sql, params
+
+
+def _answer_columns(questions: Iterable[str]) -> tuple[str, list, list[str]]:
+    cols, params, names = [], [], []
+    for q in questions:
+        if not _NAME.match(q):
+            raise ValueError(f"question name {q!r} cannot be a column")
+        cols.append(f'json_extract(r.answers, ?) AS "{q}"')
+        params.append(f'$."{q}"')
+        names.append(q)
+    return "".join(", " + c for c in cols), params, names
+
+
+def _decode_lists(rows: list[dict], multi: Iterable[str]) -> list[dict]:
+    multi = list(multi)
+    for row in rows:
+        for q in multi:
+            if isinstance(row.get(q), str):
+                row[q] = json.loads(row[q])
+    return rows
+
+
+_RECORD_COLUMNS = 'r.instance_id, r.device, i.site, r.seq, r.form, r.form_version, r.start, r."end", r.received_at'
+
+
+def form_rows(conn: sqlite3.Connection, form: str, questions: Iterable[str], multi: Iterable[str] = (),
+              filters: Filters = Filters(), limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: the records of ``form``, oldest first, one column per question name.
+
+    ``multi`` names the select_multiple questions, returned as lists. A
+    question a record's version lacks is None.
+    """
+    cols, col_params, _ = _answer_columns(questions)
+    frm, params = _from(form, filters, form == INTERVIEW_FORM)
+    rows, total = page(conn, f"SELECT {_RECORD_COLUMNS}{cols} {frm}", col_params + params,
+                       'r."end", r.instance_id', limit, offset)
+    return _decode_lists(rows, multi), total
+
+
+def tie_rows(conn: sqlite3.Connection, questions: Iterable[str], multi: Iterable[str] = (TIE_TYPES,),
+             filters: Filters = Filters(), limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: tie reports (``fi_partner`` records) with both organisations from the current roster.
+
+    Each row: the record's columns, ``respondent_name``, ``respondent_actor_type``,
+    ``respondent_region``, ``partner_name``, ``partner_actor_type``,
+    ``partner_region``, then the answers.
+    """
+    cols, col_params, _ = _answer_columns(questions)
+    frm, params = _from(INTERVIEW_FORM, filters, True)
+    sql = (f"SELECT {_RECORD_COLUMNS}, ro.name AS respondent_name, ro.actor_type AS respondent_actor_type, "
+           "ro.region AS respondent_region, po.name AS partner_name, po.actor_type AS partner_actor_type, "
+           f"po.region AS partner_region{cols} {frm}")
+    rows, total = page(conn, sql, col_params + params, 'r."end", r.instance_id', limit, offset)
+    return _decode_lists(rows, multi), total
+
+
+def respondents(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None,
+                offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: one row per respondent organisation, by code: roster fields, reports, distinct
+    partners, first and last interview."""
+    frm, params = _from(INTERVIEW_FORM, filters, True)
+    sql = (f"SELECT json_extract(r.answers, '$.{RESPONDENT}') AS code, ro.name AS name, ro.actor_type AS actor_type, "
+           "ro.region AS region, ro.sector AS sector, ro.size AS size, count(*) AS reports, "
+           f"count(DISTINCT json_extract(r.answers, '$.{PARTNER}')) AS partners, "
+           'min(r."end") AS first_interview, max(r."end") AS last_interview '
+           f"{frm} GROUP BY json_extract(r.answers, '$.{RESPONDENT}')")
+    return page(conn, sql, params, "code", limit, offset)
+
+
+def respondent_count(conn: sqlite3.Connection, filters: Filters = Filters()) -> int:
+    """Distinct respondent organisations behind the interviews that pass ``filters``."""
+    frm, params = _from(INTERVIEW_FORM, filters, True)
+    return conn.execute(f"SELECT count(DISTINCT json_extract(r.answers, '$.{RESPONDENT}')) {frm}",
+                        params).fetchone()[0]
+
+
+#: Keys visits can be grouped by, besides any question of the visit form.
+VISIT_KEYS = {
+    "hour": "substr(r.start, 12, 2)",
+    "weekday": "strftime('%w', substr(r.start, 1, 19))",
+    "week": "strftime('%Y-W%W', substr(r.start, 1, 19))",
+    "month": "substr(r.start, 1, 7)",
+    "device": "r.device",
+    "site": "i.site",
+}
+
+#: Keys tie reports can be grouped by, besides any question of the interview form.
+TIE_KEYS = {
+    "respondent_actor_type": f"coalesce(ro.actor_type, '{NOT_ON_ROSTER}')",
+    "partner_actor_type": f"coalesce(po.actor_type, '{NOT_ON_ROSTER}')",
+    "actor_type_pair": f"coalesce(ro.actor_type, '{NOT_ON_ROSTER}') || ' / ' || coalesce(po.actor_type, '{NOT_ON_ROSTER}')",
+    "respondent_region": "ro.region",
+    "month": 'substr(r."end", 1, 7)',
+    "tie_type": "je.value",
+}
+
+
+def _key(keys: dict, by: str, questions: Iterable[str]) -> tuple[str, list]:
+    if by in keys:
+        return keys[by], []
+    if by in set(questions) and _NAME.match(by):
+        return "json_extract(r.answers, ?)", [f'$."{by}"']
+    raise KeyError(by)
+
+
+def visit_cells(conn: sqlite3.Connection, by: str, questions: Iterable[str], value: str | None = None,
+                filters: Filters = Filters()) -> list[dict]:
+    """Visits per value of ``by``: ``key``, ``visits``, ``respondents`` (each visit is one anonymous respondent)
+    and ``mean`` of the numeric question ``value``; by key.
+
+    Raises KeyError if ``by`` is neither a question nor one of :data:`VISIT_KEYS`.
+    """
+    expr, kparams = _key(VISIT_KEYS, by, questions)
+    mean, mparams = ("avg(json_extract(r.answers, ?))", [f'$."{value}"']) if value else ("NULL", [])
+    frm, params = _from(VISIT_FORM, filters, False)
+    sql = (f"SELECT {expr} AS key, count(*) AS visits, count(*) AS respondents, {mean} AS mean "
+           f"{frm} GROUP BY 1 ORDER BY 1")
+    return dicts(conn, sql, kparams + mparams + params)
+
+
+def tie_cells(conn: sqlite3.Connection, by: str, questions: Iterable[str], filters: Filters = Filters()) -> list[dict]:
+    """Tie reports per value of ``by``: ``key``, ``reports``, ``respondents`` (distinct respondent
+    organisations), ``partners`` (distinct), ``mean_closeness``, ``mean_frequency``; by key.
+
+    Raises KeyError if ``by`` is neither a question nor one of :data:`TIE_KEYS`.
+    """
+    expr, kparams = _key(TIE_KEYS, by, questions)
+    extra = f", json_each(r.answers, '$.{TIE_TYPES}') je" if by == "tie_type" else ""
+    frm, params = _from(INTERVIEW_FORM, filters, True, extra)
+    sql = (f"SELECT {expr} AS key, count(*) AS reports, "
+           f"count(DISTINCT json_extract(r.answers, '$.{RESPONDENT}')) AS respondents, "
+           f"count(DISTINCT json_extract(r.answers, '$.{PARTNER}')) AS partners, "
+           "avg(json_extract(r.answers, '$.closeness')) AS mean_closeness, "
+           "avg(json_extract(r.answers, '$.frequency')) AS mean_frequency "
+           f"{frm} GROUP BY 1 ORDER BY 1")
+    return dicts(conn, sql, kparams + params)

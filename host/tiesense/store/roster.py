@@ -1,0 +1,164 @@
+"""The roster: the organisations of the cluster, by roster code, kept in versions.
+
+Each import is a whole list and becomes a new version (``roster_versions``);
+the rows of every version stay in ``organisations``, so a tie reported in an
+old wave can still be read against the roster of its day. The current roster
+is the highest version. Importing the same rows again makes no new version.
+
+A row is ``code`` (the integer interviews name in ``respondent_org`` and
+``partner_org``), ``name``, ``actor_type`` (domain.md section 2: ``sme``,
+``university``, ``gri``, ``techno_park``...), ``region``, ``sector`` and
+``size`` (a size band); the last three may be empty.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+from typing import Iterable
+
+from .connection import dicts
+
+__all__ = ["COLUMNS", "REQUIRED", "RosterError", "parse_csv", "import_rows", "current_version", "versions",
+           "organisations", "organisation", "CURRENT"]
+
+#: Columns of a roster row, in file order.
+COLUMNS = ("code", "name", "actor_type", "region", "sector", "size")
+#: Columns a roster file must have.
+REQUIRED = ("code", "name", "actor_type")
+
+#: SQL for the current roster version (NULL when no roster was imported).
+CURRENT = "(SELECT max(version) FROM roster_versions)"
+
+
+class RosterError(ValueError):
+    """A roster file the host cannot take; the message names the line and what to change."""
+
+
+def parse_csv(text: str) -> list[dict]:
+    """Roster rows from CSV text with a header row (``code,name,actor_type[,region,sector,size]``).
+
+    Column names are matched case-insensitively; unknown columns are ignored;
+    empty optional cells become None. A UTF-8 byte-order mark (Excel's "CSV
+    UTF-8") is skipped.
+
+    Raises
+    ------
+    RosterError
+        A missing column, a code that is not a positive integer, a code twice,
+        an empty name or actor type; the message names the line.
+
+    Examples
+    --------
+    >>> parse_csv("code,name,actor_type\\n7,Gumi Univ,university\\n")
+    [{'code': 7, 'name': 'Gumi Univ', 'actor_type': 'university', 'region': None, 'sector': None, 'size': None}]
+    """
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterError("the roster file is empty: give a header row code,name,actor_type,region,sector,size "
+                          "and one row per organisation") from None
+    index = {h.strip().lower(): i for i, h in enumerate(header)}
+    missing = [c for c in REQUIRED if c not in index]
+    if missing:
+        raise RosterError(f"the roster has no column {', '.join(missing)} (header: {', '.join(header)}); "
+                          f"the columns are {', '.join(COLUMNS)}")
+    rows, seen = [], {}
+    for line, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+
+        def cell(name: str) -> str | None:
+            i = index.get(name)
+            v = cells[i].strip() if i is not None and i < len(cells) else ""
+            return v or None
+
+        raw = cell("code")
+        try:
+            code = int(raw or "")
+        except ValueError:
+            raise RosterError(f"line {line}: code {raw!r} is not a whole number; "
+                              "roster codes are the positive integers interviews name") from None
+        if code < 1:
+            raise RosterError(f"line {line}: code {code} must be 1 or more")
+        if code in seen:
+            raise RosterError(f"line {line}: code {code} is already on line {seen[code]}; each organisation once")
+        seen[code] = line
+        row = {c: cell(c) for c in COLUMNS}
+        row["code"] = code
+        for c in ("name", "actor_type"):
+            if not row[c]:
+                raise RosterError(f"line {line}: organisation {code} has no {c}")
+        rows.append(row)
+    if not rows:
+        raise RosterError("the roster has a header but no organisations")
+    return rows
+
+
+def _digest(rows: list[dict]) -> str:
+    canon = json.dumps(sorted(([r.get(c) for c in COLUMNS] for r in rows), key=lambda r: r[0]),
+                       ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def import_rows(conn: sqlite3.Connection, rows: Iterable[dict], source: str | None, at: str) -> tuple[int, bool]:
+    """Make ``rows`` the current roster (inside the caller's write transaction).
+
+    Returns ``(version, created)``: the new version, or the current one with
+    ``created`` False when its rows are the same.
+    """
+    rows = list(rows)
+    digest = _digest(rows)
+    cur = conn.execute("SELECT version, digest FROM roster_versions ORDER BY version DESC LIMIT 1").fetchone()
+    if cur is not None and cur[1] == digest:
+        return cur[0], False
+    version = (cur[0] if cur else 0) + 1
+    conn.execute("INSERT INTO roster_versions (version, imported_at, source, digest, organisations) "
+                 "VALUES (?, ?, ?, ?, ?)", [version, at, source, digest, len(rows)])
+    conn.executemany(f"INSERT INTO organisations (version, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     [[version] + [r.get(c) for c in COLUMNS] for r in rows])
+    return version, True
+
+
+def current_version(conn: sqlite3.Connection) -> int | None:
+    """The current roster version, or None before the first import."""
+    return conn.execute(f"SELECT {CURRENT}").fetchone()[0]
+
+
+def versions(conn: sqlite3.Connection) -> list[dict]:
+    """Every roster version, newest first."""
+    return dicts(conn, "SELECT * FROM roster_versions ORDER BY version DESC")
+
+
+def _where(version: int | None, actor_type: str | None, region: str | None, sector: str | None,
+           q: str | None) -> tuple[str, list]:
+    where, params = [f"version = {CURRENT}" if version is None else "version = ?"], []
+    if version is not None:
+        params.append(version)
+    for col, val in (("actor_type", actor_type), ("region", region), ("sector", sector)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    if q:
+        where.append("name LIKE ? ESCAPE '\\'")
+        params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return " AND ".join(where), params
+
+
+def organisations(conn: sqlite3.Connection, *, version: int | None = None, actor_type: str | None = None,
+                  region: str | None = None, sector: str | None = None, q: str | None = None,
+                  limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: organisations of a roster version (default the current), by code, filtered."""
+    from .connection import page
+
+    where, params = _where(version, actor_type, region, sector, q)
+    return page(conn, f"SELECT * FROM organisations WHERE {where}", params, "code", limit, offset)
+
+
+def organisation(conn: sqlite3.Connection, code: int) -> list[dict]:
+    """Every version's row of organisation ``code``, newest first (empty if it was never on a roster)."""
+    return dicts(conn, "SELECT * FROM organisations WHERE code = ? ORDER BY version DESC", [code])

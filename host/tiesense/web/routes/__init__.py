@@ -1,0 +1,1 @@
+"""One router per resource; :mod:`tiesense.web.app` includes them."""

@@ -1,0 +1,58 @@
+"""Aggregates: counts and means per cell, k-anonymous for viewers."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ... import aggregates
+from ...access import Principal
+from ..auth import Viewer
+from ..deps import SettingsDep, StoreDep
+from ..errors import ApiError
+from ..filters import FiltersDep
+from ..paging import CellPage, PagingDep, sliced
+
+router = APIRouter(tags=["aggregates"])
+
+
+def k_for(who: Principal, settings) -> int | None:
+    """The k a caller's cells are suppressed under: the settings' for a viewer, none above."""
+    return settings.k if who.role == "viewer" else None
+
+
+def _cells(paging, cells: list[dict], by: str, k: int | None) -> dict:
+    body = sliced(paging, cells)
+    body.update(by=by, k=k, suppressed=sum(c["suppressed"] for c in cells))
+    return body
+
+
+def _unknown(e: aggregates.UnknownKey, what: str) -> ApiError:
+    return ApiError(422, f"cannot group by {e.args[0]!r}" if what == "by" else f"{e.args[0]!r} is not a number question",
+                    f"{what} is one of: {', '.join(e.args[1])}")
+
+
+@router.get("/api/aggregates/visits", response_model=CellPage)
+def visit_cells(store: StoreDep, settings: SettingsDep, who: Viewer, paging: PagingDep, filters: FiltersDep,
+                by: Annotated[str, Query(description="facility, org_type, hour, weekday, week, month, device, site...")]
+                = "facility",
+                value: Annotated[str | None, Query(description="Numeric question to average")] = "satisfaction"):
+    """Visits per cell with the mean of ``value``; for a viewer, cells of fewer than k visits are suppressed."""
+    try:
+        cells = aggregates.visit_cells(store, by, value=value, filters=filters, k=k_for(who, settings))
+    except aggregates.UnknownKey as e:
+        raise _unknown(e, "by" if e.args[0] == by else "value") from None
+    return _cells(paging, cells, by, k_for(who, settings))
+
+
+@router.get("/api/aggregates/ties", response_model=CellPage)
+def tie_cells(store: StoreDep, settings: SettingsDep, who: Viewer, paging: PagingDep, filters: FiltersDep,
+              by: Annotated[str, Query(description="respondent_actor_type, partner_actor_type, actor_type_pair, "
+                                                   "scope, tie_type, month...")] = "actor_type_pair"):
+    """Tie reports per cell (reports, respondents, partners, mean closeness and frequency); for a viewer,
+    cells built from fewer than k respondent organisations are suppressed."""
+    try:
+        cells = aggregates.tie_cells(store, by, filters=filters, k=k_for(who, settings))
+    except aggregates.UnknownKey as e:
+        raise _unknown(e, "by") from None
+    return _cells(paging, cells, by, k_for(who, settings))

@@ -1,0 +1,69 @@
+"""Records and their analysable rows: visits (kiosk surveys), tie reports and respondents (interviews)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ...aggregates import all_forms
+from ...forms import form_questions
+from ...store import analysable, records as store_records
+from ...store.analysable import INTERVIEW_FORM, VISIT_FORM
+from ..auth import Analyst
+from ..deps import StoreDep
+from ..errors import ApiError
+from ..filters import FiltersDep
+from ..paging import Page, PagingDep, page
+
+router = APIRouter(tags=["records"])
+
+
+def _columns(store, form: str) -> tuple[list[str], list[str]]:
+    qs = form_questions(all_forms(store), form)
+    return [q["name"] for q in qs], [q["name"] for q in qs if q["type"] == "select_multiple"]
+
+
+@router.get("/api/records", response_model=Page)
+def list_records(store: StoreDep, who: Analyst, paging: PagingDep,
+                 form: str | None = None, device: str | None = None, form_version: str | None = None,
+                 since: Annotated[str | None, Query(description="Ended at or after (ISO)")] = None,
+                 until: Annotated[str | None, Query(description="Ended before (ISO)")] = None):
+    """Stored records as devices sent them (envelopes with answers), by end time."""
+    rows, total = store.read(store_records.page_records, form=form, device=device, form_version=form_version,
+                             since=since, until=until, limit=paging.limit, offset=paging.offset)
+    return page(paging, rows, total)
+
+
+@router.get("/api/records/{instance_id}")
+def get_record(instance_id: str, store: StoreDep, who: Analyst) -> dict:
+    """One stored record (``uuid:...``)."""
+    rec = store.record(instance_id)
+    if rec is None:
+        raise ApiError(404, f"no record {instance_id!r}", "instance ids look like uuid:...; GET /api/records lists them")
+    return rec
+
+
+@router.get("/api/visits", response_model=Page)
+def list_visits(store: StoreDep, who: Analyst, paging: PagingDep, filters: FiltersDep):
+    """Kiosk visit surveys (``tp_visit``), one row per visit with one column per question, over every form version."""
+    questions, multi = _columns(store, VISIT_FORM)
+    rows, total = store.read(analysable.form_rows, VISIT_FORM, questions, multi, filters, paging.limit, paging.offset)
+    return page(paging, rows, total)
+
+
+@router.get("/api/ties", response_model=Page)
+def list_ties(store: StoreDep, who: Analyst, paging: PagingDep, filters: FiltersDep,
+              respondent: Annotated[int | None, Query(description="Reports by this roster code")] = None):
+    """Tie reports (``fi_partner`` records, one per partner named), with both organisations from the roster."""
+    questions, multi = _columns(store, INTERVIEW_FORM)
+    if respondent is not None:
+        filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
+    rows, total = store.read(analysable.tie_rows, questions, multi, filters, paging.limit, paging.offset)
+    return page(paging, rows, total)
+
+
+@router.get("/api/respondents", response_model=Page)
+def list_respondents(store: StoreDep, who: Analyst, paging: PagingDep, filters: FiltersDep):
+    """Respondent organisations: roster fields, reports, distinct partners, first and last interview."""
+    rows, total = store.read(analysable.respondents, filters, paging.limit, paging.offset)
+    return page(paging, rows, total)

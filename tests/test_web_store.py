@@ -1,0 +1,79 @@
+"""The web side's store: migration 5 (roster, users, tokens, sessions) on a database of the previous
+release, the versioned roster, and the hashes that stand in for secrets."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from tiesense import access
+from tiesense.store import Store, roster, schema
+
+ROSTER = "code,name,actor_type,region,sector,size\n1,Gumi Electronics,large_firm,Gyeongbuk,ICT,large\n" \
+         "2,Kumoh Univ,university,Gyeongbuk,,\n"
+
+
+def database_at(path, version: int):
+    """A file with the first ``version`` migrations applied, as that release left it."""
+    conn = sqlite3.connect(path)
+    for m in schema.MIGRATIONS[:version]:
+        for sql in m.statements:
+            conn.execute(sql)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.execute("INSERT INTO records VALUES ('uuid:x', 'k1', 1, 'tp_visit', '2026112401', "
+                 "'2026-11-24T09:00:00Z', '2026-11-24T09:01:00Z', '{}', 'd', '2026-11-24T09:01:01.000Z')")
+    conn.commit()
+    conn.close()
+
+
+def test_a_database_at_version_3_gets_the_roster_and_access_tables(tmp_path, user_version):
+    path = tmp_path / "v3.db"
+    database_at(path, 3)
+    with Store(path) as store:
+        assert user_version(path) == schema.VERSION >= 5
+        assert store.counts()["records"] == 1
+        assert store.import_roster(roster.parse_csv(ROSTER)) == (1, True)
+        access.create_user(store, "ada", "a long password")
+        assert [o["name"] for o in store.read(roster.organisations)[0]] == ["Gumi Electronics", "Kumoh Univ"]
+
+
+def test_roster_versions_keep_history_and_the_same_rows_make_none(tmp_path):
+    with Store(tmp_path / "r.db") as store:
+        assert store.import_roster(roster.parse_csv(ROSTER)) == (1, True)
+        assert store.import_roster(roster.parse_csv(ROSTER)) == (1, False)
+        changed = ROSTER.replace("Kumoh Univ", "Kumoh National Institute of Technology")
+        assert store.import_roster(roster.parse_csv(changed)) == (2, True)
+        assert [r["name"] for r in store.read(roster.organisation, 2)] == [
+            "Kumoh National Institute of Technology", "Kumoh Univ"]
+        assert store.read(roster.organisations, version=1)[1] == 2
+
+
+@pytest.mark.parametrize("text, match", [
+    ("name,actor_type\nA,sme\n", "no column code"),
+    ("code,name,actor_type\nx,A,sme\n", "line 2: code 'x'"),
+    ("code,name,actor_type\n1,A,sme\n1,B,sme\n", "line 3: code 1 is already on line 2"),
+    ("code,name,actor_type\n1,A,\n", "no actor_type"),
+])
+def test_a_bad_roster_says_which_line(text, match):
+    with pytest.raises(roster.RosterError, match=match):
+        roster.parse_csv(text)
+
+
+def test_only_hashes_of_secrets_are_stored(tmp_path):
+    with Store(tmp_path / "a.db") as store:
+        access.create_user(store, "ada", "a long password", "analyst")
+        token = access.create_token(store, "wall-screen", "viewer")
+        found = access.login(store, "ada", "a long password")
+        assert found is not None
+        cookie, who = found
+        dump = "\n".join(store.conn.iterdump())
+    for secret in ("a long password", token, cookie):
+        assert secret not in dump
+    assert who == access.Principal("ada", "analyst", "session")
+    with Store(tmp_path / "a.db") as store:
+        assert access.authenticate_token(store, token) == access.Principal("wall-screen", "viewer", "token")
+        assert access.login(store, "ada", "wrong password") is None
+        access.revoke_token(store, "wall-screen")
+        assert access.authenticate_token(store, token) is None
+        with pytest.raises(access.AccessError, match="at least"):
+            access.create_user(store, "bob", "short")
