@@ -30,15 +30,15 @@ def main():
     gc.collect()
     from log import Log
 
-    log = Log(cfg["data_dir"])
+    log = Log(cfg["data_dir"], reserve=cfg["storage_reserve_bytes"], capacity=cfg["storage_max_bytes"])
     form = load_form(cfg)
     gc.collect()
     from uplink import Uplink
 
     uplink = Uplink(cfg, board, log, form_id=form["id"], form_version=form["version"])
     gc.collect()
-    print("BOOT tiesense fw %s device %s role %s board %s queue %d heap_free %d" % (
-        config.VERSION, cfg["device"], cfg["role"], board.name, log.depth(), gc.mem_free()))
+    print("BOOT tiesense fw %s device %s role %s board %s queue %d flash_free %d heap_free %d" % (
+        config.VERSION, cfg["device"], cfg["role"], board.name, log.depth(), log.free_bytes(), gc.mem_free()))
     if cfg["role"] == "kiosk":
         from kiosk import Kiosk
 
