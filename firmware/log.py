@@ -70,13 +70,7 @@ _SEG_BLOCKS = const(2)  # a segment closes before it outgrows this many filesyst
 _RESERVE_BLOCKS = const(4)  # default reserve, in filesystem blocks
 _ENOSPC = const(28)
 _LINE_EXTRA = const(22)  # b"<seq> <crc> " and b"\n" around a payload (seq up to 10 digits)
-# A segment entry: [first seq, slots, done mask, done count, bytes on flash].
-# Slot i is seq first + i; done means acknowledged, or missing (a damaged line).
-_FIRST = const(0)
-_SLOTS = const(1)
-_MASK = const(2)
-_DONE = const(3)
-_BYTES = const(4)
+_TABLE_MAX = const(128)  # most segment entries allocated up front (more are added if needed)
 
 
 class StorageFull(OSError):
@@ -174,7 +168,6 @@ class Log:
         self._encode = encode or _default_encode
         self.capacity = capacity
         self.dropped = 0  # damaged lines found on open
-        self._segs = []  # segment entries, oldest first
         self._w = None  # the newest segment's file, open for appends
         self._tail = False  # the newest segment takes more appends
         self._cursor = None  # (first, seq, offset) of the last line found by _payload
@@ -187,7 +180,21 @@ class Log:
             os.mkdir(root)
         except OSError:
             pass
-        bs = os.statvfs(root)[1]
+        st = os.statvfs(root)
+        bs = st[1]
+        # The segment table, oldest first: entry i is segment seg.<_first[i]>,
+        # whose slot k is seq _first[i] + k; _mask[i] has bit k set when slot
+        # k is done (acknowledged, or missing: a damaged line), _ndone[i]
+        # counts them; _size[i] is the file's bytes. Lists of small integers
+        # allocated here, sized for the whole filesystem, so the table never
+        # scatters small objects over the heap as segments come and go.
+        cap = min(st[2] // _SEG_BLOCKS + 8, _TABLE_MAX)
+        self._first = [0] * cap
+        self._slots = [0] * cap
+        self._mask = [0] * cap
+        self._ndone = [0] * cap
+        self._size = [0] * cap
+        self._n = 0
         self.reserve = _RESERVE_BLOCKS * bs if reserve is None else reserve
         self._seg_bytes = _SEG_BLOCKS * bs - 8
         line = self.max_record + _LINE_EXTRA
@@ -214,6 +221,62 @@ class Log:
             f.write(str(self._hwm).encode())
         os.rename(tmp, self.root + "/hwm")
         self._hwm_saved = self._hwm
+
+    # ------------------------------------------------------ segment table
+
+    def _add(self, first, slots, mask, done, size):
+        i = self._n
+        if i == len(self._first):
+            more = [0] * (i // 2 + 4)
+            for t in (self._first, self._slots, self._mask, self._ndone, self._size):
+                t.extend(more)
+        self._first[i] = first
+        self._slots[i] = slots
+        self._mask[i] = mask
+        self._ndone[i] = done
+        self._size[i] = size
+        self._n = i + 1
+        self._depth += slots - done
+        self._done += done
+        self._held += size
+
+    def _remove_at(self, i):
+        n = self._n - 1
+        for t in (self._first, self._slots, self._mask, self._ndone, self._size):
+            for j in range(i, n):
+                t[j] = t[j + 1]
+            t[n] = 0
+        self._n = n
+
+    def _seg_of(self, seq):
+        """The index of the segment whose slots hold ``seq``, or -1."""
+        i = self._at_or_before(seq)
+        if i >= 0 and seq - self._first[i] < self._slots[i]:
+            return i
+        return -1
+
+    def _at_or_before(self, seq):
+        """The index of the last segment whose first seq is <= ``seq``, or -1."""
+        f = self._first
+        lo, hi = 0, self._n
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if f[mid] <= seq:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
+
+    def _next_seg(self, seq):
+        """The index of the oldest segment with a slot after ``seq`` not done, or -1."""
+        i = self._at_or_before(seq)
+        if i < 0:
+            i = 0
+        while i < self._n:
+            if self._first[i] + self._slots[i] - 1 > seq and self._ndone[i] < self._slots[i]:
+                return i
+            i += 1
+        return -1
 
     # --------------------------------------------------------------- open
 
@@ -291,6 +354,7 @@ class Log:
         for a in acks:
             if a not in firsts:  # its segment was deleted; the cut came before the ack file
                 _remove(self._ack_path(a))
+        acks = None
         bad = 0
         tail_ok = False
         for k in range(len(firsts)):
@@ -330,17 +394,14 @@ class Log:
                 pass
             if last > hwm:
                 hwm = last
-            self._segs.append([first, slots, mask, done, size])
-            self._depth += slots - done
-            self._done += done
-            self._held += size
+            self._add(first, slots, mask, done, size)
+        firsts = None
         self._hwm = hwm
         self.dropped = bad
-        e = self._segs[-1] if self._segs else None
-        self._tail = e is not None and tail_ok and e[_SLOTS] < _SEG_RECORDS and e[_BYTES] < self._seg_bytes
-        for e in list(self._segs):
-            if e[_DONE] == e[_SLOTS]:
-                self._drop(e)
+        n = self._n
+        self._tail = (n > 0 and tail_ok and self._slots[n - 1] < _SEG_RECORDS
+                      and self._size[n - 1] < self._seg_bytes)
+        self.compact()
 
     def close(self):
         if self._w is not None:
@@ -398,15 +459,15 @@ class Log:
         seq_b = str(seq).encode()
         head = seq_b + b" " + (_HEX8 % _crc(seq_b, payload)).encode() + b" "
         size = len(head) + len(payload) + 1
-        e = self._segs[-1] if self._tail else None
-        if e is not None and (e[_BYTES] + size > self._seg_bytes or seq != e[_FIRST] + e[_SLOTS]):
-            e = None  # full, or a seq was lost in between (a failed append): a new segment
+        i = self._n - 1 if self._tail else -1
+        if i >= 0 and (self._size[i] + size > self._seg_bytes or seq != self._first[i] + self._slots[i]):
+            i = -1  # full, or a seq was lost in between (a failed append): a new segment
         try:
-            if e is None:
+            if i < 0:
                 self.close()
                 self._w = open(self._seg_path(seq), "wb")
             elif self._w is None:  # the newest segment, reopened after a restart
-                self._w = open(self._seg_path(e[_FIRST]), "ab")
+                self._w = open(self._seg_path(self._first[i]), "ab")
             f = self._w
             f.write(head)
             f.write(payload)
@@ -418,15 +479,16 @@ class Log:
             self._hwm = seq
             raise
         self._hwm = seq
-        if e is None:
-            e = [seq, 0, 0, 0, 0]
-            self._segs.append(e)
+        if i < 0:
+            self._add(seq, 1, 0, 0, size)
             self._tail = True
-        e[_SLOTS] = seq - e[_FIRST] + 1
-        e[_BYTES] += size
-        self._held += size
-        self._depth += 1
-        if e[_SLOTS] >= _SEG_RECORDS or e[_BYTES] >= self._seg_bytes:
+            i = self._n - 1
+        else:
+            self._slots[i] += 1
+            self._size[i] += size
+            self._depth += 1
+            self._held += size
+        if self._slots[i] >= _SEG_RECORDS or self._size[i] >= self._seg_bytes:
             self.close()
         return seq
 
@@ -436,46 +498,28 @@ class Log:
         """Records still waiting for the host's ack."""
         return self._depth
 
-    def _seg_of(self, seq):
-        """The entry of the segment whose slots hold ``seq``, or None."""
-        lo, hi = 0, len(self._segs)
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if self._segs[mid][_FIRST] <= seq:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo:
-            e = self._segs[lo - 1]
-            if seq - e[_FIRST] < e[_SLOTS]:
-                return e
-        return None
-
-    def _next_seg(self, seq):
-        """The oldest segment with a slot after ``seq`` not done, or None."""
-        for e in self._segs:
-            if e[_FIRST] + e[_SLOTS] - 1 > seq and e[_DONE] < e[_SLOTS]:
-                return e
-        return None
-
     def seqs(self):
         """The unacked seqs, ascending (a generator: the backlog is never held in RAM)."""
         seq = 0
         while True:
-            e = self._next_seg(seq)
-            if e is None:
+            i = self._next_seg(seq)
+            if i < 0:
                 return
-            first = e[_FIRST]
-            i = seq - first + 1 if seq >= first else 0
-            while i < e[_SLOTS]:
-                if not (e[_MASK] >> i) & 1:
-                    yield first + i
-                i += 1
-            seq = first + e[_SLOTS] - 1
+            first = self._first[i]
+            slots = self._slots[i]
+            mask = self._mask[i]
+            k = seq - first + 1 if seq >= first else 0
+            while k < slots and (mask >> k) & 1:
+                k += 1
+            if k < slots:
+                seq = first + k
+                yield seq
+            else:
+                seq = first + slots - 1
 
-    def _payload(self, e, seq):
-        """The payload of ``seq`` in segment ``e`` read from flash, or None if damaged."""
-        first = e[_FIRST]
+    def _payload(self, i, seq):
+        """The payload of ``seq`` in segment ``i`` read from flash, or None if damaged."""
+        first = self._first[i]
         off = 0
         c = self._cursor
         if c is not None and c[0] == first and c[1] <= seq:
@@ -504,12 +548,14 @@ class Log:
         first = None
         off = 0
         while True:
-            e = self._next_seg(seq)
-            if e is None:
+            i = self._next_seg(seq)
+            if i < 0:
                 return
-            if e[_FIRST] != first:
-                first = e[_FIRST]
+            if self._first[i] != first:
+                first = self._first[i]
                 off = 0
+            slots = self._slots[i]
+            mask = self._mask[i]
             hit = None
             with open(self._seg_path(first), "rb") as f:
                 f.seek(off)
@@ -519,49 +565,50 @@ class Log:
                         break
                     off += len(line)
                     s = _seq_of(line)
-                    slot = s - first
-                    if s <= seq or slot < 0 or slot >= e[_SLOTS] or (e[_MASK] >> slot) & 1 or s in skip:
+                    k = s - first
+                    if s <= seq or k < 0 or k >= slots or (mask >> k) & 1 or s in skip:
                         continue
                     hit = _parse_line(line)
                     if hit is not None and hit[0] == s:
                         break
                     hit = None
             if hit is None:
-                seq = max(seq, first + e[_SLOTS] - 1)
+                seq = max(seq, first + slots - 1)
             else:
                 seq = hit[0]
                 yield hit
 
     def get(self, seq):
         """The stored payload of an unacked ``seq``, else None."""
-        e = self._seg_of(seq)
-        if e is None or (e[_MASK] >> (seq - e[_FIRST])) & 1:
+        i = self._seg_of(seq)
+        if i < 0 or (self._mask[i] >> (seq - self._first[i])) & 1:
             return None
-        return self._payload(e, seq)
+        return self._payload(i, seq)
 
     # --------------------------------------------------------------- ack
 
     def ack(self, seq, instance_id):
         """Record the host's ack; True if ``seq`` was pending with that instance id."""
-        e = self._seg_of(seq)
-        if e is None:
+        i = self._seg_of(seq)
+        if i < 0:
             return False
-        slot = seq - e[_FIRST]
-        if (e[_MASK] >> slot) & 1:
+        first = self._first[i]
+        k = seq - first
+        if (self._mask[i] >> k) & 1:
             return False
         if isinstance(instance_id, str):
             instance_id = instance_id.encode()
-        payload = self._payload(e, seq)
+        payload = self._payload(i, seq)
         if payload is None or instance_id_of(payload) != instance_id:
             return False
-        with open(self._ack_path(e[_FIRST]), "ab") as f:
-            f.write(str(slot).encode() + b"\n")
-        e[_MASK] |= 1 << slot
-        e[_DONE] += 1
+        with open(self._ack_path(first), "ab") as f:
+            f.write(str(k).encode() + b"\n")
+        self._mask[i] |= 1 << k
+        self._ndone[i] += 1
         self._done += 1
         self._depth -= 1
-        if e[_DONE] == e[_SLOTS] and not (self._tail and e is self._segs[-1]):
-            self._drop(e)
+        if self._ndone[i] == self._slots[i] and not (self._tail and i == self._n - 1):
+            self._drop(i)
         return True
 
     def acked_in_file(self):
@@ -570,12 +617,12 @@ class Log:
 
     # ----------------------------------------------------------- compact
 
-    def _drop(self, e):
-        """Delete a segment whose slots are all done, then its ack file."""
+    def _drop(self, i):
+        """Delete segment ``i`` (every slot done), then its ack file."""
         if self._hwm > self._hwm_saved:
             self._save_hwm()
-        first = e[_FIRST]
-        if e is self._segs[-1]:
+        first = self._first[i]
+        if i == self._n - 1:
             self.close()
         try:
             os.remove(self._seg_path(first))
@@ -583,21 +630,17 @@ class Log:
             if _exists(self._seg_path(first)):
                 raise  # the ack file must outlive its segment
         _remove(self._ack_path(first))
-        for i in range(len(self._segs)):
-            if self._segs[i] is e:
-                self._segs.pop(i)
-                break
-        self._done -= e[_DONE]
-        self._held -= e[_BYTES]
+        self._done -= self._ndone[i]
+        self._held -= self._size[i]
+        self._remove_at(i)
         if self._cursor is not None and self._cursor[0] == first:
             self._cursor = None
 
     def compact(self):
         """Delete every segment whose records are all acknowledged, the newest too."""
         i = 0
-        while i < len(self._segs):
-            e = self._segs[i]
-            if e[_DONE] == e[_SLOTS]:
-                self._drop(e)
+        while i < self._n:
+            if self._ndone[i] == self._slots[i]:
+                self._drop(i)
             else:
                 i += 1
