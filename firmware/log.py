@@ -43,11 +43,13 @@
 # and free_bytes() says how much the log may still take. The reserve is what
 # acks, the hwm file and the directory's metadata need to free space again.
 #
-# RAM: one small entry per segment ([first, slots, done mask, done count,
-# bytes]: about 100 entries fill a Pico W's flash), whatever the backlog.
-# Payloads and their offsets stay on flash: pending(), get() and ack() scan a
-# segment's lines when they need them (a cursor remembers the last line found,
-# so acks in order do not rescan).
+# RAM: a table of one entry per segment (first seq, slots, done mask, done
+# count, bytes), five lists of small integers allocated when the log opens
+# and sized by the filesystem (114 entries for a Pico W's 212 blocks), so
+# neither the backlog nor segments coming and going allocate anything that
+# stays. Payloads and their offsets stay on flash: pending(), get() and ack()
+# scan a segment's lines when they need them (a cursor remembers the last
+# line found, so acks in order do not rescan).
 #
 # Firmware 0.1 kept one file `log` (the same line format) with `acks`
 # (b"<seq> <instance id> <crc32>\n" lines). On open such a log is renamed to
