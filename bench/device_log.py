@@ -167,22 +167,28 @@ def device_main(argv):
     base_used = used_bytes()[0]
     state = {"seq": 0, "payload": 0}
 
-    def report(phase, lg, probe, t0, appended, erases0, stopped):
-        probe.sample()
-        used, free = used_bytes()
-        held = lg.depth()
-        row = {"phase": phase, "held": held, "used": used - base_used, "free": free,
-               "log_free": lg.free_bytes() if hasattr(lg, "free_bytes") else None,
-               "payload": state["payload"], "appended": appended, "erases": bdev.erases - erases0,
-               "heap_free": probe.free, "largest": probe.block, "ms": time.ticks_diff(time.ticks_ms(), t0),
-               "stopped": stopped}
-        print("ROW " + json.dumps(row))
+    class Phase:
+        """One row: its heap probe, clock and erase count from the start."""
 
-    def fill(phase, lg):
-        probe = _Probe()
-        probe.sample()
-        t0 = time.ticks_ms()
-        e0 = bdev.erases
+        def __init__(self, name):
+            self.name = name
+            self.probe = _Probe()
+            self.probe.sample()
+            self.t0 = time.ticks_ms()
+            self.e0 = bdev.erases
+
+        def report(self, lg, appended, stopped):
+            self.probe.sample()
+            used, free = used_bytes()
+            row = {"phase": self.name, "held": lg.depth(), "used": used - base_used, "free": free,
+                   "log_free": lg.free_bytes() if hasattr(lg, "free_bytes") else None,
+                   "payload": state["payload"], "appended": appended, "erases": bdev.erases - self.e0,
+                   "heap_free": self.probe.free, "largest": self.probe.block,
+                   "ms": time.ticks_diff(time.ticks_ms(), self.t0), "stopped": stopped}
+            print("ROW " + json.dumps(row))
+
+    def fill(name, lg):
+        ph = Phase(name)
         n = 0
         stopped = None
         while True:
@@ -195,31 +201,27 @@ def device_main(argv):
             state["seq"] = seq
             n += 1
             if n % _CHECK_EVERY == 0:
-                probe.sample()
+                ph.probe.sample()
         payloads = 0
         for s, p in lg.pending():
             payloads += len(p)
         state["payload"] = payloads // max(1, lg.depth())
-        report(phase, lg, probe, t0, n, e0, stopped)
+        ph.report(lg, n, stopped)
 
     lg = new_log()
     fill("fill", lg)
     lg.close()
     lg = None
     gc.collect()
-    probe = _Probe()
-    t0 = time.ticks_ms()
+    ph = Phase("reopen")
     try:
         lg = new_log()
     except Exception as e:  # noqa: BLE001 - a log that cannot open its own backlog (firmware 0.1 at 128K)
         print("ROW " + json.dumps({"phase": "reopen", "held": None, "stopped": type(e).__name__ + " " + str(e)}))
         return
-    report("reopen", lg, probe, t0, 0, bdev.erases, None)
+    ph.report(lg, 0, None)
 
-    probe = _Probe()
-    probe.sample()
-    t0 = time.ticks_ms()
-    e0 = bdev.erases
+    ph = Phase("ack all")
     n = 0
     stopped = None
     try:
@@ -229,12 +231,12 @@ def device_main(argv):
             if lg.acked_in_file() >= 32 or (lg.depth() == 0 and lg.acked_in_file()):
                 lg.compact()  # the uplink's rule
             if n % _CHECK_EVERY == 0:
-                probe.sample()
+                ph.probe.sample()
         if lg.acked_in_file():
             lg.compact()
     except Exception as e:  # noqa: BLE001
         stopped = type(e).__name__ + " " + str(e)
-    report("ack all", lg, probe, t0, 0, e0, stopped)
+    ph.report(lg, 0, stopped)
     fill("refill", lg)
     lg.close()
     vfs.umount("/flash")
