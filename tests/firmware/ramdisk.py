@@ -81,3 +81,14 @@ class RAMBlockDev:
             self.data[a:a + self.bs] = self._ff
             return 0
         return 0
+
+
+def fill_with_file(path, chunk=512):
+    """Write a file at ``path`` until the filesystem refuses (ENOSPC), as a big form would."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"x" * chunk)
+                f.flush()
+        except OSError:
+            pass

@@ -10,7 +10,7 @@ import vfs
 from board.base import Board
 from kiosk import Kiosk
 from log import Log
-from ramdisk import RAMBlockDev
+from ramdisk import RAMBlockDev, fill_with_file
 from runner import check_eq, run
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
@@ -19,17 +19,6 @@ FORM.pop("v", None)
 CFG = {"device": "kiosk-01", "language": "en", "survey_idle_s": 5, "thanks_ms": 0}
 ANSWERS = ["ok", "down", "ok", "down", "ok", "up", "ok"]  # a key to start, then one visit survey
 _MP = "/ks"
-
-
-def fill_flash():
-    """Write a file (as a new form would) until the flash is full."""
-    with open(_MP + "/big", "wb") as f:
-        try:
-            while True:
-                f.write(b"x" * 512)
-                f.flush()
-        except OSError:
-            pass
 
 
 class KeyBoard(Board):
@@ -44,7 +33,7 @@ class KeyBoard(Board):
     def poll(self):
         if self.fill_during_survey and self.states[-1:] == ["survey"]:
             self.fill_during_survey = False
-            fill_flash()
+            fill_with_file(_MP + "/big")
 
     def show(self, lines):
         self.screens.append(lines)

@@ -10,7 +10,7 @@ import vfs
 
 import wire
 from log import Log, StorageFull, instance_id_of
-from ramdisk import RAMBlockDev
+from ramdisk import RAMBlockDev, fill_with_file
 from runner import check_eq, raises, run
 
 _n = [0]
@@ -384,13 +384,7 @@ def test_flash_filled_by_another_file():
     mp = fresh(512, 48)
     lg = Log(mp + "/data", reserve=4 * 512)
     lg.append(rec(1))
-    with open(mp + "/big", "wb") as f:  # e.g. a form, written until ENOSPC
-        try:
-            while True:
-                f.write(b"x" * 512)
-                f.flush()
-        except OSError:
-            pass
+    fill_with_file(mp + "/big")  # e.g. a form
     # littlefs may then report 2**32 - 1 free blocks (one block counted twice)
     assert lg.storage_full()
     check_eq(lg.free_bytes(), 0)
