@@ -1,4 +1,4 @@
-"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest.
+"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest, the device log.
 
     .venv/bin/python -m bench                    # quick profile (10k and 100k edges), a few minutes
     .venv/bin/python -m bench --sizes 1M         # long profile
@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import decay, estimators, ingest, store, structure
+from . import decay, device_log, estimators, ingest, store, structure
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="10k,100k", help="graph edges and survey reports, e.g. 10k,100k or 1M")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--device-blocks", type=int, default=212, help="the device log bench's flash, in 4 KiB blocks")
     a = p.parse_args(argv)
     structure.main(["--sizes", a.sizes, "--repeats", str(a.repeats)])
     print()
@@ -31,7 +32,8 @@ def main(argv=None) -> int:
     print()
     ingest.main(["--records", str(min(8000, max(200, structure.parse_size(a.sizes.split(",")[0])))),
                  "--repeats", str(min(a.repeats, 3))])
-    return 0
+    print()
+    return device_log.main(["--blocks", str(a.device_blocks)])
 
 
 if __name__ == "__main__":

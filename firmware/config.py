@@ -30,6 +30,11 @@
 #   survey_idle_s   an unfinished survey is abandoned after this long idle
 #   thanks_ms       how long the thanks screen stays after a survey
 #   data_dir        where the record log lives
+#   storage_reserve_bytes  flash the log leaves free for acks, deletions and
+#                   forms (null: 4 filesystem blocks, 16 KiB on the Pico W);
+#                   below it the kiosk refuses new surveys ("Storage full")
+#   storage_max_bytes      most bytes the log's segments may hold (null: all
+#                   the filesystem has, less the reserve)
 #   sim_script      (unix port) JSON file of scripted key/presence events
 #   sim_auto_s      (unix port) demo mode: one random survey every N seconds
 #   sim_seed        (unix port) seed for sim_auto_s answers
@@ -65,6 +70,8 @@ DEFAULTS = {
     "survey_idle_s": 60,
     "thanks_ms": 1500,
     "data_dir": "data",
+    "storage_reserve_bytes": None,
+    "storage_max_bytes": None,
     "sim_script": None,
     "sim_auto_s": None,
     "sim_seed": 1,
@@ -74,6 +81,8 @@ DEFAULTS = {
 
 # Keys whose value may be null or another type than the default's.
 _LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", "sim_auto_s")
+# Keys that are null or a whole number of bytes.
+_BYTES = ("storage_reserve_bytes", "storage_max_bytes")
 
 
 def load(path="site.json", defaults=None):
@@ -91,6 +100,8 @@ def load(path="site.json", defaults=None):
         v = site[k]
         if k not in cfg:
             print("config: unknown key '" + k + "' in " + path + " ignored")
+        elif k in _BYTES and not (v is None or (type(v) is int and v >= 0)):
+            print("config: '" + k + "' must be null or a number of bytes; default kept")
         elif k in _LOOSE or cfg[k] is None or type(v) is type(cfg[k]):
             cfg[k] = v
         else:

@@ -15,6 +15,15 @@
 #
 # A newer form from the host is switched to only between surveys. The loop
 # calls uplink.service() every pass, also while a survey waits for keys.
+#
+# Full flash: when the log cannot take another record (log.storage_full(),
+# checked before each survey starts and whenever the queue shrinks) the idle
+# screen says "Storage full / please tell staff" and a key press starts no
+# survey, so no visitor answers questions that could not be kept. A
+# StorageFull from append() anyway (something else filled the flash during
+# the survey) shows the same screen; nothing raises. The uplink's counters
+# carry storage_full (1/0) and flash_free (bytes) for the status message.
+from log import StorageFull
 from survey import Survey, label, wrap
 
 
@@ -31,6 +40,9 @@ class Kiosk:
         self.completed = 0
         self.abandoned = 0
         self.cancelled = 0
+        self.refused = 0  # key presses refused while the storage was full
+        self.full = False
+        self.check_storage()
 
     def _tick(self):
         n = self.board.approaches()
@@ -40,12 +52,25 @@ class Kiosk:
             print("KIOSK approach total=%d" % self.approaches)
         self.uplink.service()
 
+    def check_storage(self):
+        """Whether the log is full (refreshing the counters the status reports)."""
+        full = self.log.storage_full()
+        if full != self.full:
+            print("KIOSK storage %s free=%d" % ("full" if full else "ok", self.log.free_bytes()))
+        self.full = full
+        self.uplink.counters["storage_full"] = 1 if full else 0
+        self.uplink.counters["flash_free"] = self.log.free_bytes()
+        return full
+
     def idle_screen(self):
         b = self.board
-        lines = wrap(label(self.form.get("title") or self.form["id"], self.lang), b.cols)[:3]
-        lines.append("")
-        lines.append("Press any key")
-        lines.append("to start")
+        if self.full:
+            lines = ["Storage full", "please tell staff"]
+        else:
+            lines = wrap(label(self.form.get("title") or self.form["id"], self.lang), b.cols)[:3]
+            lines.append("")
+            lines.append("Press any key")
+            lines.append("to start")
         while len(lines) < b.rows - 1:
             lines.append("")
         lines.append(("" if self.uplink.up else "offline ") + "q=%d" % self.log.depth())
@@ -53,6 +78,12 @@ class Kiosk:
 
     def take_survey(self):
         b = self.board
+        if self.check_storage():
+            self.refused += 1
+            print("KIOSK storage full: survey refused total=%d" % self.refused)
+            b.clear_keys()
+            self.idle_screen()
+            return
         f = self.uplink.take_form()
         if f is not None:
             self.form = f
@@ -68,13 +99,21 @@ class Kiosk:
                 self.cancelled += 1
                 print("KIOSK survey cancelled total=%d" % self.cancelled)
         else:
-            seq = self.log.append(s.record())
-            self.completed += 1
-            self.uplink.wake()
-            print("KIOSK stored seq=%d id=%s" % (seq, s.instance_id))
-            b.state("thanks")
-            b.show(["", "Thank you!", "", "", "", "", "", ""][:b.rows])
-            self._pause(self.cfg.get("thanks_ms", 1500))
+            try:
+                seq = self.log.append(s.record())
+            except StorageFull:
+                seq = None
+                self.check_storage()
+                self.full = True  # shown even if an ack freed space meanwhile; the next key checks again
+                print("KIOSK storage full: survey %s not stored" % s.instance_id)
+            if seq is not None:
+                self.completed += 1
+                self.uplink.wake()
+                print("KIOSK stored seq=%d id=%s" % (seq, s.instance_id))
+                b.state("thanks")
+                b.show(["", "Thank you!", "", "", "", "", "", ""][:b.rows])
+                self._pause(self.cfg.get("thanks_ms", 1500))
+                self.check_storage()
         b.clear_keys()  # a key pressed on the thanks screen is not the next visitor's first answer
         b.state("idle")
         f = self.uplink.take_form()
@@ -94,12 +133,19 @@ class Kiosk:
         b.state("idle")
         self.idle_screen()
         shown_up = self.uplink.up
+        depth = self.log.depth()
         exit_idle = self.cfg.get("sim_exit_idle")
         while not b.finished():
             self._tick()
             if b.next_key() is not None:
                 self.take_survey()
+                depth = self.log.depth()
                 continue
+            if self.log.depth() != depth:  # acks freed flash (or records came)
+                depth = self.log.depth()
+                was = self.full
+                if self.check_storage() != was:
+                    self.idle_screen()
             if self.uplink.up != shown_up:
                 shown_up = self.uplink.up
                 self.idle_screen()

@@ -53,16 +53,17 @@ def main():
     from log import Log
 
     device, key = cfg["device"], wire.key_bytes(cfg["device_key"])
-    log = Log(cfg["data_dir"], encode=lambda rec, seq: wire.sign_record(rec, seq, device, key))
+    log = Log(cfg["data_dir"], encode=lambda rec, seq: wire.sign_record(rec, seq, device, key),
+              reserve=cfg["storage_reserve_bytes"], capacity=cfg["storage_max_bytes"])
     form = load_form(cfg)
     gc.collect()
     from uplink import Uplink
 
     uplink = Uplink(cfg, board, log, form_id=form["id"], form_version=form["version"])
     gc.collect()
-    print("BOOT tiesense fw %s device %s role %s board %s boot %d signed %s queue %d heap_free %d" % (
+    print("BOOT tiesense fw %s device %s role %s board %s boot %d signed %s queue %d flash_free %d heap_free %d" % (
         config.VERSION, cfg["device"], cfg["role"], board.name, board.boot, "yes" if key else "no", log.depth(),
-        gc.mem_free()))
+        log.free_bytes(), gc.mem_free()))
     if cfg["role"] == "kiosk":
         from kiosk import Kiosk
 

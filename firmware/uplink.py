@@ -15,7 +15,9 @@
 #     id (the host deduplicates). Republish the status every status_s.
 #   - the host's ack (wire.decode_ack) is the only thing that removes a
 #     record (log.ack checks seq and instance id); a PUBACK proves nothing.
-#     Acked lines are compacted away once 32 pile up or the queue is empty.
+#     The log deletes a segment file once all its records are acked; when
+#     the queue is empty (or 32 acked records wait) compact() deletes the
+#     newest segment too.
 #   - commands: "sync" resends everything pending now; "status" publishes
 #     the status; "identify" blinks the LED; "reboot" resets the board;
 #     "time" sets the clock from the host's (when NTP has not). A repeated

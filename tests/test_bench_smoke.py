@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_one_command_prints_structure_estimator_decay_and_ingest_tables():
     out = subprocess.run(
-        [sys.executable, "-m", "bench", "--sizes", "1500", "--repeats", "1"],
+        [sys.executable, "-m", "bench", "--sizes", "1500", "--repeats", "1", "--device-blocks", "24"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
     ).stdout
     assert "tiesense structure bench" in out and "tiesense estimator bench" in out
@@ -28,6 +28,23 @@ def test_one_command_prints_structure_estimator_decay_and_ingest_tables():
     assert "| batch | synchronous |" in out  # the store table
     assert len(ingest) == 4 and all(line.rstrip().rstrip("|").split("|")[-1].strip()[0].isdigit() for line in ingest)
     check_structure_table(out)
+    check_device_log_table(out)
+
+
+def check_device_log_table(out: str) -> None:
+    """The device log fills 96 KiB to StorageFull, is acked empty, and fills again."""
+    assert "tiesense device log bench: 24 blocks of 4096 bytes" in out
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in ("fill", "reopen", "ack all", "refill"):
+            rows[cells[0]] = cells
+    assert list(rows) == ["fill", "reopen", "ack all", "refill"]
+    held = {k: int(v[1].replace(",", "")) for k, v in rows.items()}
+    assert held["fill"] > 100 and held["reopen"] == held["fill"] and held["ack all"] == 0
+    assert held["refill"] >= held["fill"] - 1
+    assert rows["fill"][9] == rows["refill"][9] == "StorageFull"
+    assert rows["ack all"][9] == "—"
 
 
 def check_structure_table(out: str) -> None:

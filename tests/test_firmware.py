@@ -27,7 +27,7 @@ def test_micropython_suite(micropython, path):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join(
         [".frozen", str(FIRMWARE), str(ROOT / "host" / "tiesense"), str(ROOT / "tests" / "firmware")]))
     # a Pico W's heap, plus room for the RAM disks the flash tests mount (scaffolding, not device memory)
-    heap = "254K" if path.stem == "test_powercut" else "190K"
+    heap = "254K" if "RAMBlockDev(" in path.read_text() else "190K"
     r = subprocess.run([micropython, "-X", f"heapsize={heap}", str(path)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
     out = r.stdout + r.stderr

@@ -228,33 +228,73 @@ class LogState:
     """The device's flash log as the host reads it."""
 
     pending: list[int] = field(default_factory=list)  # unacked seqs, ascending
-    acked: list[int] = field(default_factory=list)  # acked seqs not yet compacted away
+    acked: list[int] = field(default_factory=list)  # acked seqs whose segment is still on flash
     records: dict[int, dict] = field(default_factory=dict)  # seq -> record, pending ones
-    hwm: int = 0  # seq high-water mark written at the last compaction
+    hwm: int = 0  # highest seq the flash shows: the hwm file or any stored line
 
 
 def _crc(seq_b: bytes, payload: bytes) -> int:
     return binascii.crc32(payload, binascii.crc32(seq_b + b" ")) & 0xFFFFFFFF
 
 
+def _read(path: Path) -> bytes:
+    """A file's bytes; none if the device deleted it meanwhile (it runs while the host reads)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _log_lines(path: Path):
+    """(seq, payload) of each intact line of a segment (firmware/log.py's line format)."""
+    for line in _read(path).splitlines(keepends=True):
+        parts = line[:-1].split(b" ", 2)
+        if not line.endswith(b"\n") or len(parts) != 3:
+            continue
+        try:
+            seq, crc = int(parts[0]), int(parts[1], 16)
+        except ValueError:
+            continue
+        if seq > 0 and _crc(parts[0], parts[2]) == crc:
+            yield seq, parts[2]
+
+
 def read_log_state(root, data_dir: str = "data") -> LogState:
-    """Read a device's record log (firmware/log.py format), skipping torn lines."""
+    """Read a device's record log (firmware/log.py: ``seg.<first>`` segments with
+    ``ack.<first>`` files, and ``hwm``), skipping torn lines.
+
+    A log of firmware 0.1 (``log`` and ``acks``), which the firmware takes
+    over on its next start, is read as well.
+    """
     d = Path(root) / data_dir
     st = LogState()
-    acked = set()
-    if (d / "acks").exists():
-        for line in (d / "acks").read_bytes().splitlines(keepends=True):
-            parts = line.rstrip(b"\n").split(b" ")
-            if line.endswith(b"\n") and len(parts) == 3 and _crc(parts[0], parts[1]) == int(parts[2], 16):
-                acked.add(int(parts[0]))
+    try:
+        st.hwm = int(_read(d / "hwm").strip() or 0)
+    except ValueError:
+        pass
+    segments = []  # (first, path, acked seqs)
+    if d.is_dir():
+        for p in d.iterdir():
+            if p.name.startswith("seg.") and p.name[4:].isdigit():
+                first = int(p.name[4:])
+                acked = set()
+                for line in _read(d / f"ack.{first}").splitlines(keepends=True):
+                    if line.endswith(b"\n") and line[:-1].isdigit():
+                        acked.add(first + int(line[:-1]))
+                segments.append((first, p, acked))
     if (d / "log").exists():
-        for line in (d / "log").read_bytes().splitlines(keepends=True):
-            if not line.endswith(b"\n"):
+        acked = set()
+        for line in _read(d / "acks").splitlines(keepends=True):
+            parts = line.rstrip(b"\n").split(b" ")
+            try:
+                if line.endswith(b"\n") and len(parts) == 3 and _crc(parts[0], parts[1]) == int(parts[2], 16):
+                    acked.add(int(parts[0]))
+            except ValueError:
                 continue
-            seq_b, crc, payload = line[:-1].split(b" ", 2)
-            if _crc(seq_b, payload) != int(crc, 16):
-                continue
-            seq = int(seq_b)
+        segments.append((0, d / "log", acked))
+    for first, path, acked in sorted(segments, key=lambda s: s[0]):
+        for seq, payload in _log_lines(path):
+            st.hwm = max(st.hwm, seq)
             if seq in acked:
                 st.acked.append(seq)
             else:
@@ -262,6 +302,6 @@ def read_log_state(root, data_dir: str = "data") -> LogState:
                 rec = json.loads(payload)
                 # contract version 2 records are arrays: keyed by field name here (answers stay positional)
                 st.records[seq] = wire.record_v2_fields(rec) if isinstance(rec, list) else rec
-    if (d / "hwm").exists():
-        st.hwm = int((d / "hwm").read_text().strip() or 0)
+    st.pending.sort()
+    st.acked.sort()
     return st

@@ -3,28 +3,31 @@
 # that many program/erase operations the next one writes only half of its
 # data and raises OSError, and every later one fails outright, until
 # ``power_on()`` gives a fresh device holding the same bytes, like flash.
+# ``data`` (and power_on's ``into``) let a test reuse its buffers: thousands
+# of fresh 24 KiB bytearrays fragment a 190K heap.
 import errno
 import gc
 
 
 class RAMBlockDev:
-    def __init__(self, block_size=512, blocks=64):
+    def __init__(self, block_size=512, blocks=64, data=None):
         self.bs = block_size
         self.blocks = blocks
-        self.data = bytearray(block_size * blocks)
+        self.data = bytearray(block_size * blocks) if data is None else data
         self._ff = b"\xff" * block_size
+        self._mv = memoryview(self.data)
         self.ops = 0
         self.fail_after = None
         self.dead = False
 
-    def power_on(self):
-        """The flash after a power cycle: a new device with these bytes.
+    def power_on(self, into=None):
+        """The flash after a power cycle: a new device with these bytes (copied into ``into`` if given).
 
         This one stays dead, so stale objects of the old mount (file
         finalisers) cannot write into the new one.
         """
         gc.collect()
-        new = RAMBlockDev(self.bs, self.blocks)
+        new = RAMBlockDev(self.bs, self.blocks, into)
         new.data[:] = self.data
         self.dead = True
         return new
@@ -42,11 +45,15 @@ class RAMBlockDev:
         return 1
 
     def readblocks(self, block, buf, off=0):
-        # No allocation here: littlefs may call in with the heap locked.
         a = block * self.bs + off
-        d = self.data
-        for i in range(len(buf)):
-            buf[i] = d[a + i]
+        n = len(buf)
+        try:
+            buf[:] = self._mv[a:a + n]  # the memoryview slice is one small allocation
+        except MemoryError:
+            # littlefs called in with the heap locked (a file finaliser during gc): no allocation
+            d = self.data
+            for i in range(n):
+                buf[i] = d[a + i]
 
     def writeblocks(self, block, buf, off=None):
         if off is None:
@@ -74,3 +81,14 @@ class RAMBlockDev:
             self.data[a:a + self.bs] = self._ff
             return 0
         return 0
+
+
+def fill_with_file(path, chunk=512):
+    """Write a file at ``path`` until the filesystem refuses (ENOSPC), as a big form would."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"x" * chunk)
+                f.flush()
+        except OSError:
+            pass
