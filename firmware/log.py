@@ -12,8 +12,9 @@
 #                never containing a newline. <first> is the seq of the
 #                segment's first record; seqs rise within and across
 #                segments. A segment takes records until it holds 30, or the
-#                next one would take it past two filesystem blocks (8 KiB on
-#                the Pico W); the next append then starts seg.<seq>. Flushed
+#                next one would take it past one filesystem block (4 KiB on
+#                the Pico W; 1 KiB on disks of smaller blocks); the next
+#                append then starts seg.<seq>. Flushed
 #                after each record (littlefs commits a file on flush), so a
 #                record whose append() returned survives a power cut.
 #   ack.<first>  the acknowledged records of seg.<first>: one line
@@ -45,7 +46,7 @@
 #
 # RAM: a table of one entry per segment (first seq, slots, done mask, done
 # count, bytes), five lists of small integers allocated when the log opens
-# and sized by the filesystem (114 entries for a Pico W's 212 blocks), so
+# and sized by the filesystem (128 entries for a Pico W's 212 blocks, more added if needed), so
 # neither the backlog nor segments coming and going allocate anything that
 # stays. Payloads and their offsets stay on flash: pending(), get() and ack()
 # scan a segment's lines when they need them (a cursor remembers the last
@@ -68,7 +69,10 @@ import wire
 
 _HEX8 = "%08x"
 _SEG_RECORDS = const(30)  # slots per segment: its done mask stays a small int on the RP2040
-_SEG_BLOCKS = const(2)  # a segment closes before it outgrows this many filesystem blocks
+# A segment closes before it outgrows one filesystem block, or 1 KiB on a disk of smaller blocks:
+# littlefs gives a file whole blocks, so on the Pico W (4 KiB blocks) a segment of 30 signed
+# records spread over two blocks would leave a third of them empty.
+_SEG_MIN_BYTES = const(1024)
 _RESERVE_BLOCKS = const(4)  # default reserve, in filesystem blocks
 _ENOSPC = const(28)
 _LINE_EXTRA = const(22)  # b"<seq> <crc> " and b"\n" around a payload (seq up to 10 digits)
@@ -172,7 +176,7 @@ class Log:
         # counts them; _size[i] is the file's bytes. Lists of small integers
         # allocated here, sized for the whole filesystem, so the table never
         # scatters small objects over the heap as segments come and go.
-        cap = min(st[2] // _SEG_BLOCKS + 8, _TABLE_MAX)
+        cap = min(st[2] * bs // max(bs, _SEG_MIN_BYTES) + 8, _TABLE_MAX)
         self._first = [0] * cap
         self._slots = [0] * cap
         self._mask = [0] * cap
@@ -180,7 +184,7 @@ class Log:
         self._size = [0] * cap
         self._n = 0
         self.reserve = _RESERVE_BLOCKS * bs if reserve is None else reserve
-        self._seg_bytes = _SEG_BLOCKS * bs - 8
+        self._seg_bytes = max(bs, _SEG_MIN_BYTES) - 8
         line = self.max_record + _LINE_EXTRA
         # What one append may take from the filesystem: littlefs copies a
         # file's partly written last block, and the record may spill into one more.
