@@ -17,6 +17,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiesense.devices import SimDevice, find_micropython, read_log_state, stage
+from tiesense.provisioning import provision
+from tiesense.store import Store
 
 from ..conftest import free_port, wait_for_port
 
@@ -130,6 +133,11 @@ class Rig:
         self.broker = None
         self.start_broker()
         self.url = f"mqtt://127.0.0.1:{self.port}"
+        # the kiosks, provisioned in the host's database before it starts: records signed, acks and
+        # the host's (signed) forms verified, as in a secured park (wire contract 2)
+        names = [f"kiosk-{k + 1:02d}" for k in range(kiosks)]
+        with Store(self.db) as store:
+            keys = {n: provision(store, n, "faults", broker_host="127.0.0.1").site_config for n in names}
         self.workers: list[subprocess.Popen | None] = [None] * workers
         for i in range(workers):
             self.start_host(i)
@@ -138,10 +146,10 @@ class Rig:
         self.micropython = find_micropython()
         self.kiosks: list[SimDevice] = []
         self.every_s = every_s
-        for k in range(kiosks):
-            name = f"kiosk-{k + 1:02d}"
+        for k, name in enumerate(names):
             root = stage(work / name, name, f"mqtt://127.0.0.1:{device_port}", auto={"every_s": every_s, "seed": k},
-                         thanks_ms=0, ack_timeout_ms=2000, backoff_max_s=2, keepalive_s=5, status_s=3600)
+                         thanks_ms=0, ack_timeout_ms=2000, backoff_max_s=2, keepalive_s=5, status_s=3600,
+                         device_key=keys[name]["device_key"], site="faults", site_key=keys[name]["site_key"])
             self.kiosks.append(SimDevice(root, micropython=self.micropython).start())
 
     # ------------------------------------------------------------ parts
@@ -159,9 +167,11 @@ class Rig:
         args = [sys.executable, "-m", "tiesense.cli", "serve", "--db", str(self.db), "--broker", self.url]
         if len(self.workers) > 1:
             args += ["--shared-group", "faults"]
-        log = open(self.work / f"host-{i}.log", "ab")
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        log.close()
+        # The host's output goes through a pipe to its log file, as under systemd's journal: a host whose
+        # data disk is full can still say so.
+        (self.work / f"host-{i}.log").touch()
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+        threading.Thread(target=_copy_lines, args=(proc.stdout, self.work / f"host-{i}.log"), daemon=True).start()
         deadline = time.monotonic() + 30
         while b"tiesense host ready" not in (self.work / f"host-{i}.log").read_bytes():
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -233,6 +243,13 @@ class Rig:
             self.proxy.close()
 
 
+def _copy_lines(pipe, path: Path) -> None:
+    with open(path, "ab") as log:
+        for line in pipe:
+            log.write(line)
+            log.flush()
+
+
 # ------------------------------------------------------------ scenarios: (rig options, fault loop)
 
 def _every(rng, duration, low, high, act) -> int:
@@ -301,6 +318,20 @@ def shared_worker_killed():
     return {"workers": 2}, run
 
 
+def host_disk_full():
+    """The host's disk fills up now and then: every write past the first 4 KiB of any file fails
+    (RLIMIT_FSIZE on the running host, EFBIG), then space comes back."""
+    def run(rig, rng, duration):
+        def fill():
+            pid = rig.workers[0].pid
+            hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)[1]
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (4096, hard))
+            time.sleep(rng.uniform(1.0, 2.5))
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+        return _every(rng, duration, 1.5, 3.0, fill)
+    return {}, run
+
+
 SCENARIOS = {
     "broker SIGKILL+restart, no persistence": broker_restarts(False),
     "broker SIGKILL+restart, persistence": broker_restarts(True),
@@ -309,9 +340,11 @@ SCENARIOS = {
     "offline, then a backlog": offline_then_backlog(),
     "slow, connection-cutting link": lossy_link(),
     "2 shared-group workers, one killed": shared_worker_killed(),
+    "host disk full, then space again": host_disk_full(),
 }
 PROFILES = {
-    "short": {"scenarios": ["broker SIGKILL+restart, no persistence", "host SIGKILL mid-batch", "device power cuts"],
+    "short": {"scenarios": ["broker SIGKILL+restart, no persistence", "host SIGKILL mid-batch", "device power cuts",
+                            "host disk full, then space again"],
               "kiosks": 2, "duration": 8.0, "settle": 45.0},
     "long": {"scenarios": list(SCENARIOS), "kiosks": 3, "duration": 40.0, "settle": 120.0},
 }

@@ -1,4 +1,5 @@
-"""The fault matrix's short profile: broker killed and restarted, host SIGKILLed, kiosks power-cut, with
+"""The fault matrix's short profile: broker killed and restarted, host SIGKILLed, kiosks power-cut, the
+host's disk full for a while, with
 real firmware, Mosquitto and ``tiesense serve``; nothing answered is lost or stored twice, no kiosk stalls.
 The long profile (every scenario) is ``python -m tests.faults.matrix --profile long``."""
 from __future__ import annotations

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from typing import Callable, Iterable
@@ -460,6 +461,13 @@ class Ingest:
             try:
                 report = self.core.process(self.store, messages)
                 break
+            except sqlite3.OperationalError as e:  # the disk, not the code: one line, no traceback
+                log.error("could not write a batch of %d messages to the database (%s: is its disk full or "
+                          "read-only?); nothing acknowledged, retrying every second", len(batch), e)
+                with self._lock:
+                    self._stats["errors"] += 1
+                if self._stopping.wait(1.0):
+                    return  # not committed, so not acknowledged: the devices resend
             except Exception:
                 log.exception("could not write a batch of %d messages to the database; retrying", len(batch))
                 with self._lock:
