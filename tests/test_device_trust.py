@@ -194,3 +194,47 @@ def test_require_signed_quarantines_devices_the_host_has_no_key_for(tmp_path, mo
         assert stranger.all_acks[0][2] == wire.QUARANTINED, "held in quarantine, so the device stops resending"
         assert host.store.counts()["records"] == 0
         assert "--require-signed" in host.store.quarantined()[0]["reason"]
+
+
+def test_forged_acks_while_taking_over_the_hosts_session_lose_nothing(park, tmp_path, mosquitto, micropython,
+                                                                      survey_keys, wait_until):
+    """The trust issue's worst run (40 answered, 32 stored): an intruder keeps stealing the host's client id
+    and acks whatever it reads. Now every survey is stored, and the intruder's acks are refused."""
+    db, config = park
+    script = []
+    for i in range(10):
+        script += survey_keys(1 + i % 8, 1 + i % 7, 1 + i % 3)
+    script += [["wait_ms", 60000]]
+    with Host(db, broker_url=mosquitto.url) as host:
+        root, dev = start_kiosk(tmp_path, mosquitto, micropython, config, script)
+        stop = threading.Event()
+        forged = []
+
+        def intrude():
+            while not stop.is_set():
+                attacker = Attacker(mosquitto.port)  # a fresh connection ...
+                thief = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=host.client_id)
+                thief.connect("127.0.0.1", mosquitto.port)  # ... and the host's client id: the broker drops the host
+                thief.loop_start()
+                stop.wait(0.4)
+                forged.append(attacker.forge_acks())
+                thief.loop_stop()
+                thief.disconnect()
+                attacker.close()
+
+        t = threading.Thread(target=intrude, daemon=True)
+        t.start()
+        try:
+            wait_until(lambda: dev.read_output().count("KIOSK stored seq=") == 10, 60, "ten surveys answered")
+            wait_until(lambda: len(stored(db)) == 10, 60, "every survey stored despite the intruder")
+        finally:
+            stop.set()
+            t.join(10)
+        wait_until(lambda: read_log_state(root).pending == [], 20, "the kiosk's log to drain on the host's acks")
+        try:
+            assert sum(forged) > 0, "the intruder never saw a record: nothing was tested"
+            assert len({r["id"] for r in stored(db)}) == 10
+            out = dev.read_output()
+            assert "UPLINK refused message on tiesense/v1/%s/ack" % DEVICE in out and "Traceback" not in out
+        finally:
+            dev.stop()
