@@ -30,6 +30,12 @@
 #   survey_idle_s   an unfinished survey is abandoned after this long idle
 #   thanks_ms       how long the thanks screen stays after a survey
 #   data_dir        where the record log lives
+#   offload         true: answer `tiesense pull` on a serial line (offload.py), the
+#                   handheld's way home without Wi-Fi; records leave the log only
+#                   on the host's verified ack, as over MQTT
+#   serial_port     the offload's line: null = USB CDC on the Pico W (stdin/stdout,
+#                   shared with the console); under the unix port a tty path
+#                   (e.g. one end of a socat pty pair)
 #   sim_script      (unix port) JSON file of scripted key/presence events
 #   sim_auto_s      (unix port) demo mode: one random survey every N seconds
 #   sim_seed        (unix port) seed for sim_auto_s answers
@@ -65,6 +71,8 @@ DEFAULTS = {
     "survey_idle_s": 60,
     "thanks_ms": 1500,
     "data_dir": "data",
+    "offload": False,
+    "serial_port": None,
     "sim_script": None,
     "sim_auto_s": None,
     "sim_seed": 1,
@@ -73,7 +81,7 @@ DEFAULTS = {
 }
 
 # Keys whose value may be null or another type than the default's.
-_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", "sim_auto_s")
+_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", "sim_auto_s", "serial_port")
 
 
 def load(path="site.json", defaults=None):

@@ -14,13 +14,16 @@
 # every status message (wire.STATUS_FIELDS), so the host knows response rates. "back" on the first question cancels the same way.
 #
 # A newer form from the host is switched to only between surveys. The loop
-# calls uplink.service() every pass, also while a survey waits for keys.
+# calls uplink.service() every pass, also while a survey waits for keys,
+# and the USB serial offload's service() when it is on (offload.py); while
+# the offload is answering frames the idle loop skips its 20 ms sleep.
 from survey import Survey, label, wrap
 
 
 class Kiosk:
-    def __init__(self, cfg, board, log, uplink, form):
+    def __init__(self, cfg, board, log, uplink, form, offload=None):
         self.cfg = cfg
+        self.offload = offload
         self.board = board
         self.log = log
         self.uplink = uplink
@@ -39,6 +42,8 @@ class Kiosk:
             self.uplink.counters["approaches"] = self.approaches
             print("KIOSK approach total=%d" % self.approaches)
         self.uplink.service()
+        if self.offload is not None:
+            self.offload.service()
 
     def idle_screen(self):
         b = self.board
@@ -105,4 +110,5 @@ class Kiosk:
                 self.idle_screen()
             if exit_idle and b.script_done() and self.log.depth() == 0:
                 break
-            b.sleep_ms(20)
+            if self.offload is None or not self.offload.busy:
+                b.sleep_ms(20)
