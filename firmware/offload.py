@@ -52,8 +52,9 @@ import wire
 from uplink import apply_ack, compact_if_due
 
 PROTO = 1
-_LINE_MAX = const(8192)  # longest request line; an ACK frame is about wire.DEVICE_BATCH_BYTES
-_READ_MAX = const(8192)  # bytes taken from the line in one step
+_LINE_MAX = const(2048)  # longest request line (an ACK frame: at most wire.DEVICE_BATCH_BYTES + 24)
+_RX = const(256)  # bytes read from the line at a time (both buffers are allocated once: no fragmentation)
+_STEP_MAX = const(4096)  # bytes taken from the line in one step
 _REOPEN_MS = const(1000)
 _VTIME = const(5)  # termios c_cc indexes (Linux)
 _VMIN = const(6)
@@ -111,14 +112,14 @@ class TtyPort:
         self.p = select.poll()
         self.p.register(f, select.POLLIN)
 
-    def read(self):
-        """The bytes waiting now (b"" if none); OSError once the line is gone."""
+    def readinto(self, buf):
+        """Bytes waiting now, read into ``buf``: how many (0 if none); OSError once the line is gone."""
         ev = self.p.poll(0)
         if not ev:
-            return b""
+            return 0
         if ev[0][1] & (select.POLLHUP | select.POLLERR):
             raise OSError("hang-up")
-        return self.f.read(_READ_MAX) or b""
+        return self.f.readinto(buf) or 0  # VMIN=0: stops at what has arrived
 
     def write(self, data):
         self.f.write(data)  # unbuffered; flush() on a tty raises EINVAL
@@ -143,18 +144,16 @@ class UsbPort:
         self.out = sys.stdout.buffer
         self.p = select.poll()
         self.p.register(sys.stdin, select.POLLIN)
-        self.buf = bytearray(256)
 
     def open(self):
         pass
 
-    def read(self):
+    def readinto(self, buf):
         n = 0
-        buf = self.buf
         while n < len(buf) and self.p.poll(0):
             buf[n] = self.inp.read(1)[0]
             n += 1
-        return bytes(buf[:n])
+        return n
 
     def write(self, data):
         self.out.write(data)
@@ -189,7 +188,10 @@ class Offload:
         self.up = False
         self.busy = False  # a frame was handled in the last step: the app may skip its sleep
         self._next_open = board.ticks_ms()
-        self._buf = bytearray()
+        self._rx = bytearray(_RX)
+        self._rxv = memoryview(self._rx)
+        self._line = bytearray(_LINE_MAX)
+        self._n = 0  # bytes of the current line in _line
         self._skipping = False  # dropping an overlong line up to its newline
         self.served = 0  # records sent (including resends)
         self.acked = 0  # records removed by acks over the line
@@ -215,33 +217,50 @@ class Offload:
                 self._next_open = b.ticks_add(b.ticks_ms(), _REOPEN_MS)
                 return
             self.up = True
-            self._buf = bytearray()
+            self._n = 0
             self._skipping = False
             print("OFFLOAD listening on %s" % self.port)
         try:
-            data = self.port.read()
-            if not data:
-                return
-            buf = self._buf
-            buf.extend(data)
-            while True:
-                i = buf.find(b"\n")
-                if i < 0:
-                    if len(buf) > _LINE_MAX:
-                        self._buf = buf = bytearray()
-                        self._skipping = True
+            taken = 0
+            rx = self._rx
+            while taken < _STEP_MAX:
+                k = self.port.readinto(rx)
+                if not k:
                     break
-                line = bytes(buf[:i])
-                buf = buf[i + 1:]
-                self._buf = buf
-                if self._skipping:
-                    self._skipping = False
-                    self._send(b"RETRY", 0, b"line too long")
-                elif line.strip():
-                    self.busy = True
-                    self._handle(line.rstrip(b"\r"))
+                taken += k
+                a = 0
+                while a < k:
+                    i = rx.find(b"\n", a, k)
+                    end = k if i < 0 else i
+                    if not self._skipping:
+                        if self._n + end - a > _LINE_MAX:
+                            self._skipping = True
+                        else:
+                            self._line[self._n:self._n + end - a] = self._rxv[a:end]
+                            self._n += end - a
+                    if i < 0:
+                        break
+                    a = i + 1
+                    self._end_of_line()
         except OSError as e:
             self._lost(e)
+        except Exception as e:  # e.g. MemoryError: drop the line (the host sends it again), keep the app running
+            self.errors += 1
+            self._n = 0
+            self._skipping = True
+            print("OFFLOAD dropped a line: %r" % e)
+
+    def _end_of_line(self):
+        n = self._n
+        self._n = 0
+        if self._skipping:
+            self._skipping = False
+            self._send(b"RETRY", 0, b"line too long")
+            return
+        line = bytes(self._line[:n]).strip()
+        if line:
+            self.busy = True
+            self._handle(line)
 
     def _lost(self, e):
         self.port.close()
