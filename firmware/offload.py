@@ -55,6 +55,7 @@ PROTO = 1
 _LINE_MAX = const(2048)  # longest request line (an ACK frame: at most wire.DEVICE_BATCH_BYTES + 24)
 _RX = const(256)  # bytes read from the line at a time (both buffers are allocated once: no fragmentation)
 _STEP_MAX = const(4096)  # bytes taken from the line in one step
+_HOT_MS = const(200)  # after a frame, the next is near: busy stays true this long
 _REOPEN_MS = const(1000)
 _VTIME = const(5)  # termios c_cc indexes (Linux)
 _VMIN = const(6)
@@ -186,7 +187,7 @@ class Offload:
         self.key = wire.key_bytes(cfg.get("device_key"))
         self.port = port or make_port(cfg)
         self.up = False
-        self.busy = False  # a frame was handled in the last step: the app may skip its sleep
+        self._hot_until = None  # ticks until which a pull is under way (see busy)
         self._next_open = board.ticks_ms()
         self._rx = bytearray(_RX)
         self._rxv = memoryview(self._rx)
@@ -204,10 +205,20 @@ class Offload:
 
     # ---------------------------------------------------------- the step
 
+    @property
+    def busy(self):
+        """A frame came in the last _HOT_MS: a pull is under way, the app may poll again sooner."""
+        h = self._hot_until
+        if h is None:
+            return False
+        if self.board.ticks_diff(h, self.board.ticks_ms()) > 0:
+            return True
+        self._hot_until = None
+        return False
+
     def service(self):
         """Take what has arrived, answer every whole request line; never raises on line trouble."""
         b = self.board
-        self.busy = False
         if not self.up:
             if b.ticks_diff(b.ticks_ms(), self._next_open) < 0:
                 return
@@ -259,7 +270,7 @@ class Offload:
             return
         line = bytes(self._line[:n]).strip()
         if line:
-            self.busy = True
+            self._hot_until = self.board.ticks_add(self.board.ticks_ms(), _HOT_MS)
             self._handle(line)
 
     def _lost(self, e):
