@@ -56,6 +56,7 @@ _LINE_MAX = const(2048)  # longest request line (an ACK frame: at most wire.DEVI
 _RX = const(256)  # bytes read from the line at a time (both buffers are allocated once: no fragmentation)
 _STEP_MAX = const(4096)  # bytes taken from the line in one step
 _HOT_MS = const(200)  # after a frame, the next is near: busy stays true this long
+_STALL_MS = const(500)  # a tty that takes no byte for this long is given up (see TtyPort.write)
 _REOPEN_MS = const(1000)
 _VTIME = const(5)  # termios c_cc indexes (Linux)
 _VMIN = const(6)
@@ -112,6 +113,8 @@ class TtyPort:
         self.f = f
         self.p = select.poll()
         self.p.register(f, select.POLLIN)
+        self.pw = select.poll()
+        self.pw.register(f, select.POLLOUT)
 
     def readinto(self, buf):
         """Bytes waiting now, read into ``buf``: how many (0 if none); OSError once the line is gone."""
@@ -123,6 +126,11 @@ class TtyPort:
         return self.f.readinto(buf) or 0  # VMIN=0: stops at what has arrived
 
     def write(self, data):
+        # Nobody reading the far end (the laptop's program gone mid-answer) must not freeze the
+        # app: a line that takes nothing for _STALL_MS is dropped and reopened; the host, if any,
+        # sees a damaged frame and asks again.
+        if not self.pw.poll(_STALL_MS):
+            raise OSError("line stalled")
         self.f.write(data)  # unbuffered; flush() on a tty raises EINVAL
 
     def close(self):
@@ -192,6 +200,7 @@ class Offload:
         self._rx = bytearray(_RX)
         self._rxv = memoryview(self._rx)
         self._line = bytearray(_LINE_MAX)
+        self._linev = memoryview(self._line)
         self._n = 0  # bytes of the current line in _line
         self._skipping = False  # dropping an overlong line up to its newline
         self.served = 0  # records sent (including resends)
@@ -268,7 +277,7 @@ class Offload:
             self._skipping = False
             self._send(b"RETRY", 0, b"line too long")
             return
-        line = bytes(self._line[:n]).strip()
+        line = bytes(self._linev[:n]).strip()
         if line:
             self._hot_until = self.board.ticks_add(self.board.ticks_ms(), _HOT_MS)
             self._handle(line)

@@ -96,6 +96,9 @@ def test_pull_lists_then_stores_every_record_once_and_the_device_frees_them(hand
     assert listed.exit_code == 0, listed.output
     assert f"{DEVICE} (kiosk, firmware" in listed.output and "signed): 60 records waiting, seq 1..60" in listed.output
     assert len(read_log_state(root).pending) == 60, "--list took something"
+    elsewhere = db_path.parent / "not-here.db"
+    assert runner.invoke(cli.main, ["pull", "--port", str(cable.b), "--db", str(elsewhere), "--list"]).exit_code == 0
+    assert not elsewhere.exists(), "--list created a database"
 
     pulled = runner.invoke(cli.main, ["pull", "--port", str(cable.b), "--db", str(db_path), "--chunk-bytes", "4096"])
     assert pulled.exit_code == 0, pulled.output

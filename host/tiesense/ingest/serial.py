@@ -229,8 +229,9 @@ class SerialOffload:
     ----------
     port : pyserial-like, or SerialLink
         The open port (:func:`open_port`), or a link over one.
-    store : tiesense.store.Store
-        Where records go; its device keys check the records and sign the acks.
+    store : tiesense.store.Store or None
+        Where records go; its device keys check the records and sign the acks
+        (None: :meth:`list` only).
     core : IngestCore, optional
         Default: checks against the store's published forms and the built-in ones.
     """
@@ -238,9 +239,15 @@ class SerialOffload:
     def __init__(self, port: Any, store, core: IngestCore | None = None, timeout: float = 2.0, retries: int = 5):
         self.link = port if isinstance(port, SerialLink) else SerialLink(port, timeout, retries)
         self.store = store
-        self.core = core or IngestCore(_registry(store))
+        self._core = core
         self.info: DeviceInfo | None = None
         self.hello: dict | None = None
+
+    @property
+    def core(self) -> IngestCore:
+        if self._core is None:
+            self._core = IngestCore(_registry(self.store))
+        return self._core
 
     def handshake(self) -> dict:
         """HELLO until the device answers (the first bytes on a fresh port may be lost)."""
@@ -365,11 +372,11 @@ def pull_store(port: str, db_path, list_only: bool = False, progress_factory=Non
 
     ser = open_port(port)
     try:
+        if list_only:  # the database is not needed (nor created) to look
+            return SerialOffload(ser, None, timeout=timeout).list()
         with Store(db_path) as store:
             off = SerialOffload(ser, store, timeout=timeout)
             info = off.list()
-            if list_only:
-                return info
             if progress_factory is None:
                 return off.pull(chunk_bytes=chunk_bytes)
             with progress_factory(info) as bar:
