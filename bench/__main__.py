@@ -1,4 +1,5 @@
-"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest.
+"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest,
+serial offload.
 
     .venv/bin/python -m bench                    # quick profile (10k and 100k edges), a few minutes
     .venv/bin/python -m bench --sizes 1M         # long profile
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import decay, estimators, ingest, store, structure
+from . import decay, estimators, ingest, serial_offload, store, structure
 
 
 def main(argv=None) -> int:
@@ -31,6 +32,9 @@ def main(argv=None) -> int:
     print()
     ingest.main(["--records", str(min(8000, max(200, structure.parse_size(a.sizes.split(",")[0])))),
                  "--repeats", str(min(a.repeats, 3))])
+    print()
+    serial_offload.main(["--records", str(min(500, max(100, structure.parse_size(a.sizes.split(",")[0]) // 10))),
+                         "--repeats", str(min(a.repeats, 3))])
     return 0
 
 
