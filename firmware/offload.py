@@ -18,7 +18,8 @@
 #                                  no record after seq <after> is pending
 #   ACK <tag> <ack message>        ACKED <tag> {"acked","queue"}, or REFUSED <tag> <why>
 #   (a line that fails its CRC)    RETRY 0 <why>: send it again
-#   (an unknown verb, bad args)    ERR <tag> <why>
+#   (an unknown verb, bad args,    ERR <tag> <why>: the host tries again a few times
+#    an error such as MemoryError)
 # The RECORDS payload is byte for byte the MQTT records message of those
 # records (wire.encode_batch_from_encoded(device, parts, wire.VERSION)),
 # written piece by piece straight from the log, so a chunk can be larger
@@ -42,6 +43,7 @@
 # a hang-up (the cable pulled, socat gone) closes it and it is reopened
 # every second until the path answers again.
 import binascii
+import gc
 import select
 import sys
 
@@ -320,7 +322,9 @@ class Offload:
             raise  # the line itself: _lost() in service()
         except Exception as e:  # a bad request never stops the app
             self.errors += 1
-            self._send(b"ERR", tag, (type(e).__name__ + ": " + str(e))[:64].encode())
+            why = (type(e).__name__ + ": " + str(e))[:64]
+            print("OFFLOAD %s failed: %s" % (verb.decode(), why))
+            self._send(b"ERR", tag, why.encode())
 
     def _list(self):
         first = None
@@ -368,6 +372,7 @@ class Offload:
         self.served += n
 
     def _ack(self, tag, msg):
+        gc.collect()  # the log may compact now: its index arrays want contiguous blocks
         try:
             seqs, n = apply_ack(self.log, msg, self.device, self.key)
         except wire.WireError as e:  # unsigned, forged, malformed: nothing deleted

@@ -15,8 +15,8 @@ device verifies as it would over MQTT before it deletes anything.
 Frames are lines, ``<VERB> <tag>[ <payload>] <crc32 as 8 hex>``; the tag
 numbers the request and is echoed in its answer, so a late answer to an
 earlier try is skipped. A frame that fails its CRC, a ``RETRY`` from the
-device (it got a damaged request) or no answer within ``timeout`` means the
-request is sent again: every request is idempotent (a record resent is
+device (it got a damaged request), an ``ERR`` (it could not do it, e.g. out
+of memory) or no answer within ``timeout`` means the request is sent again: every request is idempotent (a record resent is
 stored once, a repeated ack removes nothing twice). Lines that are not
 frames (the device's console shares the USB line) are skipped.
 
@@ -183,6 +183,8 @@ class SerialLink:
                 raise _Retry(f"the device got a damaged request ({payload.decode(errors='replace')})")
             if t != tag:
                 continue  # a late answer to an earlier try
+            if verb == "ERR":  # the device could not do it (e.g. MemoryError on a fragmented heap): ask again
+                raise _Retry(f"the device answered ERR {payload.decode(errors='replace')}")
             return verb, payload
 
     def _readline(self, deadline: float) -> bytes | None:
