@@ -43,7 +43,6 @@
 # a hang-up (the cable pulled, socat gone) closes it and it is reopened
 # every second until the path answers again.
 import binascii
-import gc
 import select
 import sys
 
@@ -372,7 +371,6 @@ class Offload:
         self.served += n
 
     def _ack(self, tag, msg):
-        gc.collect()  # the log may compact now: its index arrays want contiguous blocks
         try:
             seqs, n = apply_ack(self.log, msg, self.device, self.key)
         except wire.WireError as e:  # unsigned, forged, malformed: nothing deleted

@@ -87,7 +87,12 @@ def compact_if_due(log):
         return
     k = due()
     if k >= _COMPACT_AT or (k and log.depth() == 0):
-        log.compact()
+        gc.collect()  # compaction rebuilds the log's index arrays: they want contiguous blocks
+        try:
+            log.compact()
+        except MemoryError:  # seen with a 500-record backlog on a 190K heap; it leaves the log's files closed
+            gc.collect()
+            log.compact()  # from the start again (it is idempotent), which reopens them
 
 
 class Uplink:
