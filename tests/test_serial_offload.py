@@ -237,3 +237,37 @@ def test_forged_ack_over_the_cable_deletes_nothing(handheld, cable):
     assert read_log_state(root).pending == [1, 2, 3, 4, 5]
     assert dev.read_output().count("OFFLOAD refused ack") == 2
     assert stored(db_path) == []
+
+
+def test_records_pulled_then_sent_over_mqtt_are_stored_once(handheld, cable, micropython, tmp_path, wait_until):
+    """The cable is cut after the host stored a chunk but before the device heard: the device later
+    meets the broker and sends everything over MQTT to the real host; the chunk is a duplicate there."""
+    from urllib.parse import urlparse
+
+    from tiesense.service import Host
+
+    root, dev, db_path = handheld(20)
+    with Store(db_path) as store:
+        ser = open_port(str(cable.b))
+        with pytest.raises(LinkLost):
+            SerialOffload(ser, store, core=CutAfterFirstCommit(store, cable), timeout=1.0).pull(chunk_bytes=1024)
+        ser.close()
+    first = [r["instance_id"] for r in stored(db_path)]
+    assert 0 < len(first) < 20 and len(read_log_state(root).pending) == 20
+    dev.stop()
+    with Host(db_path) as host:  # the embedded broker lets in the device with the login it was provisioned with
+        site = json.loads((root / "site.json").read_text())
+        u = urlparse(host.broker_url)
+        site.update(broker_host=u.hostname, broker_port=u.port, offload=False)
+        (root / "site.json").write_text(json.dumps(site))
+        online = SimDevice(root, micropython=micropython).start()
+        try:
+            wait_until(lambda: read_log_state(root).pending == [], 30, "the device to drain over MQTT")
+        finally:
+            online.stop()
+    out = online.read_output()
+    assert "UPLINK sent seqs=1," in out and "UPLINK acked" in out, out[-2000:]
+    rows = stored(db_path)
+    assert [r["seq"] for r in rows] == list(range(1, 21)), "each record stored once across both transports"
+    assert [r["instance_id"] for r in rows][:len(first)] == first
+    assert sqlite_utils.Database(db_path)["quarantine"].count == 0
