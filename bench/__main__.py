@@ -1,4 +1,5 @@
-"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest, the device log.
+"""Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest,
+the device log, serial offload.
 
     .venv/bin/python -m bench                    # quick profile (10k and 100k edges), a few minutes
     .venv/bin/python -m bench --sizes 1M         # long profile
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import decay, device_log, estimators, ingest, store, structure
+from . import decay, device_log, estimators, ingest, serial_offload, store, structure
 
 
 def main(argv=None) -> int:
@@ -32,6 +33,9 @@ def main(argv=None) -> int:
     print()
     ingest.main(["--records", str(min(8000, max(200, structure.parse_size(a.sizes.split(",")[0])))),
                  "--repeats", str(min(a.repeats, 3))])
+    print()
+    serial_offload.main(["--records", str(min(500, max(100, structure.parse_size(a.sizes.split(",")[0]) // 10))),
+                         "--repeats", str(min(a.repeats, 3))])
     print()
     return device_log.main(["--blocks", str(a.device_blocks)])
 

@@ -35,6 +35,12 @@
 #                   below it the kiosk refuses new surveys ("Storage full")
 #   storage_max_bytes      most bytes the log's segments may hold (null: all
 #                   the filesystem has, less the reserve)
+#   offload         true: answer `tiesense pull` on a serial line (offload.py), the
+#                   handheld's way home without Wi-Fi; records leave the log only
+#                   on the host's verified ack, as over MQTT
+#   serial_port     the offload's line: null = USB CDC on the Pico W (stdin/stdout,
+#                   shared with the console); under the unix port a tty path
+#                   (e.g. one end of a socat pty pair)
 #   sim_script      (unix port) JSON file of scripted key/presence events
 #   sim_auto_s      (unix port) demo mode: one random survey every N seconds
 #   sim_seed        (unix port) seed for sim_auto_s answers
@@ -72,6 +78,8 @@ DEFAULTS = {
     "data_dir": "data",
     "storage_reserve_bytes": None,
     "storage_max_bytes": None,
+    "offload": False,
+    "serial_port": None,
     "sim_script": None,
     "sim_auto_s": None,
     "sim_seed": 1,
@@ -80,7 +88,7 @@ DEFAULTS = {
 }
 
 # Keys whose value may be null or another type than the default's.
-_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", "sim_auto_s")
+_LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", "sim_auto_s", "serial_port")
 # Keys that are null or a whole number of bytes.
 _BYTES = ("storage_reserve_bytes", "storage_max_bytes")
 

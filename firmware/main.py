@@ -2,8 +2,9 @@
 #
 # Load the configuration (config.py defaults + site.json), build the board
 # (board/picow.py on the Pico W, board/sim.py on the unix port), open the
-# flash log, load the form from forms/<form>.json, start the uplink and run
-# the app for the configured role. On the Pico an unexpected error resets
+# flash log, load the form from forms/<form>.json, start the uplink (and,
+# with "offload" set, the USB serial offload) and run the app for the
+# configured role. On the Pico an unexpected error resets
 # the board after a pause (a kiosk must come back by itself); under the
 # unix port it ends the process with the traceback.
 import gc
@@ -60,6 +61,11 @@ def main():
     from uplink import Uplink
 
     uplink = Uplink(cfg, board, log, form_id=form["id"], form_version=form["version"])
+    offload = None
+    if cfg["offload"]:
+        from offload import Offload
+
+        offload = Offload(cfg, board, log, uplink)
     gc.collect()
     print("BOOT tiesense fw %s device %s role %s board %s boot %d signed %s queue %d flash_free %d heap_free %d" % (
         config.VERSION, cfg["device"], cfg["role"], board.name, board.boot, "yes" if key else "no", log.depth(),
@@ -67,7 +73,7 @@ def main():
     if cfg["role"] == "kiosk":
         from kiosk import Kiosk
 
-        app = Kiosk(cfg, board, log, uplink, form)
+        app = Kiosk(cfg, board, log, uplink, form, offload=offload)
     else:
         raise ValueError("role '" + cfg["role"] + "' has no app on this firmware")
     try:
@@ -77,6 +83,8 @@ def main():
         print("EXIT completed %d abandoned %d approaches %d queue %d heap_free %d" % (
             app.completed, app.abandoned, app.approaches, log.depth(), gc.mem_free()))
         uplink.stop()
+        if offload is not None:
+            offload.stop()
         log.close()
 
 

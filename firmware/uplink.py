@@ -18,6 +18,8 @@
 #     The log deletes a segment file once all its records are acked; when
 #     the queue is empty (or 32 acked records wait) compact() deletes the
 #     newest segment too.
+#     apply_ack() (module level) is that step alone, shared with the USB
+#     serial offload (offload.py), so an ack counts the same whatever carried it.
 #   - commands: "sync" resends everything pending now; "status" publishes
 #     the status; "identify" blinks the LED; "reboot" resets the board;
 #     "time" sets the clock from the host's (when NTP has not). A repeated
@@ -57,6 +59,42 @@ _CMD_BURST = const(4)
 _CMD_WINDOW_MS = const(10000)
 _NTP_RETRY_MS = const(30000)
 _NTP_RETRY_MAX_MS = const(3600000)
+
+
+def apply_ack(log, msg, device, key):
+    """Apply the host's ack message ``msg`` (bytes) to ``log``, whatever carried it (MQTT, USB serial).
+
+    The ack must verify (wire.decode_ack: with ``key``, only a version 2 ack
+    signed for ``device``); a refused one raises wire.WireError and deletes
+    nothing. Each entry removes its record only if seq AND instance id match
+    (log.ack). Returns (every seq the ack names, how many records it removed).
+    """
+    seqs = []
+    n = 0
+    for seq, iid, status in wire.decode_ack(msg, device, key):
+        seqs.append(seq)
+        if log.ack(seq, iid):
+            n += 1
+    return seqs, n
+
+
+def compact_if_due(log):
+    """Compact acked lines away once _COMPACT_AT pile up or the queue is empty.
+
+    Only for a log that keeps acked lines until compact() (acked_in_file); a
+    log that frees space by itself (e.g. a ring of segments) has nothing to do.
+    """
+    due = getattr(log, "acked_in_file", None)
+    if due is None:
+        return
+    k = due()
+    if k >= _COMPACT_AT or (k and log.depth() == 0):
+        gc.collect()  # compaction rebuilds the log's index arrays: they want contiguous blocks
+        try:
+            log.compact()
+        except MemoryError:  # seen with a 500-record backlog on a 190K heap; it leaves the log's files closed
+            gc.collect()
+            log.compact()  # from the start again (it is idempotent), which reopens them
 
 
 class Uplink:
@@ -283,10 +321,8 @@ class Uplink:
             print("UPLINK ignored message on %s: %s" % (topic, e))
 
     def _on_ack(self, msg):
-        n = 0
-        for seq, iid, status in wire.decode_ack(msg, self.device, self.key):
-            if self.log.ack(seq, iid):
-                n += 1
+        seqs, n = apply_ack(self.log, msg, self.device, self.key)
+        for seq in seqs:
             if seq in self._sent:
                 self._sent.discard(seq)
                 for bt in self._batches:
@@ -297,8 +333,7 @@ class Uplink:
         if n:
             print("UPLINK acked %d queue=%d" % (n, self.log.depth()))
             self._dirty = True
-        if self.log.acked_in_file() >= _COMPACT_AT or (self.log.depth() == 0 and self.log.acked_in_file()):
-            self.log.compact()
+        compact_if_due(self.log)
 
     def _on_command(self, msg):
         b = self.board

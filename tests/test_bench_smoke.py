@@ -27,6 +27,8 @@ def test_one_command_prints_structure_estimator_decay_and_ingest_tables():
     ingest = [line for line in out.splitlines() if line.startswith("| amqtt") or line.startswith("| Mosquitto")]
     assert "| batch | synchronous |" in out  # the store table
     assert len(ingest) == 4 and all(line.rstrip().rstrip("|").split("|")[-1].strip()[0].isdigit() for line in ingest)
+    serial = [line for line in out.splitlines() if line.startswith("| 1024 |") or line.startswith("| 16384 |")]
+    assert "tiesense serial offload bench: 150 records" in out and len(serial) == 2, out[-800:]
     check_structure_table(out)
     check_device_log_table(out)
 

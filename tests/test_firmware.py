@@ -6,6 +6,7 @@ The host is played by a small paho-mqtt acknowledger in the test.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -26,8 +27,10 @@ DEVICE = "kiosk-07"
 def test_micropython_suite(micropython, path):
     env = dict(os.environ, MICROPYPATH=os.pathsep.join(
         [".frozen", str(FIRMWARE), str(ROOT / "host" / "tiesense"), str(ROOT / "tests" / "firmware")]))
-    # a Pico W's heap, plus room for the RAM disks the flash tests mount (scaffolding, not device memory)
-    heap = "254K" if "RAMBlockDev(" in path.read_text() else "190K"
+    # A Pico W's heap; a suite whose scaffolding shares that heap (RAM disks, a fake serial port's
+    # buffers) asks for more on a "# heap: SIZE" line, saying why.
+    m = re.search(r"^# heap: (\w+)", path.read_text(), re.M)
+    heap = m.group(1) if m else "190K"
     r = subprocess.run([micropython, "-X", f"heapsize={heap}", str(path)], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=60)
     out = r.stdout + r.stderr

@@ -281,6 +281,46 @@ def firmware_stage(dest, site_json, form, no_mpy, ca_file):
                f"copy it onto the Pico W with: {image.mpremote}")
 
 
+@main.command()
+@click.option("--port", required=True, metavar="PORT",
+              help="The device's USB serial port: /dev/ttyACM0 on Linux, /dev/cu.usbmodem... on macOS, COM3 on Windows.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database: records go there, and the device's key in it signs the acks.")
+@click.option("--list", "list_only", is_flag=True, help="Only say what the device holds; transfer nothing.")
+@click.option("--timeout", default=2.0, show_default=True, type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help="How long to wait for each answer before sending the frame again (5 more tries).")
+@click.option("--chunk-bytes", default=16384, show_default=True, type=click.IntRange(256, 65536),
+              help="Records asked for per request, in bytes of records message.")
+def pull(port, db_path, list_only, timeout, chunk_bytes):
+    """Pull a handheld's (or kiosk's) records over USB serial into the database: checked, stored once and
+    acknowledged as over MQTT, so the device frees them; a pulled cable just means pulling again."""
+    from .ingest.serial import LinkLost, OffloadError, pull_store
+
+    def bar(info):
+        return click.progressbar(length=info.queue, label=f"{info.device}: {info.queue} records",
+                                 file=sys.stderr, show_pos=True)
+
+    try:
+        got = pull_store(port, db_path, list_only=list_only, progress_factory=bar, timeout=timeout,
+                         chunk_bytes=chunk_bytes)
+    except LinkLost as e:
+        raise click.ClickException(f"{e}: nothing leaves the device before the host has stored it, so run "
+                                   "tiesense pull again to resume")
+    except OffloadError as e:
+        raise click.ClickException(str(e))
+    if list_only:
+        span = f", seq {got.first}..{got.last}" if got.queue else ""
+        click.echo(f"{got.device} ({got.role}, firmware {got.fw}, {'signed' if got.signed else 'unsigned'}): "
+                   f"{got.queue} records waiting{span}")
+        return
+    click.echo(f"pulled {got.received} records from {got.device} in {got.seconds:.1f} s ({got.rate:.0f} records/s): "
+               f"{got.stored} stored, {got.duplicates} duplicates, {got.conflicts} conflicts, {got.quarantined} "
+               f"quarantined; {got.remaining} left on the device")
+    if got.refused_acks:
+        raise click.ClickException(f"{got.device} refused {got.refused_acks} acks (they do not verify with its key): "
+                                   f"its records stay on it; is {db_path} the database that provisioned it?")
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""

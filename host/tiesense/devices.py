@@ -3,7 +3,8 @@
 ``stage`` builds a device filesystem (firmware, ``wire.py``, the form,
 ``site.json``); ``SimDevice`` runs ``micropython -X heapsize=190K main.py``
 in it, like a Pico W with its heap; ``read_log_state`` reads the device's
-flash log from the host side.
+flash log from the host side; ``fill_log`` gives a staged device a backlog of
+surveys in seconds.
 
 Examples
 --------
@@ -221,6 +222,54 @@ class SimDevice:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+_FILL_LOG = """
+import json, os, time
+import config, wire
+from log import Log
+cfg = config.load()
+device, key = cfg["device"], wire.key_bytes(cfg["device_key"])
+log = Log(cfg["data_dir"], encode=lambda rec, seq: wire.sign_record(rec, seq, device, key))
+with open("forms/" + cfg["form"] + ".json") as f:
+    form = json.load(f)
+qs = {}
+for q in form["questions"]:
+    qs[q["name"]] = q
+fields = wire.answer_fields(form)
+N = %d
+t0 = int(time.time()) - 60 * N
+for i in range(N):
+    answers = []
+    for name in fields:
+        q = qs[name]
+        if q["type"] == "select_one":
+            answers.append(q["choices"][i %% len(q["choices"])]["name"])
+        elif q["type"] == "range":
+            answers.append(q["start"] + q.get("step", 1) * (i %% ((q["end"] - q["start"]) // q.get("step", 1) + 1)))
+        else:
+            raise ValueError("fill_log: question type " + q["type"] + " not supported")
+    log.append(wire.make_record_v2(form["id"], form["version"], t0 + 60 * i, 30, 1, 60 * i, wire.CLOCK_NTP,
+                                   answers, wire.new_record_id(os.urandom)))
+print("FILLED", N, log.depth())
+log.close()
+"""
+
+
+def fill_log(root, count: int, micropython: str | None = None) -> int:
+    """Append ``count`` answered surveys to a staged device's flash log, as its firmware would (signed
+    with its ``device_key``, clock synced, answers cycling through each question's choices or range).
+
+    Runs the device's own ``log.py`` under ``micropython`` in ``root``: a backlog in seconds instead of
+    the minutes a scripted kiosk needs (offline weeks, serial offload tests and benches). Only forms of
+    ``select_one`` and ``range`` questions (the visit survey). Returns the log's depth afterwards.
+    """
+    r = subprocess.run([micropython or find_micropython(), "-X", f"heapsize={HEAPSIZE}", "-c", _FILL_LOG % int(count)],
+                       cwd=root, capture_output=True, text=True, timeout=120)
+    out = r.stdout + r.stderr
+    if r.returncode != 0 or "FILLED" not in out:
+        raise RuntimeError(f"fill_log failed in {root}:\n{out[-2000:]}")
+    return int(out.split("FILLED", 1)[1].split()[1])
 
 
 @dataclass

@@ -1,3 +1,4 @@
+# heap: 254K (the RAM disks this suite mounts live in the same heap as the code under test)
 # The kiosk on a full flash (firmware/kiosk.py with the real log on a littlefs
 # RAM disk): a survey is refused while the log is full, a StorageFull from
 # append() (the flash filled during the survey) shows "Storage full" instead

@@ -1,3 +1,4 @@
+# heap: 254K (the RAM disks this suite mounts live in the same heap as the code under test)
 # The flash record log (firmware/log.py) on a littlefs RAM disk: append and
 # reopen, the segment ring, torn last line, ack-gated delete of whole
 # segments with nothing copied, seq never reused, StorageFull before

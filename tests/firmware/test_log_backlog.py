@@ -1,3 +1,4 @@
+# heap: 254K (the RAM disks this suite mounts live in the same heap as the code under test)
 # The flash log's RAM does not grow with its backlog: a RAM disk with the
 # Pico W's 4 KiB blocks (80 KiB: what fits beside the code in this heap)
 # filled until StorageFull, then the log reopened over it. The old index held

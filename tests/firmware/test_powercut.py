@@ -1,3 +1,4 @@
+# heap: 254K (the RAM disks this suite mounts live in the same heap as the code under test)
 # Power cuts against the flash log: littlefs on a RAM block device whose
 # program/erase operations stop (the last one torn in half) after N
 # operations, for every N across two workloads: appends with acks and
