@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +27,8 @@ from .conftest import ROOT
 
 EXAMPLES = int(os.environ.get("TIESENSE_FUZZ_EXAMPLES", "300"))
 DEV = "kiosk-01"
+# The suite's 300 s per test is for the default profile; the long one gets time in proportion.
+pytestmark = pytest.mark.timeout(max(300, EXAMPLES // 10))
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=False),
                     st.text(max_size=30))
