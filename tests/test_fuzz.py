@@ -5,7 +5,9 @@ ignored (the host's own topics) or quarantined with a reason, and a good
 record sent after it is still stored. Device: every ack, command and form
 payload either decodes or raises ``WireError`` under the real MicroPython, the
 only exception the firmware's message loop expects (it also survives any
-other). The default profile runs a few hundred cases; the long profile:
+other). Serial: the host's frame decoder refuses damage with ValueError only, and the device's USB
+offload (firmware/offload.py) answers any line without raising and deletes nothing on an ack nobody
+signed. The default profile runs a few hundred cases; the long profile:
 
     TIESENSE_FUZZ_EXAMPLES=10000 .venv/bin/python -m pytest tests/test_fuzz.py
 """
@@ -146,3 +148,119 @@ def test_device_decoders_under_micropython_raise_only_wire_errors(micropython, t
     crashes = json.loads(out.stdout.strip().splitlines()[-1])
     assert crashes == [], crashes[:10]
     assert len(cases) >= min(EXAMPLES, 50)
+
+
+# ------------------------------------------------------------ the serial path (tiesense pull)
+
+def _frame(body: bytes) -> bytes:
+    import binascii
+
+    return body + b" " + b"%08x" % (binascii.crc32(body) & 0xFFFFFFFF)
+
+
+# Request lines a device may read on its USB line: noise, and well-framed requests (right CRC) whose
+# verbs, tags and payloads are anything, including ACKs of any JSON.
+serial_lines = st.one_of(
+    st.binary(max_size=300).map(lambda b: b.replace(b"\n", b"")),
+    st.tuples(st.sampled_from([b"HELLO", b"LIST", b"GET", b"ACK", b"NOPE", b""]),
+              st.one_of(st.integers(-5, 2**40).map(lambda n: str(n).encode()), st.binary(max_size=6)),
+              st.one_of(st.binary(max_size=120), json_values.map(lambda v: json.dumps(v).encode()),
+                        device_payloads, st.tuples(st.integers(-3, 99), st.integers(-3, 70000))
+                        .map(lambda t: b"%d %d" % t)))
+    .map(lambda t: _frame(b" ".join(p for p in t if p)).replace(b"\n", b"")),
+)
+
+
+def test_the_hosts_frame_decoder_refuses_damage_with_value_error_only():
+    from tiesense.ingest.serial import decode_frame
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None)
+    @given(serial_lines)
+    def check(line):
+        try:
+            verb, tag, payload = decode_frame(line)
+        except ValueError:
+            return
+        assert isinstance(verb, str) and isinstance(tag, int) and tag >= 0 and isinstance(payload, bytes)
+
+    check()
+
+
+_OFFLOAD_SCRIPT = """
+import sys
+sys.path.insert(0, %r)
+sys.path.insert(0, %r)
+import json, os, config, wire
+from fakeclock import FakeClock
+from log import Log
+from offload import Offload
+
+class Port:
+    def __init__(self):
+        self.inbox = b""
+        self.out = b""
+    def open(self):
+        pass
+    def readinto(self, buf):
+        n = min(len(buf), len(self.inbox))
+        buf[:n] = self.inbox[:n]
+        self.inbox = self.inbox[n:]
+        return n
+    def write(self, data):
+        self.out += bytes(data)
+    def close(self):
+        pass
+
+d = %r
+os.mkdir(d)
+key = bytes(range(32))
+lg = Log(d, encode=lambda rec, seq: wire.sign_record(rec, seq, "hand-01", key))
+for i in range(5):
+    lg.append(wire.make_record_v2("tp_visit", "2026112401", 1795510200 + i, 30, 1, i, 1, ["shared_lab", "sme", 3],
+                                  wire.new_record_id(os.urandom)))
+cfg = dict(config.DEFAULTS, device="hand-01", device_key="".join(["%%02x" %% b for b in key]), offload=True)
+port = Port()
+off = Offload(cfg, FakeClock(), lg, port=port)
+crashes = []
+lines = 0
+f = open(%r, "rb")
+for line in f:
+    lines += 1
+    port.inbox += bytes.fromhex(line.strip().decode()) + b"\\n"
+    try:
+        for _ in range(50):
+            off.service()
+            if not port.inbox:
+                break
+        off.service()
+    except Exception as e:
+        crashes.append("%%d %%s" %% (lines, repr(e)))
+    port.out = b""
+f.close()
+print(json.dumps({"crashes": crashes, "depth": lg.depth(), "lines": lines}))
+"""
+
+
+def test_the_devices_offload_survives_any_line_and_deletes_nothing_unsigned(micropython, tmp_path):
+    cases: list = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None)
+    @given(serial_lines)
+    def collect(line):
+        cases.append(line.hex())
+
+    collect()
+    path = tmp_path / "lines.txt"
+    path.write_text("".join(c + "\n" for c in cases))
+    script = tmp_path / "offload_fuzz.py"
+    script.write_text(_OFFLOAD_SCRIPT % (str(ROOT / "firmware"), str(ROOT / "tests" / "firmware"),
+                                         str(tmp_path / "flash"), str(path)))
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([str(ROOT / "firmware"), str(ROOT / "host" / "tiesense"),
+                                                        str(ROOT / "tests" / "firmware")]))
+    out = subprocess.run([micropython, "-X", "heapsize=1M", str(script)], capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["crashes"] == [], result["crashes"][:10]
+    assert result["depth"] == 5, "a line nobody signed deleted a record"
+    assert result["lines"] == len(cases) >= min(EXAMPLES, 50)
