@@ -30,6 +30,7 @@
 #   survey_idle_s   an unfinished survey is abandoned after this long idle
 #   thanks_ms       how long the thanks screen stays after a survey
 #   data_dir        where the record log lives
+#   watchdog_ms     the hardware watchdog's timeout (the RP2040 allows at most 8388)
 #   storage_reserve_bytes  flash the log leaves free for acks, deletions and
 #                   forms (null: 4 filesystem blocks, 16 KiB on the Pico W);
 #                   below it the kiosk refuses new surveys ("Storage full")
@@ -76,6 +77,7 @@ DEFAULTS = {
     "survey_idle_s": 60,
     "thanks_ms": 1500,
     "data_dir": "data",
+    "watchdog_ms": 8000,
     "storage_reserve_bytes": None,
     "storage_max_bytes": None,
     "offload": False,

@@ -76,12 +76,15 @@ def main():
         app = Kiosk(cfg, board, log, uplink, form, offload=offload)
     else:
         raise ValueError("role '" + cfg["role"] + "' has no app on this firmware")
+    # The hardware watchdog (the RP2040's longest, about 8.3 s): every pass of the app loop feeds it
+    # (uplink.service), so a hang anywhere resets the kiosk, which then resumes from its flash log.
+    board.start_watchdog(cfg["watchdog_ms"])
     try:
         app.run()
     finally:
         gc.collect()
-        print("EXIT completed %d abandoned %d approaches %d queue %d heap_free %d" % (
-            app.completed, app.abandoned, app.approaches, log.depth(), gc.mem_free()))
+        print("EXIT completed %d abandoned %d approaches %d queue %d heap_free %d longest_unfed_ms %d" % (
+            app.completed, app.abandoned, app.approaches, log.depth(), gc.mem_free(), board.max_feed_gap_ms))
         uplink.stop()
         if offload is not None:
             offload.stop()

@@ -37,9 +37,12 @@ _PINGREQ = const(0xC0)
 _PINGRESP = const(0xD0)
 _DISCONNECT = const(0xE0)
 _POLLIN = const(1)
+_POLLOUT = const(4)
 _POLLERR = const(8)
 _POLLHUP = const(16)
 _MAX_PER_CHECK = const(8)
+_EINPROGRESS = const(115)  # errno on Linux and in MicroPython's lwIP ports alike
+_EAGAIN = const(11)
 
 # Return codes of CONNACK (MQTT 3.1.1 table 3.1).
 CONNACK_REASONS = (
@@ -199,16 +202,64 @@ class MQTTClient:
         """Open (or take) a socket, send CONNECT and wait for CONNACK.
 
         Returns the session-present flag. Raises MQTTError if refused,
-        ConnectionLost if the link fails.
+        ConnectionLost if the link fails. Blocks up to ``timeout_ms`` twice
+        (TCP, then CONNACK): an app loop uses start_connect()/connect_step().
         """
         if sock is None:
             sock = open_tcp(host, port, timeout_ms)
+        self._take(sock, _POLLIN)
+        self._send_connect(clean_session)
+        # CONNACK must be the first packet back.
+        if not self._poll.poll(timeout_ms):
+            self.close()
+            raise ConnectionLost("no CONNACK within " + str(timeout_ms) + " ms")
+        return self._read_connack()
+
+    def start_connect(self, host, port=1883, clean_session=True, timeout_ms=5000):
+        """Begin connecting without blocking: a TCP connect in progress, then CONNECT and CONNACK,
+        each advanced by :meth:`connect_step` (the caller keeps its own deadline)."""
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        sock = socket.socket(ai[0], socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            sock.connect(ai[-1])
+        except OSError as e:
+            if e.args[0] not in (_EINPROGRESS, _EAGAIN):
+                sock.close()
+                raise ConnectionLost("cannot reach broker " + str(host) + ":" + str(port) + ": " + str(e))
+        self._take(sock, _POLLOUT)
+        self._pending = (1, clean_session, timeout_ms, str(host) + ":" + str(port))
+
+    def connect_step(self):
+        """One non-blocking step of :meth:`start_connect`: None while under way, then the
+        session-present flag. Raises ConnectionLost or MQTTError as :meth:`connect` does."""
+        phase, clean, timeout_ms, where = self._pending
+        ev = self._poll.poll(0)
+        if not ev:
+            return None
+        if ev[0][1] & (_POLLERR | _POLLHUP) and phase == 1:
+            self.close()
+            raise ConnectionLost("cannot reach broker " + where)
+        if phase == 1:  # TCP up: back to the blocking-with-timeout socket the session uses
+            if hasattr(self.sock, "settimeout"):
+                self.sock.settimeout(timeout_ms / 1000)
+            _nodelay(self.sock)
+            self._poll.modify(self.sock, _POLLIN)
+            self._pending = (2, clean, timeout_ms, where)
+            self._send_connect(clean)
+            return None
+        self._pending = None
+        return self._read_connack()
+
+    def _take(self, sock, events):
         self.sock = sock
         self._poll = select.poll()
-        self._poll.register(sock, _POLLIN)
+        self._poll.register(sock, events)
         self.inflight = set()
         self.subacks = {}
         self._ping_at = None
+
+    def _send_connect(self, clean_session):
         cid = self.client_id.encode()
         flags = 0x02 if clean_session else 0
         size = 10 + 2 + len(cid)
@@ -238,10 +289,8 @@ class MQTTClient:
         if pw is not None:
             off = self._put_str(buf, off, pw)
         self._send(buf, off)
-        # CONNACK must be the first packet back.
-        if not self._poll.poll(timeout_ms):
-            self.close()
-            raise ConnectionLost("no CONNACK within " + str(timeout_ms) + " ms")
+
+    def _read_connack(self):
         kind, n = self._read_header()
         if kind != _CONNACK or n != 2:
             self.close()

@@ -4,9 +4,11 @@
 #   - link down: when the backoff has passed, bring up the network, connect
 #     (clean session; last will = retained offline status), publish the
 #     retained online status, subscribe to this device's acks and commands
-#     and to every form. A failed attempt doubles the wait (1 s .. 
-#     backoff_max_s, with jitter). The connect itself blocks up to 5 s;
-#     key presses queue meanwhile (the board buffers them).
+#     and to every form. A failed attempt doubles the wait (1 s ..
+#     backoff_max_s, with jitter). The connect runs as non-blocking steps
+#     (Wi-Fi association up to 15 s, TCP and CONNACK up to 5 s), so the
+#     screen and keys stay live meanwhile; only a TLS handshake blocks.
+#   - every step feeds the hardware watchdog (main.py starts it).
 #   - link up: handle waiting packets; publish unsent records from the log
 #     in batches under batch_bytes (wire.encode_batch_from_encoded splices
 #     the stored bytes, no re-encoding), QoS 1, at most _WINDOW batches
@@ -58,6 +60,9 @@ _BLINK_MS = const(150)
 _CMD_BURST = const(4)
 _CMD_WINDOW_MS = const(10000)
 _NTP_RETRY_MS = const(30000)
+_NETWORK_TIMEOUT_MS = const(15000)
+_PH_NETWORK = const(1)
+_PH_MQTT = const(2)
 _NTP_RETRY_MAX_MS = const(3600000)
 
 
@@ -133,6 +138,8 @@ class Uplink:
         self._t_status = wire.topic_status(self.device)
         self._overhead = len(wire.encode_batch_from_encoded(self.device, (), wire.VERSION))
         self.up = False
+        self._phase = None  # connecting: _PH_NETWORK, then _PH_MQTT, each until _phase_until
+        self._phase_until = 0
         self._next_try = board.ticks_ms()
         self._backoff = _BACKOFF_MIN_MS
         self._batches = []  # [sent_ticks, [seqs]] awaiting the host's ack
@@ -152,6 +159,7 @@ class Uplink:
     def service(self):
         """One cooperative step; never raises on link trouble."""
         b = self.board
+        b.feed()  # the watchdog: every pass of the app loop comes through here
         now = b.ticks_ms()
         if self._blink_until is not None:  # "identify": blink while the kiosk goes on working
             if b.ticks_diff(now, self._blink_until) >= 0:
@@ -160,8 +168,12 @@ class Uplink:
             else:
                 b.led(b.ticks_diff(self._blink_until, now) // _BLINK_MS % 2 == 1)
         if not self.up:
-            if b.ticks_diff(now, self._next_try) >= 0:
-                self._connect()
+            if self._phase is not None:
+                self._connect_step(now)
+            elif b.ticks_diff(now, self._next_try) >= 0:
+                self._phase = _PH_NETWORK
+                self._phase_until = b.ticks_add(now, _NETWORK_TIMEOUT_MS)
+                self._connect_step(now)
             return
         try:
             self.client.check_msg()
@@ -190,38 +202,64 @@ class Uplink:
 
     # ---------------------------------------------------------- session
 
-    def _connect(self):
+    def _connect_step(self, now):
+        # The connect runs as steps of service(), none of them waiting: the Wi-Fi association
+        # (board.connect_network() answers at once), the TCP connect and the CONNACK (the
+        # client's start_connect/connect_step). Only TLS blocks, in its handshake (up to
+        # _CONNECT_TIMEOUT_MS; the watchdog is fed before it). Each phase has a deadline.
         b = self.board
+        c = self.client
         try:
-            if not b.connect_network():
-                raise OSError("network down")
-            c = self.client
-            host, port = self.cfg["broker_host"], self.cfg["broker_port"]
-            sock = None
-            if self.cfg.get("broker_tls"):
-                with open(self.cfg["broker_ca"], "rb") as f:
-                    ca = f.read()
-                sock = mqtt.open_tls(host, port, ca, _CONNECT_TIMEOUT_MS)
-            c.connect(host, port, sock=sock, timeout_ms=_CONNECT_TIMEOUT_MS)
-            self.up = True
-            self.connects += 1
-            self.nonce = "".join(["%02x" % x for x in b.urandom(4)])
-            if b.clock == wire.CLOCK_UNSYNCED:
-                self._try_ntp()
-            self._batches = []
-            self._sent = set()
-            self._dirty = True
-            self.publish_status()
-            for t in (self._t_ack, self._t_cmd, wire.SUB_FORMS):
-                c.subscribe(t, 1)
-            self._backoff = _BACKOFF_MIN_MS
-            print("UPLINK connected to %s:%d queue=%d" % (self.cfg["broker_host"], self.cfg["broker_port"], self.log.depth()))
+            if self._phase == _PH_NETWORK:
+                if not b.connect_network():
+                    if b.ticks_diff(now, self._phase_until) >= 0:
+                        raise OSError("network down")
+                    return
+                host, port = self.cfg["broker_host"], self.cfg["broker_port"]
+                self._phase_until = b.ticks_add(now, _CONNECT_TIMEOUT_MS)
+                if self.cfg.get("broker_tls") or not hasattr(c, "start_connect"):
+                    sock = None
+                    if self.cfg.get("broker_tls"):
+                        with open(self.cfg["broker_ca"], "rb") as f:
+                            ca = f.read()
+                        b.feed()
+                        sock = mqtt.open_tls(host, port, ca, _CONNECT_TIMEOUT_MS)
+                    c.connect(host, port, sock=sock, timeout_ms=_CONNECT_TIMEOUT_MS)
+                    self._connected()
+                    return
+                c.start_connect(host, port, timeout_ms=_CONNECT_TIMEOUT_MS)
+                self._phase = _PH_MQTT
+                return
+            if c.connect_step() is None:
+                if b.ticks_diff(now, self._phase_until) >= 0:
+                    raise OSError("no answer from the broker within %d ms" % _CONNECT_TIMEOUT_MS)
+                return
+            self._connected()
         except OSError as e:
             self._lost(e)
+
+    def _connected(self):
+        b = self.board
+        c = self.client
+        self._phase = None
+        self.up = True
+        self.connects += 1
+        self.nonce = "".join(["%02x" % x for x in b.urandom(4)])
+        if b.clock == wire.CLOCK_UNSYNCED:
+            self._try_ntp()
+        self._batches = []
+        self._sent = set()
+        self._dirty = True
+        self.publish_status()
+        for t in (self._t_ack, self._t_cmd, wire.SUB_FORMS):
+            c.subscribe(t, 1)
+        self._backoff = _BACKOFF_MIN_MS
+        print("UPLINK connected to %s:%d queue=%d" % (self.cfg["broker_host"], self.cfg["broker_port"], self.log.depth()))
 
     def _lost(self, e):
         was_up = self.up
         self.up = False
+        self._phase = None
         self.client.close()
         b = self.board
         jitter = (b.urandom(1)[0] * self._backoff) >> 10  # up to +25%

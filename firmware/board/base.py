@@ -27,6 +27,9 @@ class Board:
         self._ticks_seen = time.ticks_ms()
         self._uptime_ms = 0
         self.boot = 0  # boot counter (main.py counts boots in the data directory)
+        self._wdt_ms = None  # the watchdog's timeout once started
+        self._fed = None  # ticks of the last feed
+        self.max_feed_gap_ms = 0  # the longest the app went without feeding it
         # How the clock was set this boot (wire.CLOCK_*): 0 unsynced, 1 NTP, 2 the host's signed time.
         self.clock = 0
         self._time_offset = 0  # seconds added to the hardware clock (set_time on a board without an RTC to set)
@@ -101,6 +104,26 @@ class Board:
 
     def sleep_ms(self, ms):
         time.sleep_ms(ms)
+
+    # --------------------------------------------------------- watchdog
+
+    def start_watchdog(self, timeout_ms):
+        """Start the hardware watchdog: the board resets unless feed() comes within ``timeout_ms``.
+        Here (no hardware) every gap is measured, and one longer than the timeout is reported."""
+        self._wdt_ms = timeout_ms
+        self._fed = time.ticks_ms()
+
+    def feed(self):
+        """Feed the watchdog (the uplink does at every step of the app loop)."""
+        if self._wdt_ms is None:
+            return
+        now = time.ticks_ms()
+        gap = time.ticks_diff(now, self._fed)
+        self._fed = now
+        if gap > self.max_feed_gap_ms:
+            self.max_feed_gap_ms = gap
+            if gap > self._wdt_ms:
+                print("WATCHDOG would have reset the board: %d ms without a feed" % gap)
 
     def uptime_s(self):
         """Seconds since boot, however long ago: ticks wrap after about 6.2 days, so the time is

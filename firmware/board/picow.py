@@ -2,7 +2,11 @@
 #
 # Wiring (hardware/pinout.toml is checked against the PIN_* constants):
 #   GP10 up, GP11 down, GP12 ok, GP13 back: push buttons to GND, internal
-#        pull-ups, falling-edge interrupts with a lockout debounce
+#        pull-ups, interrupts on both edges debounced on the pin's level: a
+#        falling edge counts as a press when the pin still reads low and the
+#        key was last released at least _DEBOUNCE_MS ago, so neither the
+#        bounce of a press nor that of a long press's release is a second press
+#        (and no press is lost while the app loop is busy)
 #   GP15 PIR presence sensor output (HC-SR501 style, active high)
 #   GP4 SDA, GP5 SCL (I2C0, 400 kHz): SSD1306 128x64 OLED at 0x3C
 #   on-board LED ("LED", on the CYW43 wireless chip)
@@ -31,7 +35,7 @@ PIN_PIR = const(15)
 PIN_SDA = const(4)
 PIN_SCL = const(5)
 I2C_ADDR = const(0x3C)
-_DEBOUNCE_MS = const(180)
+_DEBOUNCE_MS = const(50)
 _PIR_LOCKOUT_MS = const(5000)
 _W = const(128)
 _H = const(64)
@@ -90,11 +94,13 @@ class Board(_Base):
         self._led = machine.Pin("LED", machine.Pin.OUT)
         self._buttons = []
         self._names = ("up", "down", "ok", "back")
-        self._last = [0, 0, 0, 0]
+        self._released = [0, 0, 0, 0]  # ticks of each key's last rising edge (release)
+        self._armed = [True, True, True, True]  # released for _DEBOUNCE_MS: the next falling edge is a press
+        self._pressed = [False, False, False, False]  # counted, not released since
         self._hits = [0, 0, 0, 0]
         for n in (PIN_UP, PIN_DOWN, PIN_OK, PIN_BACK):
             p = machine.Pin(n, machine.Pin.IN, machine.Pin.PULL_UP)
-            p.irq(trigger=machine.Pin.IRQ_FALLING, handler=self._on_key)
+            p.irq(trigger=machine.Pin.IRQ_FALLING | machine.Pin.IRQ_RISING, handler=self._on_key)
             self._buttons.append(p)
         self._pir = machine.Pin(PIN_PIR, machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._pir_last = 0
@@ -106,15 +112,23 @@ class Board(_Base):
             self.display = None  # no display answering: run headless
             print("board: no SSD1306 at 0x%02x" % I2C_ADDR)
         self._wlan = None
+        self._joining = None  # ticks when the current Wi-Fi association began
+        self._wdt = None
 
     # Interrupt handlers: no allocation, just counters.
     def _on_key(self, pin):
         now = time.ticks_ms()
         for i in range(4):
             if self._buttons[i] is pin:
-                if time.ticks_diff(now, self._last[i]) > _DEBOUNCE_MS:
-                    self._last[i] = now
+                if pin.value():  # released (or a bounce of it): the next press must wait
+                    self._released[i] = now
+                    self._pressed[i] = False
+                    self._armed[i] = False
+                elif not self._pressed[i] and (
+                        self._armed[i] or time.ticks_diff(now, self._released[i]) >= _DEBOUNCE_MS):
                     self._hits[i] += 1
+                    self._pressed[i] = True
+                    self._armed[i] = False
                 return
 
     def _on_pir(self, pin):
@@ -124,7 +138,12 @@ class Board(_Base):
             self._pir_hits += 1
 
     def poll(self):
+        now = time.ticks_ms()
         irq = machine.disable_irq()
+        for i in range(4):  # arm keys released long enough (a flag: no ticks arithmetic across days)
+            if not self._armed[i] and not self._pressed[i] and \
+                    time.ticks_diff(now, self._released[i]) >= _DEBOUNCE_MS:
+                self._armed[i] = True
         hits = (self._hits[0], self._hits[1], self._hits[2], self._hits[3], self._pir_hits)
         self._hits[0] = self._hits[1] = self._hits[2] = self._hits[3] = 0
         self._pir_hits = 0
@@ -148,6 +167,8 @@ class Board(_Base):
         self._led.value(1 if on else 0)
 
     def connect_network(self, timeout_ms=15000):
+        # Never waits: the first call starts the association, later calls say whether it is up
+        # (the uplink calls it at every step while connecting, and gives up on its own deadline).
         cfg = self.cfg
         if not cfg.get("wifi_ssid"):
             return False
@@ -162,16 +183,28 @@ class Board(_Base):
             self._wlan.config(pm=getattr(network.WLAN, "PM_NONE", 0xA11140))
         w = self._wlan
         if w.isconnected():
+            self._joining = None
+            self.led(False)
             return True
-        w.connect(cfg["wifi_ssid"], cfg.get("wifi_password") or "")
-        t0 = time.ticks_ms()
-        while not w.isconnected():
-            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                return False
-            self.led(time.ticks_ms() // 250 % 2)
-            time.sleep_ms(50)
-        self.led(False)
-        return True
+        now = time.ticks_ms()
+        if self._joining is None or time.ticks_diff(now, self._joining) > timeout_ms:
+            try:
+                w.disconnect()
+            except Exception:
+                pass
+            w.connect(cfg["wifi_ssid"], cfg.get("wifi_password") or "")
+            self._joining = now
+        self.led(now // 250 % 2)
+        return False
+
+    def start_watchdog(self, timeout_ms):
+        _Base.start_watchdog(self, timeout_ms)
+        self._wdt = machine.WDT(timeout=min(timeout_ms, 8388))  # the RP2040's longest
+
+    def feed(self):
+        _Base.feed(self)
+        if self._wdt is not None:
+            self._wdt.feed()
 
     def sync_ntp(self):
         # ntptime waits at most its timeout (1 s) for the answer; the uplink retries with backoff

@@ -26,6 +26,9 @@ class FakeBoard(FakeClock):
     def connect_network(self):
         return False  # offline: service() only schedules reconnects
 
+    def feed(self):
+        pass
+
     def urandom(self, n):
         return bytes(n)
 
