@@ -15,6 +15,7 @@ def visit() -> dict:
 
 def test_builtin_instruments_load(visit):
     assert [(f["id"], f["version"]) for f in builtin_forms()] == [("fi_partner", "2026112401"),
+                                                                   ("tp_presence", "2026113001"),
                                                                    ("tp_visit", "2026112401")]
     assert [q["name"] for q in visit["questions"]] == ["facility", "org_type", "satisfaction"]
     interview = [q["name"] for q in builtin_form("fi_partner")["questions"]]

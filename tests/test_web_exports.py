@@ -30,7 +30,7 @@ def test_the_csv_zip_has_one_odk_style_table_per_form_and_the_respondents(web):
     r = web.get("/api/exports/csv", "analyst")
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.content))
-    assert sorted(z.namelist()) == ["fi_partner.csv", "respondents.csv", "tp_visit.csv"]
+    assert sorted(z.namelist()) == ["fi_partner.csv", "respondents.csv", "tp_presence.csv", "tp_visit.csv"]
     visits = read_csv(z.read("tp_visit.csv"))
     assert len(visits) == 10 and list(visits[0])[:4] == ["SubmissionDate", "start", "end", "deviceid"]
     assert visits[0]["KEY"] == visits[0]["meta-instanceID"] and visits[0]["facility"] == "shared_lab"
@@ -55,7 +55,7 @@ def test_labels_replace_names_and_codes(web):
 def test_xlsx_has_a_sheet_per_table(web):
     r = web.get("/api/exports/xlsx", "analyst")
     wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
-    assert wb.sheetnames == ["respondents", "fi_partner", "tp_visit"]  # the parent before its repeat
+    assert wb.sheetnames == ["respondents", "fi_partner", "tp_presence", "tp_visit"]  # the parent before its repeat
     rows = list(wb["fi_partner"].iter_rows(values_only=True))
     assert len(rows) == 17 and "PARENT_KEY" in rows[0]
 
