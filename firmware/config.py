@@ -29,6 +29,8 @@
 #   form            form id; the form is read from forms/<form>.json
 #   survey_idle_s   an unfinished survey is abandoned after this long idle
 #   thanks_ms       how long the thanks screen stays after a survey
+#   presence_interval_s  the kiosk logs presence and response counts per
+#                   interval of this many seconds (a tp_presence record)
 #   data_dir        where the record log lives
 #   watchdog_ms     the hardware watchdog's timeout (the RP2040 allows at most 8388)
 #   storage_reserve_bytes  flash the log leaves free for acks, deletions and
@@ -76,6 +78,7 @@ DEFAULTS = {
     "form": "tp_visit",
     "survey_idle_s": 60,
     "thanks_ms": 1500,
+    "presence_interval_s": 300,
     "data_dir": "data",
     "watchdog_ms": 8000,
     "storage_reserve_bytes": None,

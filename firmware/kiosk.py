@@ -26,8 +26,24 @@
 # StorageFull from append() anyway (something else filled the flash during
 # the survey) shows the same screen; nothing raises. The uplink's counters
 # carry storage_full (1/0) and flash_free (bytes) for the status message.
+#
+# Presence as data: per interval (presence_interval_s) the kiosk counts
+# approaches, dwell (seconds the sensor saw someone, where the board can
+# tell), surveys started, completed and abandoned (idle or cancelled), and
+# logs them as one tp_presence record (host/tiesense/instruments/
+# tp_presence.json) through the same log, signatures and acks as surveys.
+# An interval in which nothing happened writes nothing (a week of empty
+# nights would take flash a busy week needs); the host reads a missing
+# interval of an online kiosk as zero. When the flash is full, presence
+# records are dropped (and said so on the console) before any survey is.
+import wire
 from log import StorageFull
 from survey import Survey, label, wrap
+
+PRESENCE_FORM = "tp_presence"
+PRESENCE_VERSION = "2026113001"
+# Its answer fields, in the instrument's order (a host test checks them against it).
+PRESENCE_FIELDS = ("interval_s", "approaches", "dwell_s", "started", "completed", "abandoned")
 
 
 class Kiosk:
@@ -46,14 +62,48 @@ class Kiosk:
         self.cancelled = 0
         self.refused = 0  # key presses refused while the storage was full
         self.full = False
+        self.interval_ms = cfg["presence_interval_s"] * 1000
+        self._interval_begin()
         self.check_storage()
 
+    def _interval_begin(self):
+        b = self.board
+        self._iv_ticks = b.ticks_ms()
+        self._iv_start = b.time()
+        self._iv_uptime = b.uptime_s()
+        self._iv_clock = b.clock
+        self._iv = [0, 0, 0, 0, 0]  # approaches, dwell_ms, started, completed, abandoned
+
+    def _interval_end(self):
+        """Log the interval's counts as a tp_presence record (if anything happened) and start the next."""
+        iv = self._iv
+        b = self.board
+        if iv[0] or iv[1] or iv[2] or iv[3] or iv[4]:
+            seconds = self.interval_ms // 1000
+            rec = wire.make_record_v2(PRESENCE_FORM, PRESENCE_VERSION, self._iv_start, seconds, b.boot,
+                                      self._iv_uptime, self._iv_clock,
+                                      [seconds, iv[0], iv[1] // 1000, iv[2], iv[3], iv[4]],
+                                      wire.new_record_id(b.urandom))
+            try:
+                seq = self.log.append(rec)
+                self.uplink.wake()
+                print("KIOSK stored seq=%d presence approaches=%d started=%d completed=%d" % (
+                    seq, iv[0], iv[2], iv[3]))
+            except StorageFull:
+                print("KIOSK storage full: presence interval not stored")
+        self._interval_begin()
+
     def _tick(self):
-        n = self.board.approaches()
+        b = self.board
+        n = b.approaches()
         if n:
             self.approaches += n
+            self._iv[0] += n
             self.uplink.counters["approaches"] = self.approaches
             print("KIOSK approach total=%d" % self.approaches)
+        self._iv[1] += b.dwell_ms()
+        if b.ticks_diff(b.ticks_ms(), self._iv_ticks) >= self.interval_ms:
+            self._interval_end()
         self.uplink.service()
         if self.offload is not None:
             self.offload.service()
@@ -95,8 +145,10 @@ class Kiosk:
             self.form = f
         b.state("survey")
         s = Survey(self.form, b, self.lang)
+        self._iv[2] += 1
         answers = s.run(self.idle_ms, between=self._tick)
         if answers is None:
+            self._iv[4] += 1
             if s.abandoned:
                 self.abandoned += 1
                 self.uplink.counters["abandoned"] = self.abandoned
@@ -114,6 +166,7 @@ class Kiosk:
                 print("KIOSK storage full: survey %s not stored" % s.instance_id)
             if seq is not None:
                 self.completed += 1
+                self._iv[3] += 1
                 self.uplink.wake()
                 print("KIOSK stored seq=%d id=%s" % (seq, s.instance_id))
                 b.state("thanks")

@@ -62,6 +62,10 @@ class Board:
         self._approaches = 0
         return n
 
+    def dwell_ms(self):
+        """Milliseconds the presence sensor saw someone since the last call (0 where it cannot tell)."""
+        return 0
+
     def poll(self):
         """Read the hardware (or the script) into the queues. Override."""
 

@@ -105,7 +105,9 @@ class Board(_Base):
         self._pir = machine.Pin(PIN_PIR, machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._pir_last = 0
         self._pir_hits = 0
-        self._pir.irq(trigger=machine.Pin.IRQ_RISING, handler=self._on_pir)
+        self._pir_since = None  # ticks when the sensor last went high (someone there)
+        self._dwell = 0  # ms the sensor was high, not yet taken by dwell_ms()
+        self._pir.irq(trigger=machine.Pin.IRQ_RISING | machine.Pin.IRQ_FALLING, handler=self._on_pir)
         try:
             self.display = SSD1306(machine.I2C(0, sda=machine.Pin(PIN_SDA), scl=machine.Pin(PIN_SCL), freq=400000))
         except OSError:
@@ -133,9 +135,27 @@ class Board(_Base):
 
     def _on_pir(self, pin):
         now = time.ticks_ms()
+        if not pin.value():  # gone: the dwell of this approach
+            if self._pir_since is not None:
+                self._dwell += time.ticks_diff(now, self._pir_since)
+                self._pir_since = None
+            return
+        if self._pir_since is None:
+            self._pir_since = now
         if time.ticks_diff(now, self._pir_last) > _PIR_LOCKOUT_MS:
             self._pir_last = now
             self._pir_hits += 1
+
+    def dwell_ms(self):
+        now = time.ticks_ms()
+        irq = machine.disable_irq()
+        d = self._dwell
+        self._dwell = 0
+        if self._pir_since is not None:  # still there: count up to now, go on from now
+            d += time.ticks_diff(now, self._pir_since)
+            self._pir_since = now
+        machine.enable_irq(irq)
+        return d
 
     def poll(self):
         now = time.ticks_ms()

@@ -321,6 +321,30 @@ def pull(port, db_path, list_only, timeout, chunk_bytes):
                                    f"its records stay on it; is {db_path} the database that provisioned it?")
 
 
+@main.command()
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database.")
+@click.option("--device", default=None, help="Only this kiosk.")
+def presence(db_path, device):
+    """Footfall and response rate per kiosk and hour, from the kiosks' presence records."""
+    from .presence import hourly
+
+    if not Path(db_path).exists():
+        raise click.ClickException(f"no database at {db_path}: give the host's --db")
+    with _open_store(db_path) as store:
+        hours = store.read(hourly, device)
+    if not hours:
+        raise click.ClickException(f"no presence records in {db_path} yet: kiosks log one per interval in which "
+                                   "anything happened (presence_interval_s, 5 minutes by default)")
+    click.echo(f"{'kiosk':<14} {'hour (UTC)':<21} {'approaches':>10} {'dwell s':>8} {'started':>8} "
+               f"{'completed':>9} {'abandoned':>9} {'response':>8}")
+    for h in hours:
+        rate = f"{h.response_rate:.0%}" if h.response_rate is not None else "-"
+        flag = "  (clock unsynced)" if h.unsynced else ""
+        click.echo(f"{h.device:<14} {h.hour:<21} {h.approaches:>10} {h.dwell_s:>8} {h.started:>8} {h.completed:>9} "
+                   f"{h.abandoned:>9} {rate:>8}{flag}")
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""

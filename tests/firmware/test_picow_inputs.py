@@ -1,6 +1,7 @@
-# The Pico W board's keys (board/picow.py) with a fake `machine` and `network`: debounce reads the
-# pin's level, so neither the bounce of a press nor the bounce of a long press's release is counted
-# as another press, while quick genuine presses all count, even when the app loop is busy.
+# The Pico W board's inputs (board/picow.py) with a fake `machine` and `network`. Keys: debounce
+# reads the pin's level, so neither the bounce of a press nor the bounce of a long press's release
+# is counted as another press, while quick genuine presses all count, even when the app loop is
+# busy. Presence: the PIR's approaches (with their lockout) and its dwell, high time in ms.
 import sys
 
 
@@ -14,7 +15,7 @@ class Pin:
 
     def __init__(self, n, mode=None, pull=None):
         self.n = n
-        self.level = 1
+        self.level = 1 if pull == 1 else 0
         self.handler = None
 
     def irq(self, trigger=None, handler=None):
@@ -117,6 +118,29 @@ def test_a_glitch_that_is_high_again_in_the_interrupt_is_no_press():
     pin.level = 1  # the falling edge fired, but the pin already reads high: noise
     pin.handler(pin)
     check_eq(keys(b), [])
+
+
+def pir(b, level, after_ms):
+    clock.t += after_ms
+    b._pir.level = level
+    b._pir.handler(b._pir)
+
+
+def test_presence_counts_approaches_and_dwell():
+    b = board()
+    pir(b, 1, 100)  # someone comes ...
+    pir(b, 0, 3000)  # ... stays 3 s
+    pir(b, 1, 1000)  # back within the lockout: more dwell, not another approach
+    clock.t += 500
+    check_eq(b.dwell_ms(), 3500, "dwell so far, the one still there counted up to now")
+    pir(b, 0, 1500)
+    check_eq(b.dwell_ms(), 1500)
+    b.poll()
+    check_eq(b.approaches(), 1)
+    pir(b, 1, 6000)  # after the lockout: a new approach
+    pir(b, 0, 200)
+    b.poll()
+    check_eq((b.approaches(), b.dwell_ms()), (1, 200))
 
 
 run(globals())
