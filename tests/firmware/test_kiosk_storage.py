@@ -18,7 +18,7 @@ from runner import check_eq, run
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)
 FORM.pop("v", None)
-CFG = {"device": "kiosk-01", "language": "en", "survey_idle_s": 5, "thanks_ms": 0}
+CFG = {"device": "kiosk-01", "language": "en", "survey_idle_s": 5, "thanks_ms": 0, "presence_interval_s": 300}
 ANSWERS = ["ok", "down", "ok", "down", "ok", "up", "ok"]  # a key to start, then one visit survey
 _MP = "/ks"
 
