@@ -48,6 +48,7 @@
 #   sim_auto_s      (unix port) demo mode: one random survey every N seconds
 #   sim_seed        (unix port) seed for sim_auto_s answers
 #   sim_exit_idle   (unix port) exit once the script is done and the log is empty
+#   sim_mem_info    (benches) print micropython.mem_info() with every status
 #   sim_clock       (unix port) "ntp": the computer's clock; "rtc-reset": a Pico W's,
 #                   at 2021-01-01 each boot with no NTP (see board/sim.py)
 import json
@@ -90,6 +91,7 @@ DEFAULTS = {
     "sim_seed": 1,
     "sim_exit_idle": False,
     "sim_clock": "ntp",
+    "sim_mem_info": False,
 }
 
 # Keys whose value may be null or another type than the default's.

@@ -280,6 +280,10 @@ class Uplink:
 
     def publish_status(self):
         gc.collect()
+        if self.cfg.get("sim_mem_info"):  # benches: the heap's free total and largest free block, on the console
+            import micropython
+
+            micropython.mem_info()
         b = self.board
         c = self.counters
         msg = wire.encode_status(True, fw=config.VERSION, role=self.role, queue=self.log.depth(),

