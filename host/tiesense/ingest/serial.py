@@ -307,10 +307,10 @@ class SerialOffload:
                     break
                 if verb != "RECORDS":
                     raise OffloadError(f"the device answered GET with {verb} {payload[:120]!r}")
-                seqs = _seqs(payload)
+                batch = self.core.process(self.store, [Message(topic, payload, time.time())])
+                seqs = _seqs(payload)  # after the core, which keeps an unreadable message in quarantine
                 if not seqs or max(seqs) <= after:
                     raise OffloadError(f"the device sent no record after seq {after}: {payload[:120]!r}")
-                batch = self.core.process(self.store, [Message(topic, payload, time.time())])
                 r.chunks += 1
                 r.received += len(seqs)
                 r.stored += batch.stored
