@@ -161,7 +161,7 @@ class SerialLink:
                 why = str(e)
         if why.startswith("the device answered ERR"):
             raise OffloadError(f"the device {why[11:]} to {verb}, {self.retries + 1} times: the records it "
-                               "still holds stay on it; restart it and pull again")
+                               "still holds stay on it (docs/offload.md says what to do)")
         raise OffloadError(f"no clean answer to {verb} after {self.retries + 1} tries (last: {why}): is the device "
                            "running tiesense firmware with \"offload\": true, and no other program using the port?")
 
