@@ -65,7 +65,10 @@ def main():
     if cfg["offload"]:
         from offload import Offload
 
-        offload = Offload(cfg, board, log, uplink)
+        try:
+            offload = Offload(cfg, board, log, uplink)
+        except ValueError as e:  # e.g. no serial_port under the unix port: the app runs without it
+            print("OFFLOAD off: %s" % e)
     gc.collect()
     print("BOOT tiesense fw %s device %s role %s board %s boot %d signed %s queue %d flash_free %d heap_free %d" % (
         config.VERSION, cfg["device"], cfg["role"], board.name, board.boot, "yes" if key else "no", log.depth(),

@@ -156,3 +156,9 @@ def test_micropython_encodes_byte_identically(micropython, tmp_path):
     )
     out = subprocess.run([micropython, str(script)], capture_output=True, check=True, timeout=30).stdout
     assert out == wire.encode_batch("kiosk-01", recs)
+
+
+def test_a_time_command_without_args_is_refused_not_a_crash():
+    """Found by tests/test_fuzz.py under micropython: {"cmd":"time"} with no args raised KeyError."""
+    with pytest.raises(wire.WireError, match="needs args.t"):
+        wire.decode_command(b'{"cmd":"time","v":1}')

@@ -283,7 +283,8 @@ def firmware_stage(dest, site_json, form, no_mpy, ca_file):
 
 @main.command()
 @click.option("--port", required=True, metavar="PORT",
-              help="The device's USB serial port: /dev/ttyACM0 on Linux, /dev/cu.usbmodem... on macOS, COM3 on Windows.")
+              help="The device's USB serial port: /dev/ttyACM0 on Linux, /dev/cu.usbmodem... on macOS, "
+                   "COM3 on Windows.")
 @click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
               help="The host's database: records go there, and the device's key in it signs the acks.")
 @click.option("--list", "list_only", is_flag=True, help="Only say what the device holds; transfer nothing.")

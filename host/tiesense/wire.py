@@ -768,7 +768,7 @@ def decode_command(payload, device=None, key=None, nonce=None):
     cid = obj.get("id")
     if not (cid is None or isinstance(cid, str) or (isinstance(cid, int) and not isinstance(cid, bool))):
         raise WireError("command id must be a string or an integer")
-    if obj["cmd"] == "time" and not _nonneg_int(obj.get("args", {}).get("t")):
+    if obj["cmd"] == "time" and not _nonneg_int(obj.get("args", {}).get("t")):  # args may be absent
         raise WireError("command 'time' needs args.t, epoch seconds")
     return obj
 

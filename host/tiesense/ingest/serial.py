@@ -16,8 +16,9 @@ Frames are lines, ``<VERB> <tag>[ <payload>] <crc32 as 8 hex>``; the tag
 numbers the request and is echoed in its answer, so a late answer to an
 earlier try is skipped. A frame that fails its CRC, a ``RETRY`` from the
 device (it got a damaged request), an ``ERR`` (it could not do it, e.g. out
-of memory) or no answer within ``timeout`` means the request is sent again: every request is idempotent (a record resent is
-stored once, a repeated ack removes nothing twice). Lines that are not
+of memory) or no answer within ``timeout`` means the request is sent again:
+every request is idempotent (a record resent is stored once, a repeated ack
+removes nothing twice). Lines that are not
 frames (the device's console shares the USB line) are skipped.
 
 A cable pulled mid-transfer raises :class:`LinkLost`; nothing has left the
@@ -158,6 +159,9 @@ class SerialLink:
                 return self._answer(self.tag, time.monotonic() + (timeout or self.timeout))
             except _Retry as e:
                 why = str(e)
+        if why.startswith("the device answered ERR"):
+            raise OffloadError(f"the device {why[11:]} to {verb}, {self.retries + 1} times: the records it "
+                               "still holds stay on it (docs/offload.md says what to do)")
         raise OffloadError(f"no clean answer to {verb} after {self.retries + 1} tries (last: {why}): is the device "
                            "running tiesense firmware with \"offload\": true, and no other program using the port?")
 
@@ -307,10 +311,10 @@ class SerialOffload:
                     break
                 if verb != "RECORDS":
                     raise OffloadError(f"the device answered GET with {verb} {payload[:120]!r}")
-                seqs = _seqs(payload)
+                batch = self.core.process(self.store, [Message(topic, payload, time.time())])
+                seqs = _seqs(payload)  # after the core, which keeps an unreadable message in quarantine
                 if not seqs or max(seqs) <= after:
                     raise OffloadError(f"the device sent no record after seq {after}: {payload[:120]!r}")
-                batch = self.core.process(self.store, [Message(topic, payload, time.time())])
                 r.chunks += 1
                 r.received += len(seqs)
                 r.stored += batch.stored
