@@ -1,0 +1,6 @@
+"""XLSForm to device form: validate with pyxform, compile to the JSON a kiosk or handheld runs.
+
+Modules, one concept each: ``xpath`` (expression text to a syntax tree),
+``program`` (syntax trees to stack programs), ``vm`` (the reference
+evaluator of those programs; ``firmware/expr.py`` is the device's).
+"""
