@@ -2,5 +2,11 @@
 
 Modules, one concept each: ``xpath`` (expression text to a syntax tree),
 ``program`` (syntax trees to stack programs), ``vm`` (the reference
-evaluator of those programs; ``firmware/expr.py`` is the device's).
+evaluator of those programs; ``firmware/expr.py`` is the device's),
+``subset`` (what is kept, ignored or refused), ``compiler`` (pyxform's
+JSON to the device form).
 """
+
+from .compiler import CompiledForm, FormRefused, Problem, compile_xlsform
+
+__all__ = ["compile_xlsform", "CompiledForm", "FormRefused", "Problem"]
