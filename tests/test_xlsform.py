@@ -74,7 +74,7 @@ def test_the_subset_compiles_into_questions_choices_labels_and_programs(supporte
     c = compile_xlsform(supported, "kiosk")
     f = c.form
     assert (f["id"], f["version"], f["format"], f["target"]) == ("visit_x", "2026113001", 1, "kiosk")
-    assert f["languages"] == ["en", "ko"]
+    assert f["languages"] == ["en", "ko"] and f["title"] == {"en": "Visit"}
     assert wire.answer_fields(f) == ["started", "device", "consent", "met", "people", "hours", "each",
                                      "satisfaction", "host_org", "score", "done", "ack2", "day", "ended"]
     q = by_name(f)
@@ -193,6 +193,18 @@ def test_text_and_date_compile_for_the_handheld_only(tmp_path):
     assert f["questions"][0]["appearance"] == "multiline"
     assert f["questions"][2]["relevant"] == ["$", 0, "len", 3000, ">"]
     assert f["languages"] == ["und"]  # labels without a language
+
+
+def test_legacy_spellings_pyxform_accepts_compile_and_a_language_without_a_code_is_warned_about(tmp_path):
+    path = write_xlsform(tmp_path / "legacy.xlsx", [
+        {"type": "select one from yn", "name": "a", "label:english": "A", "label:korean": "가"},
+        {"type": "select all that apply from yn", "name": "b", "label:english": "B", "label:korean": "나"},
+    ], [{"list name": "yn", "name": "yes", "label:english": "Yes", "label:korean": "예"}], {"form_id": "leg", "version": "1"})
+    c = compile_xlsform(path, "kiosk")
+    assert [q["type"] for q in c.form["questions"]] == ["select_one", "select_multiple"]
+    assert c.form["questions"][0]["label"] == {"english": "A", "korean": "가"}
+    assert c.form["languages"] == ["english", "korean"] and c.form["title"] == {"english": "leg"}
+    assert any("machine-readable codes" in w for w in c.warnings)
 
 
 def test_pyxform_errors_are_reported_as_refusals(tmp_path):

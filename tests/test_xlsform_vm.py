@@ -228,3 +228,153 @@ def test_known_values_on_the_device(micropython, tmp_path):
 def test_expressions_outside_the_subset_are_refused_saying_why(text, why):
     with pytest.raises(XPathError, match=why):
         compile_expression(text, lambda n: ["$", 0])
+
+
+# ------------------------------------------------ compiled forms on a Pico-sized heap
+
+def form_programs(form):
+    """Every program of a compiled form with where it runs: (question, key, scope, choice index)."""
+    for q in form["questions"]:
+        for key in ("relevant", "constraint", "required_if", "calculation", "count"):
+            if key in q:
+                yield q["name"], key, None, None
+        for k, _ in enumerate(q.get("choices", []) if "choice_filter" in q else []):
+            yield q["name"], "choice_filter", None, k
+        for c in q.get("questions", []):
+            for key in ("relevant", "constraint", "required_if", "calculation"):
+                if key in c:
+                    yield c["name"], key, q["name"], None
+
+
+# The walk the device script does, in CPython on the reference machine.
+def walk_reference(form, top):
+    fields = [q["name"] for q in form["questions"] if q["type"] != "note"]
+    out = []
+    for q in form["questions"]:
+        dot = top[fields.index(q["name"])] if q["name"] in fields else None
+        for key in ("relevant", "constraint", "required_if", "calculation", "count"):
+            if key in q:
+                out.append(typed(vm.run(q[key], vm.Context(top=top, dot=dot))))
+        if "choice_filter" in q:
+            for ch in q["choices"]:
+                out.append(typed(vm.run(q["choice_filter"], vm.Context(top=top, choice=ch))))
+        if q["type"] == "repeat":
+            inner = [c["name"] for c in q["questions"] if c["type"] != "note"]
+            for pos, row in enumerate(dot or [], 1):
+                for c in q["questions"]:
+                    cdot = row[inner.index(c["name"])] if c["name"] in inner else None
+                    for key in ("relevant", "constraint", "required_if", "calculation"):
+                        if key in c:
+                            out.append(typed(vm.run(c[key], vm.Context(top=top, row=row, dot=cdot, pos=pos))))
+    return out
+
+
+_FORM_DEVICE = """
+import sys, json, gc
+sys.path.insert(0, %r)
+import expr
+gc.collect()
+free0 = gc.mem_free()
+form = json.loads(open(%r).read())
+gc.collect()
+held = free0 - gc.mem_free()
+
+def typed(v):
+    if v is None:
+        return ["n", v]
+    if v is True or v is False:
+        return ["b", v]
+    if isinstance(v, int):
+        return ["i", v]
+    if isinstance(v, str):
+        return ["s", v]
+    return ["l", v]
+
+fields = [q["name"] for q in form["questions"] if q["type"] != "note"]
+out = open(%r, "w")
+for line in open(%r):
+    top = json.loads(line)
+    res = []
+    for q in form["questions"]:
+        dot = top[fields.index(q["name"])] if q["name"] in fields else None
+        for key in ("relevant", "constraint", "required_if", "calculation", "count"):
+            if key in q:
+                res.append(typed(expr.run(q[key], top, None, dot)))
+        if "choice_filter" in q:
+            for ch in q["choices"]:
+                res.append(typed(expr.run(q["choice_filter"], top, None, None, None, ch)))
+        if q["type"] == "repeat":
+            inner = [c["name"] for c in q["questions"] if c["type"] != "note"]
+            pos = 0
+            for row in dot or []:
+                pos += 1
+                for c in q["questions"]:
+                    cdot = row[inner.index(c["name"])] if c["name"] in inner else None
+                    for key in ("relevant", "constraint", "required_if", "calculation"):
+                        if key in c:
+                            res.append(typed(expr.run(c[key], top, row, cdot, pos)))
+    out.write(json.dumps(res) + "\\n")
+out.close()
+print(json.dumps({"form_heap": held}))
+"""
+
+
+def answers_for(form):
+    """A strategy for one record's answers (positional) under ``form``, empties included."""
+    def one(q):
+        t = q["type"]
+        names = [c["name"] for c in q.get("choices", [])]
+        if t == "select_one":
+            return st.sampled_from(names) | st.none()
+        if t == "select_multiple":
+            return st.lists(st.sampled_from(names), unique=True, max_size=q.get("max_selected", len(names))) | st.none()
+        if t in ("integer", "range", "start", "end"):
+            return st.integers(-5, 60) | st.none()
+        if t == "decimal":
+            return st.integers(-5000, 20000) | st.none()
+        if t == "acknowledge":
+            return st.just("OK") | st.none()
+        if t == "repeat":
+            row = st.tuples(*[one(c) for c in q["questions"] if c["type"] != "note"]).map(list)
+            return st.lists(row, max_size=q["max"])
+        return texts | st.none()
+    return st.tuples(*[one(q) for q in form["questions"] if q["type"] != "note"]).map(list)
+
+
+def test_compiled_forms_run_alike_on_both_machines_within_a_pico_heap(micropython, tmp_path):
+    from tiesense import forms
+    from tiesense.xlsform import compile_xlsform
+
+    from .test_xlsform import CHOICES, SETTINGS, SUPPORTED
+    from .xlsforms import instrument_to_xlsform, write_xlsform
+
+    compiled = [compile_xlsform(write_xlsform(tmp_path / "visit.xlsx", SUPPORTED, CHOICES, SETTINGS), "kiosk")]
+    compiled += [compile_xlsform(instrument_to_xlsform(forms.builtin_form(n), tmp_path / f"{n}.xlsx"), "kiosk")
+                 for n in ("tp_visit", "fi_partner")]
+    assert sum(1 for _ in form_programs(compiled[0].form)) >= 12
+    for c in compiled:
+        form = c.form
+        records: list = []
+
+        @settings(max_examples=max(50, EXAMPLES // 4), deadline=None, database=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(answers_for(form))
+        def collect(top):
+            records.append(top)
+
+        collect()
+        path = tmp_path / f"{form['id']}.json"
+        path.write_bytes(c.to_bytes())
+        src, dst = tmp_path / "answers.jsonl", tmp_path / "results.jsonl"
+        src.write_text("".join(json.dumps(r) + "\n" for r in records))
+        script = tmp_path / "form_device.py"
+        script.write_text(_FORM_DEVICE % (str(ROOT / "firmware"), str(path), str(dst), str(src)))
+        # a Pico W's heap (tests/test_firmware.py uses the same for the firmware suites)
+        r = subprocess.run([micropython, "-X", "heapsize=190K", str(script)], capture_output=True, text=True,
+                           timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        got = [json.loads(line) for line in dst.read_text().splitlines()]
+        expected = [walk_reference(form, top) for top in records]
+        assert got == expected
+        heap = json.loads(r.stdout.strip().splitlines()[-1])["form_heap"]
+        print(f"{form['id']}: {c.size} bytes compiled, {heap} bytes of heap once loaded, {len(records)} records")

@@ -214,7 +214,7 @@ class _Compiler:
             "id": data.get("id_string") or data.get("name"),
             "version": str(data.get("version") or ""),
             "target": self.target,
-            "title": self.text(data.get("title")) or {},
+            "title": {},
             "languages": [],
             "questions": questions,
         }
@@ -222,6 +222,9 @@ class _Compiler:
             form["groups"] = self.groups
         form["languages"] = ([self.default_lang] if self.default_lang in self.languages else []) + [
             lang for lang in self.languages if lang != self.default_lang]
+        # XLSForm has one form_title: it is the title in the default language (or the first one labels use)
+        title = data.get("title") or form["id"]
+        form["title"] = {(form["languages"] or [self.default_lang])[0]: str(title)}
         return form
 
     def settings(self) -> None:
