@@ -242,3 +242,19 @@ def test_the_builtin_instruments_written_as_xlsform_compile_to_todays_forms(tmp_
                            q.get("start", q.get("min", 1))) for q in today["questions"]}
     assert forms.validate_answers(today, answers) == forms.validate_answers(f, answers) == []
     print(f"{name}: {compiled.size} bytes compiled, {len(wire.encode(today))} bytes hand-written")
+
+
+def test_the_host_checks_records_of_a_compiled_form(supported):
+    f = compile_xlsform(supported, "kiosk").form
+    good = {"started": 1795000000, "device": "kiosk-01", "consent": "yes", "met": ["o1", "o3"], "people": 4,
+            "hours": 2500, "each": [["o1", "yes"], ["o3", None]], "satisfaction": 4, "host_org": "o1",
+            "score": "2.666", "done": "OK", "ack2": None, "day": "2026-11-30", "ended": 1795000060}
+    assert forms.validate_answers(f, good) == []
+    bad = dict(good, hours=2.5, each=[["o1", "yes"]] * 3, done="yes", met=["o1", "o2", "o3"])
+    assert forms.validate_answers(f, bad) == [
+        "'met': 3 choices selected, at most 2 allowed",
+        "'hours' (decimal) must be an integer, got 2.5",
+        "'each': 3 passes, at most 2 allowed",
+        "'done' (acknowledge) must be \"OK\" or null, got \"yes\""]
+    assert forms.validate_answers(f, dict(good, each=[["o1", "maybe"]])) == [
+        "'each' pass 1: 'new': choice 'maybe' is not in the list"]
