@@ -152,6 +152,7 @@ UNSUPPORTED = [  # (row, expected column, words the problem must contain)
     ({"type": "end repeat"}, None, None),
     ({"type": "integer", "name": "outside", "label": "Out", "constraint": ". > ${inside}"}, "constraint", "inside repeat"),
     ({"type": "begin repeat", "name": "loop2", "label": "L2", "repeat_count": "${n}"}, "repeat_count", "no bound"),
+    ({"type": "integer", "name": "inside2", "label": "Inside"}, None, None),
     ({"type": "end repeat"}, None, None),
     ({"type": "text", "name": "free", "label": "Say more"}, "type", "text on a kiosk"),
     ({"type": "date", "name": "day", "label": "Day"}, "type", "date on a kiosk"),

@@ -436,12 +436,14 @@ class _Compiler:
             allowed |= {"itemset", "list_name", "choices", "choice_filter"}
         if dtype == "calculate":
             allowed |= {("bind", "calculate"), ("bind", "readonly")}
+        source = el
         if dtype == "range":
             allowed |= {("control", "start"), ("control", "end"), ("control", "step")}
             params = el.get("parameters") or {}
             extra = {k: v for k, v in params.items() if k not in ("start", "end", "step")}
             el = dict(el, parameters=extra)
         self.check_keys(el, allowed)
+        el = source
         q: dict[str, Any] = {"name": name, "type": dtype}
         for key, col in (("label", "label"), ("hint", "hint")):
             t = self.text(el.get(key))
@@ -542,8 +544,7 @@ class _Compiler:
         self.choice_columns |= columns - {"name"}
 
     def range_(self, el: dict, q: dict) -> None:
-        params = dict((el.get("control") or {}))
-        params.update(el.get("parameters") or {})
+        params = el.get("parameters") or {}  # pyxform's control holds its defaults, parameters what the sheet says
         for key, default in (("start", 1), ("end", 10), ("step", 1)):
             raw = params.get(key, default)
             try:
