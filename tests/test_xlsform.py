@@ -259,3 +259,16 @@ def test_the_host_checks_records_of_a_compiled_form(supported):
         "'done' (acknowledge) must be \"OK\" or null, got \"yes\""]
     assert forms.validate_answers(f, dict(good, each=[["o1", "maybe"]])) == [
         "'each' pass 1: 'new': choice 'maybe' is not in the list"]
+
+
+def test_or_other_and_media_on_choices_are_refused_at_their_rows(tmp_path):
+    path = write_xlsform(tmp_path / "oo.xlsx", [
+        {"type": "integer", "name": "n", "label": "N"},
+        {"type": "select_one yn or_other", "name": "a", "label": "A"},
+    ], [{"list_name": "yn", "name": "yes", "label": "Yes"}, {"list_name": "yn", "name": "no", "label": "No",
+                                                            "media::image": "no.png"}],
+        {"form_id": "oo", "version": "1"})
+    with pytest.raises(FormRefused) as e:
+        compile_xlsform(path, "handheld")
+    assert [(p.sheet, p.row, p.column) for p in e.value.problems] == [("survey", 3, "type"), ("choices", 3, "media::image")]
+    assert "add an 'other' choice" in str(e.value)

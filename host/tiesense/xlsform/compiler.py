@@ -285,11 +285,24 @@ class _Compiler:
                 q = self.repeat(el, scope, relevants, group)
                 if q is not None:
                     out.append(q)
+            elif self.generated_other(el):
+                continue
             else:
                 q = self.question(el, scope, relevants, group)
                 if q is not None:
                     out.append(q)
         return out
+
+    def generated_other(self, el: dict) -> bool:
+        """pyxform's question for `or_other` (a text `<select>_other` with a path in its relevant): refuse it at the select's row."""
+        name = el.get("name") or ""
+        base = name[:-len("_other")]
+        if not name.endswith("_other") or name in self.rows or base not in self.rows or el.get("type") != "text":
+            return False
+        self.refuse(base, "type", "or_other",
+                    "add an 'other' choice to the list and, on the handheld, a text question whose relevant is"
+                    f" selected(${{{base}}}, 'other')")
+        return True
 
     def check_keys(self, el: dict, allowed: set) -> None:
         """Refuse (or warn about) every column the subset does not take for this element."""
