@@ -272,3 +272,25 @@ def test_or_other_and_media_on_choices_are_refused_at_their_rows(tmp_path):
         compile_xlsform(path, "handheld")
     assert [(p.sheet, p.row, p.column) for p in e.value.problems] == [("survey", 3, "type"), ("choices", 3, "media::image")]
     assert "add an 'other' choice" in str(e.value)
+
+
+def test_entities_and_unknown_settings_are_refused(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "survey"
+    ws.append(["type", "name", "label", "save_to"])
+    ws.append(["integer", "n", "N", "n"])
+    st = wb.create_sheet("settings")
+    st.append(["form_id", "version", "instance_name"])
+    st.append(["ent", "1", "concat(${n})"])
+    en = wb.create_sheet("entities")
+    en.append(["list_name", "label"])
+    en.append(["orgs", "concat(${n})"])
+    wb.save(tmp_path / "ent.xlsx")
+    with pytest.raises(FormRefused) as e:
+        compile_xlsform(tmp_path / "ent.xlsx", "kiosk")
+    found = {(p.sheet, p.row, p.column) for p in e.value.problems}
+    assert {("settings", None, "entity_version"), ("survey", 2, "save_to"), ("survey", None, "type")} == found
+    assert "roster's choice list" in str(e.value)

@@ -90,7 +90,10 @@ class _Compiler:
         self.languages: list[str] = []
         self.groups: list[dict] = []
         self.symbols: dict[str, dict] = {}
-        self.used_columns: dict[str, set] = {}
+        self.used_columns: dict[str, set] = {}  # select question -> choice columns its filter reads
+        self.choice_columns: set = set()  # every extra column of the choices the selects use
+        self.choice_rows = _choice_rows(sheets)
+        self.compiled: dict[str, dict] = {}  # name -> compiled question, as they are compiled
 
     # -------------------------------------------------------------- rows
 
@@ -222,6 +225,9 @@ class _Compiler:
             form["groups"] = self.groups
         form["languages"] = ([self.default_lang] if self.default_lang in self.languages else []) + [
             lang for lang in self.languages if lang != self.default_lang]
+        used = set().union(*self.used_columns.values()) if self.used_columns else set()
+        for col in sorted(self.choice_columns - used):
+            self.warnings.append(f"choices, column '{col}': ignored: no choice_filter uses it")
         # XLSForm has one form_title: it is the title in the default language (or the first one labels use)
         title = data.get("title") or form["id"]
         form["title"] = {(form["languages"] or [self.default_lang])[0]: str(title)}
@@ -238,11 +244,13 @@ class _Compiler:
         for key in d:
             if key in known:
                 continue
-            if key in subset.REFUSED_SETTINGS:
-                self.refuse(None, key, f"setting {key}", subset.REFUSED_SETTINGS[key], sheet="settings")
-            else:
-                why = subset.IGNORED_SETTINGS.get(key) or "it changes nothing on a device"
+            if key in subset.IGNORED_SETTINGS:
+                why = subset.IGNORED_SETTINGS[key] or "it changes nothing on a device"
                 self.warnings.append(f"settings, column '{key}': ignored: {why}")
+            else:
+                self.refuse(None, key, f"setting {key}", subset.REFUSED_SETTINGS.get(
+                    key, "not supported on the devices (docs/forms.md lists the settings they take)"),
+                    sheet="settings")
 
     def strip_meta(self, children: list) -> list:
         """Drop pyxform's generated meta group (instanceID: records carry their own id), refusing what it holds."""
@@ -507,8 +515,6 @@ class _Compiler:
         self.compiled[name] = q
         return q
 
-    compiled: dict
-
     def dot(self, dtype: str) -> list:
         return [".", "i"] if dtype in ("integer", "range") else ["."]
 
@@ -606,7 +612,7 @@ _COLUMN = {
     ("bind", "jr:requiredMsg"): "required_message", ("bind", "calculate"): "calculation",
     ("bind", "readonly"): "read_only", ("control", "appearance"): "appearance",
     ("control", "jr:count"): "repeat_count", ("default",): "default", ("choice_filter",): "choice_filter",
-    ("trigger",): "trigger", ("guidance_hint",): "guidance_hint",
+    ("trigger",): "trigger", ("guidance_hint",): "guidance_hint", ("bind", "entities:saveto"): "save_to",
 }
 
 
@@ -661,8 +667,13 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
 
     if target not in subset.TARGETS:
         raise ValueError(f"target must be one of {', '.join(subset.TARGETS)}, not {target!r}")
-    if isinstance(source, (str, Path)) and not isinstance(source, bytes) and Path(str(source)).exists():
-        source = Path(source).read_bytes() if Path(source).suffix.lower() not in (".csv", ".md") else str(source)
+    if isinstance(source, str) and "\n" not in source:
+        source = Path(source)
+    if isinstance(source, Path):  # read once: pyxform reads the sheets twice (rows, then the conversion)
+        try:
+            source = source.read_bytes() if source.suffix.lower() not in (".csv", ".md") else str(source)
+        except OSError as e:
+            raise FormRefused([Problem("workbook", None, "-", "cannot read the file", str(e))]) from None
     pyxform_warnings: list[str] = []
     try:
         sheets = get_xlsform(source)
@@ -672,13 +683,7 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
     except Exception as e:  # pyxform's readers raise plain errors for files they cannot read
         raise FormRefused([Problem("workbook", None, "-", "pyxform could not read the form", str(e))]) from None
     c = _Compiler(result._pyxform, sheets, target, pyxform_warnings)
-    c.compiled = {}
-    c.choice_rows = _choice_rows(sheets)
-    c.choice_columns = set()
     form = c.survey()
-    used = set().union(*c.used_columns.values()) if c.used_columns else set()
-    for col in sorted(c.choice_columns - used):
-        c.warnings.append(f"choices, column '{col}': ignored: no choice_filter uses it")
     if c.problems:
         order = {"workbook": 0, "settings": 1, "survey": 2, "choices": 3}
         raise FormRefused(sorted(c.problems, key=lambda p: (order.get(p.sheet, 9), p.row or 0)))

@@ -68,6 +68,7 @@ REFUSED_TYPES = {
     "xml-external": "put the values in a choice list",
     "csv-external": "put the values in a choice list",
     "loop": "use begin repeat with a repeat_count",
+    "entity": "ODK entities are not supported: organisations reach devices as the roster's choice list",
 }
 
 # appearance -> the types it means something for on a device (kept); any other appearance is ignored with a warning
@@ -102,6 +103,7 @@ REFUSED_COLUMNS = {
     "calculation": "only a calculate question takes a calculation (no dynamic defaults): add a calculate",
     "repeat_count": "repeat_count belongs on a begin repeat row",
     "choice_filter": "choice_filter belongs on a select row",
+    "save_to": "ODK entities are not supported: organisations reach devices as the roster's choice list",
 }
 
 RANDOMIZE = ("the device shows choices in the sheet's order (randomize is not supported): order them as they"
@@ -123,4 +125,5 @@ REFUSED_SETTINGS = {
     "public_key": "records are signed by the device and carried over TLS; encrypted forms are not supported",
     "auto_send": "records are sent by the device's uplink as soon as it can",
     "auto_delete": "records are deleted only after the host acknowledges them",
+    "entity_version": "ODK entities are not supported: organisations reach devices as the roster's choice list",
 }
