@@ -12,7 +12,9 @@
 # Every opcode is total over values: no answer makes a program raise.
 # host/tiesense/xlsform/vm.py is the reference; a differential test runs both.
 
-_UNIT = 1000
+from micropython import const
+
+_UNIT = const(1000)
 
 
 def tdiv(a, b):
