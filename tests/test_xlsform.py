@@ -26,7 +26,7 @@ SUPPORTED = [
      "constraint_message::English (en)": "At most two", "required": "yes",
      "required_message::English (en)": "Pick at least one"},
     {"type": "integer", "name": "people", EN: "How many people?", KO: "몇 명?",
-     "constraint": ". >= 1 and . <= 50", "hint::English (en)": "Count yourself"},
+     "constraint": ". >= 1 and . <= 50", "hint::English (en)": "Count yourself", "guidance_hint": "Ask twice"},
     {"type": "decimal", "name": "hours", EN: "Hours spent", KO: "시간", "constraint": ". <= 12.5",
      "required": "${people} > 3"},
     {"type": "begin repeat", "name": "each", EN: "Partner", KO: "상대", "repeat_count": "count-selected(${met})"},
@@ -106,6 +106,8 @@ def test_the_subset_compiles_into_questions_choices_labels_and_programs(supporte
     assert q["host_org"]["choices"][0] == {"name": "o1", "label": {"en": "Org one", "ko": "기관1"}, "kind": "firm"}
     assert "appearance" not in q["host_org"]
     assert any("autocomplete" in w and "ignored" in w for w in c.warnings)
+    assert "survey row 7, column 'guidance_hint': ignored: guidance hints are for training printouts; the device" \
+           " shows `hint`" in c.warnings
     assert q["done"]["type"] == "acknowledge" and q["ack2"]["type"] == "acknowledge"
     assert [q[n]["type"] for n in ("started", "device", "day", "ended")] == ["start", "deviceid", "today", "end"]
     # the size the CLI reports is the canonical JSON a device stores
