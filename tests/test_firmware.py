@@ -57,7 +57,8 @@ def test_runner_fails_on_failure(micropython, tmp_path):
 
 def test_every_module_compiles_for_rp2040(mpy_cross, tmp_path):
     sources = sorted(FIRMWARE.rglob("*.py"))
-    assert {"main.py", "config.py", "mqtt.py", "log.py", "uplink.py", "survey.py", "kiosk.py"} <= {p.name for p in sources}
+    assert {"main.py", "config.py", "mqtt.py", "log.py", "uplink.py", "survey.py", "kiosk.py", "expr.py"} <= {
+        p.name for p in sources}
     assert {"base.py", "picow.py", "sim.py"} <= {p.name for p in (FIRMWARE / "board").glob("*.py")}
     for src in sources + [ROOT / "host" / "tiesense" / "wire.py"]:
         out = tmp_path / (src.stem + ".mpy")

@@ -645,5 +645,43 @@ def export_command(fmt, out, db_path, table, labels, lang, estimator, codes_only
     click.echo(f"exported {fmt} to {out} ({os.path.getsize(out)} bytes)")
 
 
+# ------------------------------------------------------------------ forms
+
+@main.group("forms")
+def forms_group():
+    """Survey forms: XLSForms compiled for the kiosks and handhelds (docs/forms.md)."""
+
+
+@forms_group.command("compile")
+@click.argument("xlsform", type=click.Path(exists=True, dir_okay=False))
+@click.option("--for", "target", required=True, type=click.Choice(["kiosk", "handheld"]),
+              help="The device: text and date questions need the handheld's keyboard.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False),
+              help="Write the compiled form (JSON) here; default: standard output.")
+def forms_compile(xlsform, target, out):
+    """Validate an XLSForm with pyxform and compile it into the device form, reporting its size.
+
+    Everything outside the subset is refused, every row at once, each with what to use instead.
+    """
+    from .xlsform import FormRefused, compile_xlsform
+
+    try:
+        compiled = compile_xlsform(xlsform, target)
+    except FormRefused as e:
+        raise click.ClickException(f"{xlsform} cannot run on a {target}: {e}")
+    for w in compiled.warnings:
+        click.echo(f"warning: {w}", err=True)
+    data = compiled.to_bytes()
+    form = compiled.form
+    summary = (f"compiled {form['id']} version {form['version']} for the {target}: {len(form['questions'])} questions,"
+               f" {compiled.size} bytes on the device")
+    if out:
+        Path(out).write_bytes(data)
+        click.echo(f"{summary} -> {out}")
+    else:
+        click.echo(data.decode("utf-8"))
+        click.echo(summary, err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

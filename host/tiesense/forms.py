@@ -1,9 +1,12 @@
 """Device forms on the host: the built-in instruments, look-up by (id, version), answer checks.
 
-A device form is the compiled JSON a kiosk runs (``instruments/*.json``): an
-``id``, a ``version`` and ``questions``, each with ``name``, ``type``
-(``select_one``, ``select_multiple``, ``range``, ``integer``, ``note``,
-``calculate``), ``required``, and ``choices`` or ``start``/``end``/``step``.
+A device form is the compiled JSON a kiosk runs (``instruments/*.json``, or
+an XLSForm compiled by :mod:`tiesense.xlsform`, docs/forms.md): an ``id``, a
+``version`` and ``questions``, each with ``name``, ``type`` (``select_one``,
+``select_multiple``, ``range``, ``integer``, ``note``, ``calculate``, and
+from compiled forms ``decimal``, ``acknowledge``, ``text``, ``date``, the
+metadata types and ``repeat``), ``required``, and ``choices`` or
+``start``/``end``/``step``.
 The host checks every record's answers against the exact form version the
 device declared; a form id and version, once published, never changes.
 """
@@ -187,14 +190,45 @@ def _check_answer(q: dict, v: Any, choices: frozenset) -> str | None:
             return f"'{name}': {v} is out of range {start}..{end}"
         if step and (v - start) % step:
             return f"'{name}': {v} is not on a step of {step} from {start}"
-    elif kind == "integer":
+    elif kind in ("integer", "decimal"):  # a decimal is an integer number of thousandths (docs/forms.md)
         if not _is_int(v):
-            return f"'{name}' (integer) must be an integer, got {json.dumps(v)}"
+            return f"'{name}' ({kind}) must be an integer, got {json.dumps(v)}"
         lo, hi = q.get("min"), q.get("max")
         if _is_int(lo) and v < lo or _is_int(hi) and v > hi:
             return f"'{name}': {v} is out of range {lo}..{hi}"
+    elif kind in ("start", "end"):
+        if not _is_int(v) or v < 0:
+            return f"'{name}' ({kind}) must be epoch seconds, got {json.dumps(v)}"
+    elif kind in _TEXT:
+        if not isinstance(v, str):
+            return f"'{name}' ({kind}) must be text, got {json.dumps(v)}"
+        if kind == "acknowledge" and v != "OK":
+            return f"'{name}' (acknowledge) must be \"OK\" or null, got {json.dumps(v)}"
+    elif kind == "repeat":
+        return _check_passes(q, v)
     elif kind in _NO_ANSWER:
         return f"'{name}' is a {kind} and takes no answer"
+    return None
+
+
+# Types of compiled forms (tiesense.xlsform) whose answers are text.
+_TEXT = ("text", "date", "today", "deviceid", "calculate", "acknowledge")
+
+
+def _check_passes(q: dict, v: Any) -> str | None:
+    """A repeat's answer: at most ``max`` passes, each the positional answers of its questions."""
+    name = q["name"]
+    inner = [c for c in q.get("questions", []) if c.get("type") not in _NO_ANSWER]
+    if not isinstance(v, list) or not all(isinstance(p, list) and len(p) == len(inner) for p in v):
+        return f"'{name}' (repeat) must be a list of passes of {len(inner)} answers each, got {json.dumps(v)}"
+    cap = q.get("max")
+    if _is_int(cap) and len(v) > cap:
+        return f"'{name}': {len(v)} passes, at most {cap} allowed"
+    for k, answers in enumerate(v, 1):
+        for c, a in zip(inner, answers):
+            p = None if a is None else _check_answer(c, a, _choice_names(c))
+            if p:
+                return f"'{name}' pass {k}: {p}"
     return None
 
 
@@ -208,6 +242,12 @@ def validate_answers(form: dict, answers: Any) -> list[str]:
     names (at most ``max_selected`` if the form sets it); a range answer is an
     integer within ``start``..``end`` on a ``step`` from ``start``; an integer
     answer is an integer (within ``min``..``max`` if the form sets them).
+    Compiled forms (docs/forms.md) add: a decimal is an integer number of
+    thousandths; ``start``/``end`` are epoch seconds; text, date, today,
+    deviceid and calculate answers are text, an acknowledge is ``"OK"``; a
+    repeat is a list of at most ``max`` passes, each checked like a record.
+    A question whose ``required`` is an expression (``required_if``) is not
+    required here: only the device knows whether it applied.
 
     Parameters
     ----------
@@ -229,6 +269,10 @@ def validate_answers(form: dict, answers: Any) -> list[str]:
     []
     >>> validate_answers(form, {"score": 9, "mood": "ok"})
     ["unknown question 'mood'", "'score': 9 is out of range 1..5"]
+    >>> loop = {"id": "f", "version": "1", "questions": [{"name": "each", "type": "repeat", "max": 2, "questions": [
+    ...     {"name": "n", "type": "note"}, {"name": "hours", "type": "decimal", "max": 12500}]}]}
+    >>> validate_answers(loop, {"each": [[2500], [None]]}), validate_answers(loop, {"each": [[13000]]})
+    ([], ["'each' pass 1: 'hours': 13000 is out of range None..12500"])
     """
     if not isinstance(answers, dict):
         return ["answers must be a JSON object"]

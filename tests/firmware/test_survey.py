@@ -156,6 +156,17 @@ def test_unsupported_type_refused():
         raise AssertionError("text question accepted")
 
 
+def test_compiled_programs_refused_until_the_engine_runs_them():
+    q = {"name": "s", "type": "select_one", "label": "x", "choices": [{"name": "a", "label": "A"}],
+         "relevant": ["$", 0, "'", "a", "="]}
+    try:
+        Survey({"id": "f", "version": "1", "questions": [q]}, KeyBoard())
+    except ValueError as e:
+        assert "relevant" in str(e)
+    else:
+        raise AssertionError("a question with a relevant program was accepted")
+
+
 def test_wrap():
     check_eq(wrap("How satisfied are you with it?", 10), ["How", "satisfied", "are you", "with it?"])
     check_eq(wrap("abcdefghijkl", 5), ["abcde", "fghij", "kl"])
