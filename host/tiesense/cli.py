@@ -281,6 +281,24 @@ def firmware_stage(dest, site_json, form, no_mpy, ca_file):
                f"copy it onto the Pico W with: {image.mpremote}")
 
 
+@firmware.command("build")
+@click.option("--out", default="tiesense-firmware", show_default=True, type=click.Path(file_okay=False),
+              help="New or empty folder for the compiled firmware.")
+def firmware_build(out):
+    """Compile the modules firmware/manifest.py lists for the RP2040 (mpy-cross -march=armv6m): the files every
+    device runs, without any one device's site.json (stage and deploy add it)."""
+    from .deploy import DeployError, build_firmware
+    from .devices import MissingTool, firmware_dir
+    from .manifest import read_manifest
+
+    try:
+        image = build_firmware(out)
+    except (DeployError, MissingTool) as e:
+        raise click.ClickException(str(e))
+    version = read_manifest(firmware_dir() / "manifest.py").version
+    click.echo(f"built tiesense firmware {version} in {out}: {len(image.files)} files, {image.bytes} bytes")
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""
