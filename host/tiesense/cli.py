@@ -299,6 +299,54 @@ def firmware_build(out):
     click.echo(f"built tiesense firmware {version} in {out}: {len(image.files)} files, {image.bytes} bytes")
 
 
+@firmware.command("deploy")
+@click.option("--port", required=True, metavar="PORT",
+              help="The board's USB serial port: /dev/ttyACM0 on Linux, /dev/cu.usbmodem... on macOS, COM3 on Windows.")
+@click.option("--site", "site_json", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The device's site.json, as 'tiesense devices provision' wrote it.")
+@click.option("--form", default=None, help="The form the device starts with (default: the site.json's, else tp_visit).")
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
+@click.option("--no-reset", is_flag=True,
+              help="Neither soft-reset on connect nor reset at the end (mpremote 'resume'): for the MicroPython "
+                   "unix port on a pty, where a soft reset ends the process.")
+@click.option("--dry-run", is_flag=True, help="Build the image and print the mpremote command line; touch no board.")
+def firmware_deploy(port, site_json, form, ca_file, no_reset, dry_run):
+    """Build the firmware with the device's site.json, form and CA, and install it on the board at PORT with
+    mpremote (its data/ folder, the record log, is kept); the board then restarts into it."""
+    import json
+    import shlex
+    import tempfile
+
+    from .deploy import DeployError, stage_image
+    from .devices import MissingTool
+    from .install import InstallError, install, mpremote_argv
+
+    with tempfile.TemporaryDirectory(prefix="tiesense-deploy-") as tmp:
+        try:
+            site = json.loads(open(site_json, encoding="utf-8").read())
+            if not isinstance(site, dict):
+                raise DeployError(f"{site_json} must hold a JSON object of settings")
+            image = stage_image(Path(tmp) / "image", site, form=form, ca_file=ca_file)
+        except ValueError as e:  # DeployError, or a site.json that is not JSON
+            raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
+        except MissingTool as e:
+            raise click.ClickException(str(e))
+        if dry_run:
+            click.echo(f"cd IMAGE && {shlex.join(mpremote_argv(image.files, port, reset=not no_reset))}")
+            return
+        with click.progressbar(length=len(image.files), label=f"{site['device']} -> {port}", file=sys.stderr,
+                               show_pos=True, item_show_func=lambda f: f) as bar:
+            try:
+                done = install(image.root, image.files, port, reset=not no_reset,
+                               progress=lambda name: bar.update(1, name))
+            except InstallError as e:
+                raise click.ClickException(str(e))
+    click.echo(f"deployed {site['device']} on {port}: {len(done.files)} files, {done.bytes} bytes; "
+               + ("it keeps running the REPL (--no-reset)" if no_reset else
+                  "it restarts now: watch its console with 'python -m mpremote connect " + port + " repl'"))
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""
