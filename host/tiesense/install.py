@@ -26,7 +26,7 @@ Examples
 >>> " ".join(argv[:5]), argv[-1]
 ('python -m mpremote connect /dev/ttyACM0', 'reset')
 >>> [a for a in argv if a.startswith(":")]
-[':main.py', ':board/base.mpy', ':site.json']
+[':board/base.mpy', ':main.py', ':site.json']
 """
 from __future__ import annotations
 
