@@ -347,6 +347,42 @@ def firmware_deploy(port, site_json, form, ca_file, no_reset, dry_run):
                   "it restarts now: watch its console with 'python -m mpremote connect " + port + " repl'"))
 
 
+@main.command("kiosk")
+@click.option("--sim", is_flag=True, required=True,
+              help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")
+@click.option("--handheld", is_flag=True,
+              help="The handheld's 320x240 screen (40x15 characters); it runs the kiosk app until the firmware "
+                   "has a handheld one.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database: the device is provisioned there, and connects to the embedded broker of "
+                   "the 'tiesense serve' running on it (else one is started here).")
+@click.option("--broker", default=None, metavar="mqtt://HOST:PORT",
+              help="Connect to this broker instead (e.g. Mosquitto, with a host ingesting --db).")
+@click.option("--name", default=None, help="Device id (default virtual-kiosk / virtual-handheld), provisioned afresh.")
+def kiosk_command(sim, handheld, db_path, broker, name):
+    """A virtual kiosk: the real firmware under micropython, its screen drawn here and the arrow keys, Enter
+    and Backspace as its buttons, connected to a local host, so you can answer a survey and see it arrive."""
+    from .terminal import open_session, run_terminal
+    from .virtual import VirtualError
+
+    if not sys.stdin.isatty():
+        raise click.ClickException("tiesense kiosk --sim reads keys from a terminal: run it in one")
+    try:
+        dev, host = open_session(db_path, broker, handheld=handheld, name=name, echo=click.echo)
+    except VirtualError as e:
+        raise click.ClickException(str(e))
+    try:
+        rc = run_terminal(dev)
+    finally:
+        tail = dev.device.read_output()[-1500:] if dev.device is not None else ""
+        dev.close()
+        if host is not None:
+            host.stop()
+    if rc:
+        raise click.ClickException(f"the device stopped ({rc}):\n{tail}")
+    click.echo(f"{dev.name} stopped; its records are in {db_path} (tiesense export csv --db {db_path} --out FILE)")
+
+
 @main.group()
 def ties():
     """Tie-strength estimates between organisations (table tie_estimates)."""
