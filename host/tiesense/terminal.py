@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -63,8 +64,8 @@ def box(lines: list[str], cols: int) -> str:
 def render(dev: VirtualDevice, stored: int | None) -> str:
     """The whole terminal picture: title, screen, help, console messages, the host's count."""
     kind = "handheld" if dev.handheld else "kiosk"
-    width = dev.cols + 2
-    msgs = [m[:max(width, 60)] for m in dev.messages[-5:]]
+    width = max(dev.cols + 2, shutil.get_terminal_size((80, 24)).columns - 1)
+    msgs = [m[:width] for m in dev.messages[-5:]]
     host = (f"host: {stored} record(s) from {dev.name} stored in {dev.conn.db_path}" if stored is not None
             else f"host: database {dev.conn.db_path}")
     parts = [f"tiesense virtual {kind} {dev.name} (real firmware under micropython)",
@@ -141,6 +142,10 @@ def open_session(db_path: str | Path, broker: str | None = None, *, handheld: bo
         echo(f"no host was serving {db_path}: started one here, broker {host.broker_url}")
     try:
         dev = VirtualDevice(connection(db_path, broker), name, handheld=handheld).start()
+        if host is not None:
+            # the forms again, signed for the device's site too (a host serving elsewhere signs for
+            # the sites it knew at its start: the device refuses those forms and keeps its own)
+            host.publish_forms()
     except BaseException:
         if host is not None:
             host.stop()
