@@ -250,35 +250,7 @@ def devices_list(db_path, show_all):
 
 @main.group()
 def firmware():
-    """The device firmware: stage a Pico W's filesystem to copy onto it with mpremote."""
-
-
-@firmware.command("stage")
-@click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--site-json", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The device's settings, e.g. the site.json 'tiesense devices provision' wrote.")
-@click.option("--form", default=None, help="The form the device starts with (default: the site.json's, else tp_visit).")
-@click.option("--no-mpy", is_flag=True, help="Copy the modules as source instead of compiling them for the RP2040.")
-@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
-def firmware_stage(dest, site_json, form, no_mpy, ca_file):
-    """Build in DEST the files a Pico W needs: firmware compiled for the RP2040, wire contract, form, site.json."""
-    import json
-
-    from .deploy import DeployError, stage_image
-    from .devices import MissingTool
-
-    try:
-        site = json.loads(open(site_json, encoding="utf-8").read())
-        if not isinstance(site, dict):
-            raise DeployError(f"{site_json} must hold a JSON object of settings")
-        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
-    except ValueError as e:  # DeployError, or a site.json that is not JSON
-        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
-    except MissingTool as e:
-        raise click.ClickException(str(e))
-    click.echo(f"staged {site['device']} in {dest}: {len(image.files)} files, {image.bytes} bytes; "
-               f"copy it onto the Pico W with: {image.mpremote}")
+    """The device firmware: build it from firmware/manifest.py, stage a Pico W's filesystem, deploy it with mpremote."""
 
 
 @firmware.command("build")
@@ -347,40 +319,32 @@ def firmware_deploy(port, site_json, form, ca_file, no_reset, dry_run):
                   "it restarts now: watch its console with 'python -m mpremote connect " + port + " repl'"))
 
 
-@main.command("kiosk")
-@click.option("--sim", is_flag=True, required=True,
-              help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")
-@click.option("--handheld", is_flag=True,
-              help="The handheld's 320x240 screen (40x15 characters); it runs the kiosk app until the firmware "
-                   "has a handheld one.")
-@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
-              help="The host's database: the device is provisioned there, and connects to the embedded broker of "
-                   "the 'tiesense serve' running on it (else one is started here).")
-@click.option("--broker", default=None, metavar="mqtt://HOST:PORT",
-              help="Connect to this broker instead (e.g. Mosquitto, with a host ingesting --db).")
-@click.option("--name", default=None, help="Device id (default virtual-kiosk / virtual-handheld), provisioned afresh.")
-def kiosk_command(sim, handheld, db_path, broker, name):
-    """A virtual kiosk: the real firmware under micropython, its screen drawn here and the arrow keys, Enter
-    and Backspace as its buttons, connected to a local host, so you can answer a survey and see it arrive."""
-    from .terminal import open_session, run_terminal
-    from .virtual import VirtualError
+@firmware.command("stage")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--site-json", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The device's settings, e.g. the site.json 'tiesense devices provision' wrote.")
+@click.option("--form", default=None, help="The form the device starts with (default: the site.json's, else tp_visit).")
+@click.option("--no-mpy", is_flag=True, help="Copy the modules as source instead of compiling them for the RP2040.")
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
+def firmware_stage(dest, site_json, form, no_mpy, ca_file):
+    """Build in DEST the files a Pico W needs: firmware compiled for the RP2040, wire contract, form, site.json."""
+    import json
 
-    if not sys.stdin.isatty():
-        raise click.ClickException("tiesense kiosk --sim reads keys from a terminal: run it in one")
+    from .deploy import DeployError, stage_image
+    from .devices import MissingTool
+
     try:
-        dev, host = open_session(db_path, broker, handheld=handheld, name=name, echo=click.echo)
-    except VirtualError as e:
+        site = json.loads(open(site_json, encoding="utf-8").read())
+        if not isinstance(site, dict):
+            raise DeployError(f"{site_json} must hold a JSON object of settings")
+        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
+    except ValueError as e:  # DeployError, or a site.json that is not JSON
+        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
+    except MissingTool as e:
         raise click.ClickException(str(e))
-    try:
-        rc = run_terminal(dev)
-    finally:
-        tail = dev.device.read_output()[-1500:] if dev.device is not None else ""
-        dev.close()
-        if host is not None:
-            host.stop()
-    if rc:
-        raise click.ClickException(f"the device stopped ({rc}):\n{tail}")
-    click.echo(f"{dev.name} stopped; its records are in {db_path} (tiesense export csv --db {db_path} --out FILE)")
+    click.echo(f"staged {site['device']} in {dest}: {len(image.files)} files, {image.bytes} bytes; "
+               f"copy it onto the Pico W with: {image.mpremote}")
 
 
 @main.group()
@@ -680,6 +644,42 @@ def export_command(fmt, out, db_path, table, labels, lang, estimator, codes_only
         if os.path.exists(tmp):
             os.unlink(tmp)
     click.echo(f"exported {fmt} to {out} ({os.path.getsize(out)} bytes)")
+
+
+@main.command("kiosk")
+@click.option("--sim", is_flag=True, required=True,
+              help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")
+@click.option("--handheld", is_flag=True,
+              help="The handheld's 320x240 screen (40x15 characters); it runs the kiosk app until the firmware "
+                   "has a handheld one.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database: the device is provisioned there, and connects to the embedded broker of "
+                   "the 'tiesense serve' running on it (else one is started here).")
+@click.option("--broker", default=None, metavar="mqtt://HOST:PORT",
+              help="Connect to this broker instead (e.g. Mosquitto, with a host ingesting --db).")
+@click.option("--name", default=None, help="Device id (default virtual-kiosk / virtual-handheld), provisioned afresh.")
+def kiosk_command(sim, handheld, db_path, broker, name):
+    """A virtual kiosk: the real firmware under micropython, its screen drawn here and the arrow keys, Enter
+    and Backspace as its buttons, connected to a local host, so you can answer a survey and see it arrive."""
+    from .terminal import open_session, run_terminal
+    from .virtual import VirtualError
+
+    if not sys.stdin.isatty():
+        raise click.ClickException("tiesense kiosk --sim reads keys from a terminal: run it in one")
+    try:
+        dev, host = open_session(db_path, broker, handheld=handheld, name=name, echo=click.echo)
+    except VirtualError as e:
+        raise click.ClickException(str(e))
+    try:
+        rc = run_terminal(dev)
+    finally:
+        tail = dev.device.read_output()[-1500:] if dev.device is not None else ""
+        dev.close()
+        if host is not None:
+            host.stop()
+    if rc:
+        raise click.ClickException(f"the device stopped ({rc}):\n{tail}")
+    click.echo(f"{dev.name} stopped; its records are in {db_path} (tiesense export csv --db {db_path} --out FILE)")
 
 
 if __name__ == "__main__":  # pragma: no cover
