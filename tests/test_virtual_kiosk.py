@@ -82,3 +82,51 @@ def test_the_cli_wants_a_terminal(tmp_path):
     assert done.exit_code == 1 and "from a terminal" in done.output
     missing = CliRunner().invoke(cli.main, ["kiosk", "--db", str(tmp_path / "x.db")])
     assert missing.exit_code == 2 and "--sim" in missing.output
+
+
+def test_the_command_in_a_terminal_starts_a_host_takes_a_survey_and_cleans_up(tmp_path):
+    """`tiesense kiosk --sim` as a person runs it: in a terminal (a pty), no host running yet."""
+    import select
+    import sqlite3
+    import sys
+    import time
+
+    db = tmp_path / "kiosk.db"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command, as typed
+        os.execv(sys.executable, [sys.executable, "-m", "tiesense.cli", "kiosk", "--sim", "--db", str(db)])
+    seen = b""
+
+    def read_until(text: bytes, timeout: float) -> bool:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.05)[0]:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+        return text in seen
+
+    try:
+        assert read_until(b"Press any key", 30), seen[-2000:]
+        for key in TYPED_SURVEY:
+            os.write(fd, key)
+            time.sleep(0.2)
+        assert read_until(b"1 record(s) from virtual-kiosk stored", 30), seen[-2000:]
+        os.write(fd, b"q")
+        assert read_until(b"virtual-kiosk stopped", 15), seen[-2000:]
+    finally:
+        deadline = time.monotonic() + 15
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done[0] == 0:  # still running: end it (it is this test's child) and fail below
+            os.kill(pid, 9)
+            done = os.waitpid(pid, 0)
+        status = done[1]
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"no host was serving" in seen and b"Traceback" not in seen
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT device, seq FROM records").fetchall() == [("virtual-kiosk", 1)]
+    assert not (tmp_path / "kiosk.db.broker-login").exists()
