@@ -130,3 +130,16 @@ def test_the_command_in_a_terminal_starts_a_host_takes_a_survey_and_cleans_up(tm
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT device, seq FROM records").fetchall() == [("virtual-kiosk", 1)]
     assert not (tmp_path / "kiosk.db.broker-login").exists()
+
+
+def test_the_broker_comes_from_the_serving_host_or_the_command_line(tmp_path):
+    import pytest
+
+    from tiesense.virtual import VirtualError
+
+    with pytest.raises(VirtualError, match="no host with the embedded broker is serving"):
+        connection(tmp_path / "nobody.db")
+    given = connection(tmp_path / "x.db", "mqtt://10.0.0.2:1884")
+    assert (given.broker_host, given.broker_port, given.db_path) == ("10.0.0.2", 1884, tmp_path / "x.db")
+    with pytest.raises(VirtualError, match="plain MQTT"):
+        connection(tmp_path / "x.db", "mqtts://10.0.0.2")
