@@ -253,6 +253,25 @@ def firmware():
     """The device firmware: build it from firmware/manifest.py, stage a Pico W's filesystem, deploy it with mpremote."""
 
 
+def _stage(dest, site_json, **kwargs):
+    """``(site, image)``: the device's site.json read and staged into ``dest`` (deploy.stage_image);
+    a bad file or a missing tool is a one-line error."""
+    import json
+
+    from .deploy import DeployError, stage_image
+    from .devices import MissingTool
+
+    try:
+        site = json.loads(open(site_json, encoding="utf-8").read())
+        if not isinstance(site, dict):
+            raise DeployError(f"{site_json} must hold a JSON object of settings")
+        return site, stage_image(dest, site, **kwargs)
+    except ValueError as e:  # DeployError, or a site.json that is not JSON
+        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
+    except MissingTool as e:
+        raise click.ClickException(str(e))
+
+
 @firmware.command("build")
 @click.option("--out", default="tiesense-firmware", show_default=True, type=click.Path(file_okay=False),
               help="New or empty folder for the compiled firmware.")
@@ -286,24 +305,13 @@ def firmware_build(out):
 def firmware_deploy(port, site_json, form, ca_file, no_reset, dry_run):
     """Build the firmware with the device's site.json, form and CA, and install it on the board at PORT with
     mpremote (its data/ folder, the record log, is kept); the board then restarts into it."""
-    import json
     import shlex
     import tempfile
 
-    from .deploy import DeployError, stage_image
-    from .devices import MissingTool
     from .install import InstallError, install, mpremote_argv
 
     with tempfile.TemporaryDirectory(prefix="tiesense-deploy-") as tmp:
-        try:
-            site = json.loads(open(site_json, encoding="utf-8").read())
-            if not isinstance(site, dict):
-                raise DeployError(f"{site_json} must hold a JSON object of settings")
-            image = stage_image(Path(tmp) / "image", site, form=form, ca_file=ca_file)
-        except ValueError as e:  # DeployError, or a site.json that is not JSON
-            raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
-        except MissingTool as e:
-            raise click.ClickException(str(e))
+        site, image = _stage(Path(tmp) / "image", site_json, form=form, ca_file=ca_file)
         if dry_run:
             click.echo(f"cd IMAGE && {shlex.join(mpremote_argv(image.files, port, reset=not no_reset))}")
             return
@@ -329,20 +337,7 @@ def firmware_deploy(port, site_json, form, ca_file, no_reset, dry_run):
               help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
 def firmware_stage(dest, site_json, form, no_mpy, ca_file):
     """Build in DEST the files a Pico W needs: firmware compiled for the RP2040, wire contract, form, site.json."""
-    import json
-
-    from .deploy import DeployError, stage_image
-    from .devices import MissingTool
-
-    try:
-        site = json.loads(open(site_json, encoding="utf-8").read())
-        if not isinstance(site, dict):
-            raise DeployError(f"{site_json} must hold a JSON object of settings")
-        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
-    except ValueError as e:  # DeployError, or a site.json that is not JSON
-        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
-    except MissingTool as e:
-        raise click.ClickException(str(e))
+    site, image = _stage(dest, site_json, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
     click.echo(f"staged {site['device']} in {dest}: {len(image.files)} files, {image.bytes} bytes; "
                f"copy it onto the Pico W with: {image.mpremote}")
 

@@ -73,12 +73,14 @@ def render(dev: VirtualDevice, stored: int | None) -> str:
     return "\x1b[H\x1b[2J" + "\n".join(parts).replace("\n", "\r\n") + "\r\n"
 
 
-def _stored(db_path: Path, device: str) -> int | None:
+def _stored(store, device: str) -> int | None:
+    """How many of ``device``'s records the host has stored (None while the database is busy)."""
     import sqlite3
 
+    from .store import records
+
     try:
-        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=0.2) as db:
-            return db.execute("SELECT count(*) FROM records WHERE device = ?", (device,)).fetchone()[0]
+        return store.read(records.page_records, device=device, limit=0)[1]
     except sqlite3.Error:
         return None
 
@@ -89,10 +91,13 @@ def run_terminal(dev: VirtualDevice, stdin=None, out=None) -> int:
     import termios
     import tty
 
+    from .store import Store
+
     stdin = stdin if stdin is not None else sys.stdin
     out = out if out is not None else sys.stdout
     fd = stdin.fileno()
     saved = termios.tcgetattr(fd)
+    store = Store(dev.conn.db_path)
     tty.setraw(fd)
     last_count, stored, dirty = 0.0, None, True
     try:
@@ -101,7 +106,7 @@ def run_terminal(dev: VirtualDevice, stdin=None, out=None) -> int:
                 dirty = True
             now = time.monotonic()
             if now - last_count > 1.0:
-                last_count, new = now, _stored(dev.conn.db_path, dev.name)
+                last_count, new = now, _stored(store, dev.name)
                 dirty, stored = dirty or new != stored, new
             if dirty:
                 out.write(render(dev, stored))
@@ -117,6 +122,7 @@ def run_terminal(dev: VirtualDevice, stdin=None, out=None) -> int:
         return dev.device.returncode or 0
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        store.close()
         out.write("\r\n")
         out.flush()
 
