@@ -8,12 +8,13 @@
 #   ["exit"]                end the app loop (the process exits 0)
 # or from the demo mode (site.json "sim_auto_s": N): every N seconds someone
 # approaches and starts a survey, then answers with seeded random presses
-# ("sim_seed"). Screen writes go to stdout, one line per screen row (always
-# all rows), prefixed "SCREEN "; other firmware messages are plain prints.
-# or live, from a person at a terminal (`tiesense kiosk --sim`), as UDP datagrams
-# to 127.0.0.1:"sim_keys_port" (0: off), one event word each: "up", "down",
-# "ok", "back", "presence" or "exit"; a script and live keys can be used together.
-# "sim_screen" ("COLSxROWS", default "21x8") sizes the screen, e.g. "40x15" for a
+# ("sim_seed"), or live, from a person at a terminal (`tiesense kiosk --sim`),
+# as UDP datagrams to 127.0.0.1:"sim_keys_port" (0: off), one event word each:
+# "up", "down", "ok", "back", "presence" or "exit"; a script and live keys can
+# be used together.
+# Screen writes go to stdout, one line per screen row (always all rows),
+# prefixed "SCREEN "; other firmware messages are plain prints. "sim_screen"
+# ("COLSxROWS", default "21x8") sizes the screen, e.g. "40x15" for a
 # handheld's 320x240 panel with an 8x16 font.
 # The clock ("sim_clock"): "ntp" (default) is the computer's clock, as if NTP
 # had answered at boot; "rtc-reset" is a Pico W's: it starts at 2021-01-01 at
