@@ -51,6 +51,8 @@
 #   sim_mem_info    (benches) print micropython.mem_info() with every status
 #   sim_clock       (unix port) "ntp": the computer's clock; "rtc-reset": a Pico W's,
 #                   at 2021-01-01 each boot with no NTP (see board/sim.py)
+#   sim_keys_port   (unix port) UDP port on 127.0.0.1 for live key events (0: none)
+#   sim_screen      (unix port) screen size "COLSxROWS" of the simulated board
 import json
 
 VERSION = "0.1.0"
@@ -92,6 +94,8 @@ DEFAULTS = {
     "sim_exit_idle": False,
     "sim_clock": "ntp",
     "sim_mem_info": False,
+    "sim_keys_port": 0,
+    "sim_screen": "21x8",
 }
 
 # Keys whose value may be null or another type than the default's.

