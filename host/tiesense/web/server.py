@@ -30,8 +30,9 @@ def _server(app, sock: socket.socket):
     import uvicorn
 
     host, port = sock.getsockname()[:2]
+    # An open live stream (GET /events) must not hold a stopping server: after 3 s the rest is cancelled.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
-                            proxy_headers=True)
+                            proxy_headers=True, timeout_graceful_shutdown=3)
     return uvicorn.Server(config)
 
 
