@@ -78,6 +78,12 @@ def _num(x) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 4)
 
 
+def _column(values) -> list:
+    """A column of numbers (None allowed) rounded to 4 decimals, NaN and None as None: vectorised."""
+    a = np.round(np.array([np.nan if x is None else x for x in list(values)], dtype=np.float64), 4)
+    return [None if x != x else x for x in a.tolist()]
+
+
 def _cards(g, types: list[str], regions: list[str], codes: list[int], names: list[str]) -> dict:
     from ...ties import structure
     from ...ties.cluster import ei_index, hub_dependence
@@ -143,11 +149,11 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
     return {
         "estimator": estimator, "threshold": threshold, "backbone": backbone,
         "nodes": {"code": code_list, "name": names, "type": types, "region": regions,
-                  "strength": [round(s, 4) for s in strength.tolist()],
+                  "strength": _column(strength),
                   "respondent": [c in responded for c in code_list],
-                  "x": [round(a, 3) for a in x.tolist()], "y": [round(b, 3) for b in y.tolist()]},
-        "edges": {"u": ui.tolist(), "v": vi.tolist(), "value": [_num(r["value"]) for r in rows],
-                  "low": [_num(r["low"]) for r in rows], "high": [_num(r["high"]) for r in rows],
+                  "x": np.round(x, 3).tolist(), "y": np.round(y, 3).tolist()},
+        "edges": {"u": ui.tolist(), "v": vi.tolist(), "value": _column(r["value"] for r in rows),
+                  "low": _column(r["low"] for r in rows), "high": _column(r["high"] for r in rows),
                   "observations": [r["observations"] for r in rows]},
         "cards": cards,
         "actor_types": sorted({o["actor_type"] for o in orgs if o.get("actor_type")}),

@@ -87,23 +87,73 @@
   }
 
   // ------------------------------------------------------------------ network
+  // Nodes and the edges' hover points are WebGL (scattergl). The edges themselves are one 2D canvas path,
+  // drawn for the current view in a layer between plotly's background and its WebGL canvas, moved with the
+  // view while it is dragged and drawn again when the drag or zoom ends: 20,000 segments take tens of
+  // milliseconds there, where WebGL lines with gaps took seconds per frame without a GPU.
+  function edgeLayer(el) {
+    var box = el.querySelector(".tiesense-edges");
+    var gl = el.querySelector(".gl-container");
+    if (!box && gl) {
+      box = document.createElement("div");
+      box.className = "tiesense-edges";
+      box.style.cssText = "position:absolute;overflow:hidden;pointer-events:none";
+      box.appendChild(document.createElement("canvas"));
+      gl.parentNode.insertBefore(box, gl);
+    }
+    return box;
+  }
+
+  function drawEdges(el, n, e) {
+    var box = edgeLayer(el);
+    if (!box) return;
+    var fl = el._fullLayout, xr = fl.xaxis.range.slice(), yr = fl.yaxis.range.slice(), size = fl._size;
+    var ratio = window.devicePixelRatio || 1;
+    box.style.left = size.l + "px"; box.style.top = size.t + "px";
+    box.style.width = size.w + "px"; box.style.height = size.h + "px";
+    var c = box.firstChild;
+    c.width = Math.max(1, Math.round(size.w * ratio)); c.height = Math.max(1, Math.round(size.h * ratio));
+    c.style.cssText = "width:" + size.w + "px;height:" + size.h + "px;transform-origin:0 0";
+    var g = c.getContext("2d");
+    var sx = c.width / (xr[1] - xr[0]), sy = c.height / (yr[1] - yr[0]);
+    g.clearRect(0, 0, c.width, c.height);
+    g.strokeStyle = "rgba(71,85,105,0.22)";
+    g.lineWidth = 0.7 * ratio;
+    g.beginPath();
+    for (var i = 0; i < e.u.length; i++) {
+      var a = e.u[i], b = e.v[i];
+      g.moveTo((n.x[a] - xr[0]) * sx, (yr[1] - n.y[a]) * sy);
+      g.lineTo((n.x[b] - xr[0]) * sx, (yr[1] - n.y[b]) * sy);
+    }
+    g.stroke();
+    box.drawn = {x: xr, y: yr, w: size.w, h: size.h};
+  }
+
+  function followDrag(el, ev) {
+    // while a pan or zoom is under way: move the drawn edges as the view moves (CSS only)
+    var box = el.querySelector(".tiesense-edges");
+    if (!box || !box.drawn) return;
+    var d = box.drawn, fl = el._fullLayout;
+    var xr = [ev["xaxis.range[0]"], ev["xaxis.range[1]"]], yr = [ev["yaxis.range[0]"], ev["yaxis.range[1]"]];
+    if (xr[0] === undefined) xr = fl.xaxis.range;
+    if (yr[0] === undefined) yr = fl.yaxis.range;
+    var kx = (d.x[1] - d.x[0]) / (xr[1] - xr[0]), ky = (d.y[1] - d.y[0]) / (yr[1] - yr[0]);
+    var dx = (d.x[0] - xr[0]) / (xr[1] - xr[0]) * d.w, dy = (yr[1] - d.y[1]) / (yr[1] - yr[0]) * d.h;
+    box.firstChild.style.transform = "translate(" + dx + "px," + dy + "px) scale(" + kx + "," + ky + ")";
+  }
+
   function drawNetwork(d) {
     var n = d.nodes, e = d.edges, t0 = performance.now();
-    var ex = new Array(e.u.length * 3), ey = new Array(e.u.length * 3);
     var mx = new Array(e.u.length), my = new Array(e.u.length), mt = new Array(e.u.length);
     for (var i = 0; i < e.u.length; i++) {
       var a = e.u[i], b = e.v[i];
-      ex[3 * i] = n.x[a]; ex[3 * i + 1] = n.x[b]; ex[3 * i + 2] = null;
-      ey[3 * i] = n.y[a]; ey[3 * i + 1] = n.y[b]; ey[3 * i + 2] = null;
       mx[i] = (n.x[a] + n.x[b]) / 2; my[i] = (n.y[a] + n.y[b]) / 2;
       mt[i] = n.name[a] + " – " + n.name[b] + "<br>" + e.value[i] + " [" + e.low[i] + ", " + e.high[i] + "]"
         + (e.observations[i] != null ? " · n=" + e.observations[i] : "");
     }
     var traces = [
-      {type: "scattergl", mode: "lines", x: ex, y: ey, hoverinfo: "skip", showlegend: false,
-       line: {width: 0.6, color: "rgba(71,85,105,0.25)"}},
       {type: "scattergl", mode: "markers", x: mx, y: my, text: mt, hovertemplate: "%{text}<extra></extra>",
-       showlegend: false, marker: {size: 5, color: "rgba(0,0,0,0)"}}
+       showlegend: false, marker: {size: 4, color: "rgba(71,85,105,0.05)"}}
     ];
     var maxS = Math.max.apply(null, n.strength.concat([1e-9]));
     var types = [];
@@ -123,12 +173,20 @@
                  symbol: idx.map(function (i) { return n.respondent[i] ? "circle" : "circle-open"; }),
                  line: {width: 1, color: COLOURS[k % COLOURS.length]}}});
     });
+    var el = document.getElementById("chart-network");
     return plot("chart-network", traces, {
       hovermode: "closest", dragmode: "pan", legend: {orientation: "h"}, margin: {l: 10, r: 10, t: 10, b: 10},
       xaxis: {visible: false}, yaxis: {visible: false, scaleanchor: "x"}}).then(function () {
+        drawEdges(el, n, e);
         window.tiesense.networkMs = performance.now();
         window.tiesense.networkDrawMs = performance.now() - t0;
+        requestAnimationFrame(function () { requestAnimationFrame(function () {
+          window.tiesense.networkFrameMs = performance.now();  // the next frame after the drawing
+        }); });
         done("network");
+        el.on("plotly_relayouting", function (ev) { followDrag(el, ev || {}); });
+        el.on("plotly_relayout", function () { drawEdges(el, n, e); });
+        el.on("plotly_afterplot", function () { if (!el.querySelector(".tiesense-edges")) drawEdges(el, n, e); });
       });
   }
 
