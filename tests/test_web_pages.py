@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+from pathlib import Path
 
 from tiesense import estimates, wire
 from tiesense.ingest import IngestCore, Message
@@ -121,6 +122,7 @@ def test_a_viewer_gets_no_organisation_and_no_row_level_page(web):
 
 def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     estimates.recompute(web.store, n_replicates=10)
+    estimates.recompute_measures(web.store, n_replicates=10)
     page = web.get("/network", "analyst").text
     data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', page, re.S)[1])
     nodes, edges = data["nodes"], data["edges"]
@@ -129,6 +131,7 @@ def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     assert all(lo <= v <= hi for v, lo, hi in zip(edges["value"], edges["low"], edges["high"]))
     # respondents: SMEs 1-6 and universities 7-10; ETRI (11) and the techno park (12) were only named
     assert [c for c, r in zip(nodes["code"], nodes["respondent"]) if not r] == [11, 12]
+    assert all(v is not None and lo <= hi for v, lo, hi in nodes["measured"])  # strength, its bootstrap interval
     cards = data["cards"]
     assert cards["brokers"][0]["name"] in ("Gumi Techno Park", "ETRI Gumi")
     assert -1 <= cards["ei_type"] <= 1 and 0 <= cards["centralization"] <= 1
@@ -202,3 +205,19 @@ def test_every_page_is_documented():
     doc = (ROOT / "docs" / "dashboards.md").read_text()
     for path in page_paths():
         assert f"`{path}`" in doc, path
+
+
+def test_every_template_and_asset_is_package_data():
+    """A wheel carries only the files pyproject's package-data names (lessons.md: not -e installs)."""
+    import fnmatch
+    import tomllib
+
+    from tiesense.web import pages
+
+    here = ROOT / "host" / "tiesense" / "web" / "pages"
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "tiesense.web.pages"]
+    files = [p.relative_to(here).as_posix() for sub in ("templates", "static") for p in (here / sub).iterdir()]
+    assert files and Path(pages.__file__).parent == here
+    for f in files:
+        assert any(fnmatch.fnmatch(f, pat) for pat in patterns), f

@@ -143,6 +143,9 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
     types = [(roster.get(c) or {}).get("actor_type") or analysable.NOT_ON_ROSTER for c in code_list]
     regions = [(roster.get(c) or {}).get("region") for c in code_list]
     names = [(roster.get(c) or {}).get("name") or f"#{c}" for c in code_list]
+    # the composite graph's node strength with its bootstrap interval, when tiesense ties recompute wrote it
+    stored, _ = store.read(store_estimates.page_org_measures, "strength")
+    interval = {r["org"]: (r["value"], r["low"], r["high"]) for r in stored}
     x, y = layout(types, strength)
     g = Graph.from_edges(ui, vi, np.maximum(w, 1e-3), n=len(codes)) if len(codes) else None
     cards = _cards(g, types, regions, code_list, names) if g is not None else {}
@@ -151,6 +154,7 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
         "nodes": {"code": code_list, "name": names, "type": types, "region": regions,
                   "strength": _column(strength),
                   "respondent": [c in responded for c in code_list],
+                  "measured": [_column(interval.get(c, (None, None, None))) for c in code_list],
                   "x": np.round(x, 3).tolist(), "y": np.round(y, 3).tolist()},
         "edges": {"u": ui.tolist(), "v": vi.tolist(), "value": _column(r["value"] for r in rows),
                   "low": _column(r["low"] for r in rows), "high": _column(r["high"] for r in rows),

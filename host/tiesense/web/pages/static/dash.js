@@ -159,19 +159,24 @@
     var types = [];
     n.type.forEach(function (t) { if (types.indexOf(t) < 0) types.push(t); });
     types.sort();
+    // one trace per actor type and response (a symbol per trace, not per point: cheaper to draw)
     types.forEach(function (type, k) {
-      var idx = [];
-      for (var i = 0; i < n.type.length; i++) if (n.type[i] === type) idx.push(i);
-      traces.push({type: "scattergl", mode: "markers", name: type,
-        x: idx.map(function (i) { return n.x[i]; }), y: idx.map(function (i) { return n.y[i]; }),
-        text: idx.map(function (i) {
-          return n.name[i] + " (" + type + (n.region[i] ? ", " + n.region[i] : "") + ")<br>strength "
-            + n.strength[i] + (n.respondent[i] ? "" : "<br>did not respond"); }),
-        hovertemplate: "%{text}<extra></extra>",
-        marker: {color: COLOURS[k % COLOURS.length],
-                 size: idx.map(function (i) { return 5 + 20 * Math.sqrt(n.strength[i] / maxS); }),
-                 symbol: idx.map(function (i) { return n.respondent[i] ? "circle" : "circle-open"; }),
-                 line: {width: 1, color: COLOURS[k % COLOURS.length]}}});
+      [true, false].forEach(function (responded) {
+        var idx = [];
+        for (var i = 0; i < n.type.length; i++) if (n.type[i] === type && n.respondent[i] === responded) idx.push(i);
+        if (!idx.length) return;
+        traces.push({type: "scattergl", mode: "markers", name: type, legendgroup: type,
+          showlegend: responded || !n.type.some(function (t, i) { return t === type && n.respondent[i]; }),
+          x: idx.map(function (i) { return n.x[i]; }), y: idx.map(function (i) { return n.y[i]; }),
+          text: idx.map(function (i) {
+            var m = n.measured[i];
+            return n.name[i] + " (" + type + (n.region[i] ? ", " + n.region[i] : "") + ")<br>strength shown "
+              + n.strength[i] + (m[0] != null ? "<br>composite strength " + m[0] + " [" + m[1] + ", " + m[2] + "]" : "")
+              + (responded ? "" : "<br>did not respond"); }),
+          hovertemplate: "%{text}<extra></extra>",
+          marker: {color: COLOURS[k % COLOURS.length], symbol: responded ? "circle" : "circle-open",
+                   size: idx.map(function (i) { return 5 + 20 * Math.sqrt(n.strength[i] / maxS); })}});
+      });
     });
     var el = document.getElementById("chart-network");
     return plot("chart-network", traces, {
