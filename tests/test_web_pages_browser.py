@@ -158,10 +158,17 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
     # the nodes really are on the canvas: pixels that are not the background
     painted = page.evaluate("""() => { const c = [...document.querySelectorAll('#chart-network .gl-container canvas')]
         .find(x => x.width > 100); const g = c.getContext('webgl') || c.getContext('webgl2'); if (!g) return -1;
-        const px = new Uint8Array(4 * 200 * 200);
-        g.readPixels(Math.floor(c.width / 2) - 100, Math.floor(c.height / 2) - 100, 200, 200, g.RGBA,
-                     g.UNSIGNED_BYTE, px);
+        const px = new Uint8Array(4 * c.width * c.height);
+        g.readPixels(0, 0, c.width, c.height, g.RGBA, g.UNSIGNED_BYTE, px);
         let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; }""")
+    # hovering the middle of a tie shows its interval
+    spot = page.evaluate("""() => { const el = document.getElementById('chart-network'), fl = el._fullLayout;
+        const box = el.querySelector('.nsewdrag').getBoundingClientRect(), d = el.data[0];
+        const x = fl.xaxis.r2p(d.x[0]), y = fl.yaxis.r2p(d.y[0]);
+        return {x: box.left + x, y: box.top + y, text: d.text[0]}; }""")
+    page.mouse.move(spot["x"], spot["y"])
+    label = page.wait_for_selector("#chart-network .hoverlayer .hovertext", timeout=5000).text_content()
+    assert "[" in label and "]" in label and " – " in label, label
     # a pan/zoom, timed: how fluid the view is at this size
     relayout = page.evaluate("""async () => { const el = document.getElementById('chart-network');
         const t0 = performance.now(); await Plotly.relayout(el, {'xaxis.range': [-20, 20], 'yaxis.range': [-20, 20]});
@@ -177,7 +184,7 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
           f"{t['draw']:.0f} ms), "
           f"{wall:.0f} ms wall from goto; zoom relayout {relayout:.0f} ms; screenshot {out}")
     assert t["frame"] < NETWORK_BOUND_MS, t
-    assert painted > 0, f"the WebGL canvas has no painted pixel ({painted})"
+    assert painted > 10_000, f"the WebGL canvas has {painted} painted pixels"
     assert edges > 10_000, f"the edges' canvas has {edges} painted pixels"
     page.select_option("select[name=actor_type]", "university")
     page.click("#net-filters button[type=submit]")

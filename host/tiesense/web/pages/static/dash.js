@@ -153,7 +153,7 @@
     }
     var traces = [
       {type: "scattergl", mode: "markers", x: mx, y: my, text: mt, hovertemplate: "%{text}<extra></extra>",
-       showlegend: false, marker: {size: 4, color: "rgba(71,85,105,0.05)"}}
+       showlegend: false, marker: {size: 4, color: "rgba(0,0,0,0)", opacity: 0}}  // hover targets only
     ];
     var maxS = Math.max.apply(null, n.strength.concat([1e-9]));
     var types = [];
