@@ -221,3 +221,32 @@ def test_every_template_and_asset_is_package_data():
     assert files and Path(pages.__file__).parent == here
     for f in files:
         assert any(fnmatch.fnmatch(f, pat) for pat in patterns), f
+
+
+def test_an_open_event_stream_does_not_hold_a_stopping_server(web):
+    """A browser keeps /events open; stopping the server (serve's Ctrl-C) must not wait for it."""
+    import threading
+    import time
+
+    import httpx
+
+    from tiesense.web.server import ApiServer
+
+    api = ApiServer(web.app, "127.0.0.1", 0).start()
+    got = []
+
+    def listen():
+        with httpx.stream("GET", f"{api.url}/events?timeout=120", headers=web.as_("viewer"), timeout=30) as r:
+            for line in r.iter_lines():
+                got.append(line)
+
+    reader = threading.Thread(target=listen, daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("event: records") for line in got) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(line.startswith("event: records") for line in got), got
+    t0 = time.monotonic()
+    api.stop()
+    reader.join(timeout=5)
+    assert time.monotonic() - t0 < 2.5 and not reader.is_alive()

@@ -14,7 +14,8 @@ against the k-suppressed cells. The page then refetches what it draws.
 
 A stream ends after ``timeout`` seconds (25 by default) with a ``retry`` of
 one second, so the browser's EventSource reconnects at once (sending the last
-event id) and a server shutting down is never held open by a stream.
+event id); it ends at once when the server is stopping
+(:func:`tiesense.web.server.closing`), so it never holds a shutdown open.
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ async def events(request: Request, store: StoreDep, who: Viewer,
         end = time.monotonic() + timeout
         beat = time.monotonic()
         while time.monotonic() < end:
-            if await request.is_disconnected():
+            if await request.is_disconnected() or getattr(request.app.state, "closing", False):
                 return
             mark = await asyncio.to_thread(store.read, high_water)
             if mark != seen:
