@@ -250,3 +250,12 @@ def test_an_open_event_stream_does_not_hold_a_stopping_server(web):
     api.stop()
     reader.join(timeout=5)
     assert time.monotonic() - t0 < 2.5 and not reader.is_alive()
+
+
+def test_the_overview_filters_by_period_and_an_empty_field_means_any(web):
+    every = web.get("/overview/data.json?site=&since=&until=", "analyst").json()
+    assert sum(c["visits"] for c in every["heatmap"]) == 10
+    late = web.get("/overview/data.json?since=2026-11-24T14:00:00Z", "analyst").json()
+    assert sum(c["visits"] for c in late["heatmap"]) == 5  # visits ended 14:01 to 18:01
+    page = web.get("/overview?since=2026-11-24&site=", "analyst").text
+    assert 'value="2026-11-24"' in page and 'id="ov-filters"' in page

@@ -57,6 +57,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.mean": "Mean satisfaction",
         "ov.weekly": "Visits and satisfaction by week",
         "ov.week": "Week",
+        "ov.site": "Site",
+        "ov.since": "From",
+        "ov.until": "Before",
         "ov.missing": "Not measured yet: new contacts made at a visit (the visit form has no such question) "
                       "and waves (no wave field yet).",
         "net.title": "Network of organisations",
@@ -172,6 +175,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.mean": "평균 만족도",
         "ov.weekly": "주별 방문과 만족도",
         "ov.week": "주",
+        "ov.site": "설치 장소",
+        "ov.since": "시작일",
+        "ov.until": "종료일(미포함)",
         "ov.missing": "아직 측정하지 않는 것: 방문 중 새로 맺은 관계(방문 설문에 해당 문항 없음), 조사 차수(차수 "
                       "항목 없음).",
         "net.title": "기관 네트워크",

@@ -83,14 +83,28 @@ def _k(who, settings) -> int | None:
     return settings.k if who.role == "viewer" else None
 
 
+def _given(filters: analysable.Filters) -> analysable.Filters:
+    """The filters with a form's empty fields (``site=``) taken as not given."""
+    from dataclasses import fields, replace
+
+    return replace(filters, **{f.name: None for f in fields(filters) if getattr(filters, f.name) == ""})
+
+
+def _sites(store) -> list[str]:
+    rows, _ = store.read(store_devices.page_rows)
+    return sorted({r["site"] for r in rows if r.get("site")})
+
+
 @router.get("/overview", response_class=HTMLResponse)
 def overview(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
-    """The park overview page (viewer and above; k-anonymous for viewers)."""
+    """The park overview page (viewer and above; k-anonymous for viewers), filtered by site and period."""
+    filters = _given(filters)
     data = overview_data(store, _k(who, settings), filters, devices=who.role != "viewer", lang=lang_of(request))
-    return render(request, who, "overview.html", data=data)
+    form = {"site": filters.site or "", "since": filters.since or "", "until": filters.until or ""}
+    return render(request, who, "overview.html", data=data, sites=_sites(store), form=form)
 
 
 @router.get("/overview/data.json")
 def overview_json(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
     """What the overview draws, as JSON (the live update redraws from it)."""
-    return overview_data(store, _k(who, settings), filters, devices=who.role != "viewer", lang=lang_of(request))
+    return overview_data(store, _k(who, settings), _given(filters), devices=who.role != "viewer", lang=lang_of(request))
