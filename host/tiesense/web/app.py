@@ -73,7 +73,9 @@ def create_app(store: Store | str | Path, settings: Settings | None = None, *,
     for router in PROTECTED_ROUTERS:
         app.include_router(router, dependencies=[Depends(authenticated)], responses=errors.ERRORS)
     if pages is None:
-        from .pages import ROUTERS as pages  # Jinja2 and plotly: only for an app that serves the pages
+        from .pages import ROUTERS as pages, warm  # Jinja2 and plotly: only for an app that serves the pages
+
+        warm()
     for router in pages:
         app.include_router(router, dependencies=[Depends(authenticated)])
     return app

@@ -11,9 +11,26 @@ plotly.js of the installed ``plotly`` package.
 """
 from __future__ import annotations
 
+import threading
+
 from . import data, fleet, live, network, overview, render
 
-__all__ = ["ROUTERS"]
+__all__ = ["ROUTERS", "warm"]
 
 #: Every router of the dashboards, in the order included.
 ROUTERS = (render.router, overview.router, network.router, fleet.router, data.router, live.router)
+
+
+def _warm() -> None:
+    import tiesense.estimates  # noqa: F401 - numpy, scipy and the Cython kernels the network page uses
+    import tiesense.ties.cluster  # noqa: F401
+
+    render._plotly()  # plotly.js read and gzipped once
+
+
+def warm() -> threading.Thread:
+    """Load in the background what the first network page and plotly.js would otherwise load while a
+    browser waits (about 0.7 s here); returns the thread (a daemon)."""
+    thread = threading.Thread(target=_warm, name="tiesense-pages-warm", daemon=True)
+    thread.start()
+    return thread

@@ -74,6 +74,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.none": "No tie estimates yet: run tiesense ties recompute (composite) or let the host ingest "
                     "interviews (decayed_rate).",
         "net.nonrespondent": "hollow: did not respond",
+        "net.hover.shown": "strength in this view",
+        "net.hover.composite": "composite strength [bootstrap interval]",
+        "net.hover.silent": "did not respond",
         "net.filters.note": "Tie type and location scope filters need estimates per filter, which are not stored "
                             "yet; filter by the organisations' actor type and region.",
         "net.viewer": "The network shows single organisations, so it is for analysts. Cluster measures:",
@@ -192,6 +195,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.none": "아직 관계 강도 추정치가 없습니다: tiesense ties recompute(composite)를 실행하거나 호스트가 "
                     "면접 기록을 받게 하십시오(decayed_rate).",
         "net.nonrespondent": "속이 빈 점: 무응답 기관",
+        "net.hover.shown": "이 화면의 관계 강도",
+        "net.hover.composite": "종합 관계 강도 [부트스트랩 구간]",
+        "net.hover.silent": "무응답",
         "net.filters.note": "관계 유형·위치 범위별 필터는 필터마다 추정치가 필요하나 아직 저장하지 않습니다. 기관의 "
                             "주체 유형과 지역으로 거르십시오.",
         "net.viewer": "네트워크는 개별 기관을 보여 주므로 분석가용입니다. 클러스터 지표:",

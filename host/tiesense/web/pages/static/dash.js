@@ -81,9 +81,14 @@
     return Promise.all(charts).then(function () { done("overview"); });
   }
 
+  // at most one refetch at a time: records arriving meanwhile are drawn by the next one
+  var fetching = false, again = false;
   function refreshOverview() {
-    return fetch("/overview/data.json" + location.search, {credentials: "same-origin"})
-      .then(function (r) { return r.json(); }).then(drawOverview);
+    if (fetching) { again = true; return; }
+    fetching = true;
+    fetch("/overview/data.json" + location.search, {credentials: "same-origin"})
+      .then(function (r) { return r.json(); }).then(drawOverview)
+      .finally(function () { fetching = false; if (again) { again = false; refreshOverview(); } });
   }
 
   // ------------------------------------------------------------------ network
@@ -170,9 +175,9 @@
           x: idx.map(function (i) { return n.x[i]; }), y: idx.map(function (i) { return n.y[i]; }),
           text: idx.map(function (i) {
             var m = n.measured[i];
-            return n.name[i] + " (" + type + (n.region[i] ? ", " + n.region[i] : "") + ")<br>strength shown "
-              + n.strength[i] + (m[0] != null ? "<br>composite strength " + m[0] + " [" + m[1] + ", " + m[2] + "]" : "")
-              + (responded ? "" : "<br>did not respond"); }),
+            return n.name[i] + " (" + type + (n.region[i] ? ", " + n.region[i] : "") + ")<br>" + T["net.hover.shown"]
+              + " " + n.strength[i] + (m[0] != null ? "<br>" + T["net.hover.composite"] + " " + m[0] + " [" + m[1]
+              + ", " + m[2] + "]" : "") + (responded ? "" : "<br>" + T["net.hover.silent"]); }),
           hovertemplate: "%{text}<extra></extra>",
           marker: {color: COLOURS[k % COLOURS.length], symbol: responded ? "circle" : "circle-open",
                    size: idx.map(function (i) { return 5 + 20 * Math.sqrt(n.strength[i] / maxS); })}});
