@@ -116,8 +116,7 @@ def test_a_viewer_gets_no_organisation_and_no_row_level_page(web):
     assert fleet.status_code == 403 and "analyst" in fleet.text
     data = web.get("/data", "viewer").text
     assert 'id="records"' not in data and "/api/exports/aggregates/visits" in data
-    for url in ("/fleet/alerts.json", "/data/quarantine.csv"):
-        assert web.get(url, "viewer").status_code == 403
+    assert web.get("/data/quarantine.csv", "viewer").status_code == 403
 
 
 def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
@@ -151,19 +150,21 @@ def test_fleet_shows_every_device_and_the_alerts_on_the_page_and_as_a_feed(web):
            approaches=20, clock=wire.CLOCK_UNSYNCED, flash_free=1000, storage_full=1, refused=2, errors=1)
     status(web, "kiosk-02", fw="0.9.1", role="kiosk", queue=0, battery_mv=4000, time="2026-11-30T10:00:00Z",
            approaches=5, clock=wire.CLOCK_NTP, flash_free=10_000, storage_full=0, refused=0, errors=0)
-    feed = web.get("/fleet/alerts.json", "analyst").json()
+    feed = web.get("/api/devices/alerts", "analyst").json()
     got = {(a["device"], a["alert"]) for a in feed["items"]}
     assert {("kiosk-01", "storage_full"), ("kiosk-01", "clock_unsynced"), ("kiosk-01", "battery_low"),
             ("kiosk-02", "storage_low")} <= got
     assert not {a for d, a in got if a == "refused_rising"}  # the first look is the baseline
     status(web, "kiosk-01", fw="0.9.1", role="kiosk", clock=wire.CLOCK_NTP, time="2026-11-30T10:05:00Z", refused=7)
-    feed = web.get("/fleet/alerts.json?flash_min_bytes=100", "analyst").json()
+    feed = web.get("/api/devices/alerts?flash_min_bytes=100", "analyst").json()
     got = {(a["device"], a["alert"]): a for a in feed["items"]}
     assert "up by 5 to 7" in got[("kiosk-01", "refused_rising")]["message"]
-    assert ("kiosk-02", "storage_low") not in got and feed["thresholds"]["flash_min_bytes"] == 100
-    page = web.get("/fleet", "analyst").text
-    for text in ("kiosk-01", "kiosk-02", "refused_rising", "0.9.1", "NTP", "Free flash"):
+    assert ("kiosk-02", "storage_low") not in got
+    page = web.get("/fleet?flash_min_bytes=100", "analyst").text
+    for text in ("kiosk-01", "kiosk-02", "refused_rising", "0.9.1", "NTP", "Free flash",
+                 'href="/api/devices/alerts?flash_min_bytes=100"'):
         assert text in page, text
+    assert "storage_low" not in page  # the page and the feed apply the same thresholds
 
 
 def test_data_tables_and_downloads_by_role(web):
