@@ -260,3 +260,23 @@ def test_the_overview_filters_by_period_and_an_empty_field_means_any(web):
     assert sum(c["visits"] for c in late["heatmap"]) == 5  # visits ended 14:01 to 18:01
     page = web.get("/overview?since=2026-11-24&site=", "analyst").text
     assert 'value="2026-11-24"' in page and 'id="ov-filters"' in page
+
+
+def test_a_viewer_sees_the_cluster_measures_only_from_k_respondents(web_template, tmp_path):
+    import shutil
+
+    from tiesense.web import Settings
+
+    from .conftest import WebEnv
+
+    shutil.copyfile(web_template[0], tmp_path / "k.db")
+    for k, hidden in ((5, False), (11, True)):  # 10 organisations responded
+        env = WebEnv(tmp_path / "k.db", web_template[1], Settings(k=k))
+        try:
+            estimates.recompute_measures(env.store, n_replicates=10)
+            page = env.get("/network", "viewer").text
+            value = env.get("/api/measures/cluster", "viewer").json()["items"][0]["value"]
+            assert "degree_centralization" in page and ("fewer than 11 respondents" in page) == hidden
+            assert (value is None) == hidden and (f"{value}" in page if value is not None else True)
+        finally:
+            env.close()

@@ -24,12 +24,12 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from ...aggregates import cluster_respondents
 from ...store import analysable
 from ...store import estimates as store_estimates
 from ...store import roster as store_roster
 from ..auth import Viewer
 from ..deps import SettingsDep, StoreDep
+from ..routes.estimates import cluster_rows
 from .render import render
 
 __all__ = ["router", "network_data", "layout", "ESTIMATORS"]
@@ -182,11 +182,9 @@ def network(request: Request, store: StoreDep, settings: SettingsDep, who: Viewe
             region: Annotated[str | None, Query()] = None):
     """The network page (analysts); a viewer gets the cluster measures, k-gated."""
     if who.role == "viewer":
-        n = cluster_respondents(store)
-        hide = n < settings.k
-        rows = [dict(r, value=None if hide else r["value"], low=None if hide else r["low"],
-                     high=None if hide else r["high"]) for r in store.cluster_measures()]
-        return render(request, who, "network_viewer.html", measures=rows, hidden=hide, k=settings.k)
+        rows = cluster_rows(store, settings, who)
+        return render(request, who, "network_viewer.html", measures=rows, hidden=any(r["suppressed"] for r in rows),
+                      k=settings.k)
     if estimator not in ESTIMATORS:
         estimator = "composite"
     threshold, backbone = _float(threshold), _float(backbone)  # an empty field of the form is "no filter"

@@ -30,6 +30,7 @@ from ...store import devices as store_devices
 from ..auth import Viewer
 from ..deps import SettingsDep, StoreDep
 from ..filters import FiltersDep
+from ..routes.aggregates import k_for
 from .i18n import lang_of
 from .render import render
 
@@ -79,10 +80,6 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
             "k": k, "suppressed": hidden, "visits": None if k is not None else len(rows)}
 
 
-def _k(who, settings) -> int | None:
-    return settings.k if who.role == "viewer" else None
-
-
 def _given(filters: analysable.Filters) -> analysable.Filters:
     """The filters with a form's empty fields (``site=``) taken as not given."""
     from dataclasses import fields, replace
@@ -99,7 +96,7 @@ def _sites(store) -> list[str]:
 def overview(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
     """The park overview page (viewer and above; k-anonymous for viewers), filtered by site and period."""
     filters = _given(filters)
-    data = overview_data(store, _k(who, settings), filters, devices=who.role != "viewer", lang=lang_of(request))
+    data = overview_data(store, k_for(who, settings), filters, devices=who.role != "viewer", lang=lang_of(request))
     form = {"site": filters.site or "", "since": filters.since or "", "until": filters.until or ""}
     return render(request, who, "overview.html", data=data, sites=_sites(store), form=form)
 
@@ -107,4 +104,4 @@ def overview(request: Request, store: StoreDep, settings: SettingsDep, who: View
 @router.get("/overview/data.json")
 def overview_json(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
     """What the overview draws, as JSON (the live update redraws from it)."""
-    return overview_data(store, _k(who, settings), _given(filters), devices=who.role != "viewer", lang=lang_of(request))
+    return overview_data(store, k_for(who, settings), _given(filters), devices=who.role != "viewer", lang=lang_of(request))

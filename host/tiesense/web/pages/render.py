@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ...access import Principal
 from ...access import allows
 from ..auth import Viewer
+from ..routes.session import _safe_next
 from .i18n import COOKIE, LANGS, lang_of, translator
 
 __all__ = ["router", "render", "refuse", "HERE"]
@@ -110,16 +111,10 @@ def home(who: Viewer) -> RedirectResponse:
     return RedirectResponse("/overview", status_code=303)
 
 
-def _safe(target: str | None) -> str:
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/overview"
-    return target
-
-
 @router.get("/lang/{code}")
 def switch_language(code: str, who: Viewer, next: str | None = None) -> RedirectResponse:
     """Remember the interface language (a cookie for a year) and go back to ``next``."""
-    response = RedirectResponse(_safe(next), status_code=303)
+    response = RedirectResponse(_safe_next(next, "/overview"), status_code=303)
     if code in LANGS:
         response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
     return response
