@@ -68,8 +68,8 @@ def test_plotly_js_is_served_from_the_installed_package(web):
 
 def test_the_catalogue_has_every_message_in_both_languages():
     assert set(MESSAGES["en"]) == set(MESSAGES["ko"])
-    for key, text in MESSAGES["en"].items():
-        assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", MESSAGES["ko"][key])), key  # word order may differ
+    for key, text in MESSAGES["en"].items():  # the same placeholders; Korean word order may differ
+        assert set(re.findall(r"{(\w+)}", text)) == set(re.findall(r"{(\w+)}", MESSAGES["ko"][key])), key
     assert all(re.search(r"[\uac00-\ud7a3]", MESSAGES["ko"][k]) for k in ("nav.overview", "ov.heatmap", "fl.title"))
 
 

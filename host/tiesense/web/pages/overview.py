@@ -73,7 +73,8 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
         status, _ = store.read(store_devices.page_rows)
         kiosks = [{"device": d["device"], "site": d["site"], "approaches": d["approaches"],
                    "abandoned": d["abandoned"], "records": d["records"], "response_rate": response_rate(d)}
-                  for d in status if d.get("role") in (None, "kiosk") or d.get("approaches") is not None]
+                  for d in status if (d.get("role") in (None, "kiosk") or d.get("approaches") is not None)
+                  and filters.site in (None, d["site"]) and filters.device in (None, d["device"])]
     hidden = sum(c["suppressed"] for part in (heatmap, satisfaction, weekly, per_kiosk) for c in part)
     return {"heatmap": heatmap, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
             "kiosks": kiosks, "labels": choice_labels(store, analysable.VISIT_FORM, "facility", lang),
@@ -104,4 +105,5 @@ def overview(request: Request, store: StoreDep, settings: SettingsDep, who: View
 @router.get("/overview/data.json")
 def overview_json(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
     """What the overview draws, as JSON (the live update redraws from it)."""
-    return overview_data(store, k_for(who, settings), _given(filters), devices=who.role != "viewer", lang=lang_of(request))
+    return overview_data(store, k_for(who, settings), _given(filters), devices=who.role != "viewer",
+                         lang=lang_of(request))
