@@ -25,7 +25,7 @@ OPEN_ROUTERS = (health.router, session.router)
 
 def create_app(store: Store | str | Path, settings: Settings | None = None, *,
                on_batch: Iterable[Callable] = (), on_form: Callable[[dict], None] | None = None,
-               pages: Iterable[APIRouter] = ()) -> FastAPI:
+               pages: Iterable[APIRouter] | None = None) -> FastAPI:
     """The tiesense web app over ``store`` (a :class:`~tiesense.store.Store`, or a database path to open).
 
     Parameters
@@ -40,8 +40,9 @@ def create_app(store: Store | str | Path, settings: Settings | None = None, *,
     on_form : callable or None
         Called with a form published through the API, after it is stored: the
         host registers it for ingest checks and sends it to the devices.
-    pages : APIRouters
-        Server-rendered pages (dashboards), included like the API's routers:
+    pages : APIRouters or None
+        Server-rendered pages, included like the API's routers (None: the
+        dashboards, :data:`tiesense.web.pages.ROUTERS`; ``()``: none):
         every caller authenticated (a browser without a session is sent to
         ``/login?next=...``); a page states its role with the same guards
         (:data:`~tiesense.web.auth.Viewer`...) and reads through the same
@@ -71,6 +72,10 @@ def create_app(store: Store | str | Path, settings: Settings | None = None, *,
         app.include_router(router)
     for router in PROTECTED_ROUTERS:
         app.include_router(router, dependencies=[Depends(authenticated)], responses=errors.ERRORS)
+    if pages is None:
+        from .pages import ROUTERS as pages, warm  # Jinja2 and plotly: only for an app that serves the pages
+
+        warm()
     for router in pages:
         app.include_router(router, dependencies=[Depends(authenticated)])
     return app

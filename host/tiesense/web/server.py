@@ -26,13 +26,26 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def closing(app) -> None:
+    """Tell the app's open streams (``GET /events``) that the server is stopping, so they end now."""
+    state = getattr(app, "state", None)
+    if state is not None:
+        state.closing = True
+
+
 def _server(app, sock: socket.socket):
     import uvicorn
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):  # SIGINT / SIGTERM in the foreground
+            closing(app)
+            super().handle_exit(sig, frame)
+
     host, port = sock.getsockname()[:2]
+    # Live streams end when told the server is closing; anything still open 3 s into a shutdown is cancelled.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False,
-                            proxy_headers=True)
-    return uvicorn.Server(config)
+                            proxy_headers=True, timeout_graceful_shutdown=3)
+    return Server(config)
 
 
 class ApiServer:
@@ -70,6 +83,7 @@ class ApiServer:
         return self
 
     def stop(self) -> None:
+        closing(self.server.config.app)
         self.server.should_exit = True
         if self.thread.is_alive():
             self.thread.join(timeout=10)

@@ -1,12 +1,10 @@
-"""Devices: the fleet with each device's last status, its last will, response rate and alerts."""
+"""Devices: the fleet with each device's last status, its last will, response rate and alerts
+(:mod:`tiesense.web.alerts`)."""
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request
 
-from fastapi import APIRouter, Depends, Query
-
-from ...fleet import Thresholds, alerts, response_rate
-from ...store import devices as store_devices, now_iso
+from ..alerts import RulesDep, fleet, refused_watch
 from ..auth import Analyst
 from ..deps import StoreDep
 from ..errors import ApiError
@@ -15,42 +13,26 @@ from ..paging import Page, PagingDep, page, sliced
 router = APIRouter(tags=["devices"])
 
 
-def thresholds(offline_minutes: Annotated[float, Query(gt=0)] = 15.0,
-               battery_mv: Annotated[int, Query(ge=0)] = 3300,
-               queue_max: Annotated[int, Query(ge=0)] = 50) -> Thresholds:
-    return Thresholds(offline_minutes, battery_mv, queue_max)
-
-
-ThresholdsDep = Annotated[Thresholds, Depends(thresholds)]
-
-
-def _device(row: dict, now: str, t: Thresholds) -> dict:
-    return dict(row, online=bool(row["online"]), response_rate=response_rate(row), alerts=alerts(row, now, t))
-
-
 @router.get("/api/devices", response_model=Page)
-def list_devices(store: StoreDep, who: Analyst, paging: PagingDep, t: ThresholdsDep):
+def list_devices(request: Request, store: StoreDep, who: Analyst, paging: PagingDep, r: RulesDep):
     """Every device that reported a status, by id: last status, site, records stored, response rate, alerts."""
-    rows, total = store.read(store_devices.page_rows, paging.limit, paging.offset)
-    now = now_iso()
-    return page(paging, [_device(r, now, t) for r in rows], total)
+    rows, total = fleet(store, r, refused_watch(request), paging.limit, paging.offset)
+    return page(paging, rows, total)
 
 
 @router.get("/api/devices/alerts", response_model=Page)
-def device_alerts(store: StoreDep, who: Analyst, paging: PagingDep, t: ThresholdsDep):
+def device_alerts(request: Request, store: StoreDep, who: Analyst, paging: PagingDep, r: RulesDep):
     """Every current alert of the fleet, one item per (device, alert): a JSON feed for monitoring."""
-    rows, _ = store.read(store_devices.page_rows)
-    now = now_iso()
-    feed = [dict(a, device=r["device"], site=r["site"], last_seen=r["last_seen"])
-            for r in rows for a in alerts(r, now, t)]
+    rows, _ = fleet(store, r, refused_watch(request))
+    feed = [dict(a, device=d["device"], site=d["site"], last_seen=d["last_seen"]) for d in rows for a in d["alerts"]]
     return sliced(paging, feed)
 
 
 @router.get("/api/devices/{device}")
-def get_device(device: str, store: StoreDep, who: Analyst, t: ThresholdsDep) -> dict:
+def get_device(device: str, request: Request, store: StoreDep, who: Analyst, r: RulesDep) -> dict:
     """One device's last status with its alerts."""
-    rows, _ = store.read(store_devices.page_rows)
-    for r in rows:
-        if r["device"] == device:
-            return _device(r, now_iso(), t)
+    rows, _ = fleet(store, r, refused_watch(request))
+    for d in rows:
+        if d["device"] == device:
+            return d
     raise ApiError(404, f"no status from device {device!r}", "GET /api/devices lists the devices that reported")

@@ -63,9 +63,13 @@ def org_measures(store: StoreDep, who: Analyst, paging: PagingDep,
 def cluster_measures(store: StoreDep, settings: SettingsDep, who: Viewer, paging: PagingDep):
     """Cluster-level measures with intervals. For a viewer they are suppressed while fewer than k
     organisations responded."""
-    rows = store.cluster_measures()
+    return sliced(paging, cluster_rows(store, settings, who))
+
+
+def cluster_rows(store, settings, who) -> list[dict]:
+    """The cluster measures as ``who`` may see them: values, intervals and the number of respondents
+    emptied (``suppressed``) for a viewer while fewer than k organisations responded."""
     n = cluster_respondents(store)
     hide = who.role == "viewer" and n < settings.k
-    out = [dict({k: (None if hide and k in ("value", "low", "high") else v) for k, v in r.items()}, suppressed=hide,
-                respondents=None if hide else n) for r in rows]
-    return sliced(paging, out)
+    return [dict({k: (None if hide and k in ("value", "low", "high") else v) for k, v in r.items()}, suppressed=hide,
+                 respondents=None if hide else n) for r in store.cluster_measures()]

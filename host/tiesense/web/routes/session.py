@@ -118,10 +118,10 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tie
 <p><button type="submit">Log in</button></p></form></body></html>"""
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, default: str = "/api/me") -> str:
     # only a path of this site: never //other.host or a scheme
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/api/me"
+        return default
     return target
 
 

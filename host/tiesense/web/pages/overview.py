@@ -1,0 +1,109 @@
+"""The park overview: visits per facility and hour, footfall and response rate per kiosk, satisfaction by
+facility and the weekly trend.
+
+Every number comes from the same library functions as ``/api/aggregates/visits``
+(:func:`tiesense.aggregates.visit_cells`) and, like there, a viewer's cells
+from fewer than k visits are suppressed (:func:`tiesense.aggregates.suppress`).
+The facility x hour heatmap groups by two keys, which the aggregates do not;
+it counts the visit rows (:func:`tiesense.store.analysable.form_rows`) here and
+suppresses them under the same rule.
+
+Footfall per kiosk is the presence sensor's running count of approaches (and
+abandoned surveys) in each device's *last* status, with the response rate of
+:func:`tiesense.fleet.response_rate`: the store keeps no presence time series
+yet, so the page shows totals, not a trend. Approach counts are device
+rows, shown to analysts (as ``/api/devices`` is); a viewer sees visits per
+kiosk, k-suppressed.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from ... import aggregates
+from ...fleet import response_rate
+from ...forms import form_questions
+from ...store import analysable
+from ...store import devices as store_devices
+from ..auth import Viewer
+from ..deps import SettingsDep, StoreDep
+from ..filters import FiltersDep
+from ..routes.aggregates import k_for
+from .i18n import lang_of
+from .render import render
+
+__all__ = ["router", "overview_data", "choice_labels"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def choice_labels(store, form: str, question: str, lang: str) -> dict[str, str]:
+    """``{choice name: label in lang}`` of a select question, from the forms the host knows."""
+    for q in form_questions(aggregates.all_forms(store), form):
+        if q["name"] == question:
+            out = {}
+            for c in q.get("choices") or []:
+                label = c.get("label")
+                out[c["name"]] = (label.get(lang) or label.get("en") or c["name"]) if isinstance(label, dict) \
+                    else (label or c["name"])
+            return out
+    return {}
+
+
+def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices: bool = True,
+                  lang: str = "en") -> dict:
+    """Everything the overview draws, as JSON-ready dicts; ``k`` None for an analyst (nothing suppressed).
+
+    Returns ``heatmap`` (cells keyed ``[facility, hour]``), ``satisfaction`` (cells by facility with
+    ``mean``), ``weekly`` (cells by week), ``per_kiosk`` (visits per device, k-suppressed), ``kiosks``
+    (approaches, abandoned, records, response rate per device; only when ``devices``), ``labels``
+    (facility names in ``lang``), ``k`` and ``suppressed`` (cells hidden in all).
+    """
+    rows, _ = store.read(analysable.form_rows, analysable.VISIT_FORM, ["facility"], (), filters)
+    heat = Counter((r["facility"], r["start"][11:13]) for r in rows if r.get("facility") and r.get("start"))
+    heatmap = aggregates.suppress([{"key": [f, h], "visits": n, "respondents": n}
+                                   for (f, h), n in sorted(heat.items())], k)
+    satisfaction = aggregates.visit_cells(store, "facility", value="satisfaction", filters=filters, k=k)
+    weekly = aggregates.visit_cells(store, "week", value="satisfaction", filters=filters, k=k)
+    per_kiosk = aggregates.visit_cells(store, "device", value=None, filters=filters, k=k)
+    kiosks = None
+    if devices:
+        status, _ = store.read(store_devices.page_rows)
+        kiosks = [{"device": d["device"], "site": d["site"], "approaches": d["approaches"],
+                   "abandoned": d["abandoned"], "records": d["records"], "response_rate": response_rate(d)}
+                  for d in status if (d.get("role") in (None, "kiosk") or d.get("approaches") is not None)
+                  and filters.site in (None, d["site"]) and filters.device in (None, d["device"])]
+    hidden = sum(c["suppressed"] for part in (heatmap, satisfaction, weekly, per_kiosk) for c in part)
+    return {"heatmap": heatmap, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
+            "kiosks": kiosks, "labels": choice_labels(store, analysable.VISIT_FORM, "facility", lang),
+            "k": k, "suppressed": hidden, "visits": None if k is not None else len(rows)}
+
+
+def _given(filters: analysable.Filters) -> analysable.Filters:
+    """The filters with a form's empty fields (``site=``) taken as not given."""
+    from dataclasses import fields, replace
+
+    return replace(filters, **{f.name: None for f in fields(filters) if getattr(filters, f.name) == ""})
+
+
+def _sites(store) -> list[str]:
+    rows, _ = store.read(store_devices.page_rows)
+    return sorted({r["site"] for r in rows if r.get("site")})
+
+
+@router.get("/overview", response_class=HTMLResponse)
+def overview(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
+    """The park overview page (viewer and above; k-anonymous for viewers), filtered by site and period."""
+    filters = _given(filters)
+    data = overview_data(store, k_for(who, settings), filters, devices=who.role != "viewer", lang=lang_of(request))
+    form = {"site": filters.site or "", "since": filters.since or "", "until": filters.until or ""}
+    return render(request, who, "overview.html", data=data, sites=_sites(store), form=form)
+
+
+@router.get("/overview/data.json")
+def overview_json(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer, filters: FiltersDep):
+    """What the overview draws, as JSON (the live update redraws from it)."""
+    return overview_data(store, k_for(who, settings), _given(filters), devices=who.role != "viewer",
+                         lang=lang_of(request))

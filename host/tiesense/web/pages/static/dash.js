@@ -1,0 +1,242 @@
+// tiesense dashboards: draws the page's charts from the JSON the server embedded (#page-data) with the
+// plotly.js of the installed plotly package, and listens to /events for new records.
+(function () {
+  "use strict";
+  var T = JSON.parse(document.getElementById("i18n").textContent);
+  var page = document.body.dataset.page;
+  var role = document.body.dataset.role;
+  var dataEl = document.getElementById("page-data");
+  var DATA = dataEl ? JSON.parse(dataEl.textContent) : null;
+  var COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
+                 "#ea580c", "#4f46e5", "#0d9488", "#9333ea", "#ca8a04", "#475569", "#be123c"];
+  var CONFIG = {responsive: true, displaylogo: false};
+  window.tiesense = {rendered: {}};
+
+  function done(name) {
+    window.tiesense.rendered[name] = performance.now();
+    document.body.dataset.rendered = Object.keys(window.tiesense.rendered).sort().join(" ");
+  }
+
+  function plot(id, traces, layout) {
+    var el = document.getElementById(id);
+    if (!el) return Promise.resolve();
+    layout = Object.assign({margin: {l: 50, r: 20, t: 10, b: 40}, font: {family: "system-ui, sans-serif"},
+                            paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)"}, layout || {});
+    return Plotly.react(el, traces, layout, CONFIG).then(function () { done(id); });
+  }
+
+  // ------------------------------------------------------------------ overview
+  function label(d, key) { return (d.labels && d.labels[key]) || key; }
+
+  function drawOverview(d) {
+    var facilities = [], hours = [];
+    for (var h = 0; h < 24; h++) hours.push((h < 10 ? "0" : "") + h);
+    d.heatmap.forEach(function (c) { if (facilities.indexOf(c.key[0]) < 0) facilities.push(c.key[0]); });
+    facilities.sort();
+    var z = facilities.map(function () { return hours.map(function () { return null; }); });
+    var text = facilities.map(function () { return hours.map(function () { return ""; }); });
+    d.heatmap.forEach(function (c) {
+      var i = facilities.indexOf(c.key[0]), j = hours.indexOf(c.key[1]);
+      if (j < 0) return;
+      z[i][j] = c.suppressed ? null : c.visits;
+      text[i][j] = c.suppressed ? "< k" : String(c.visits);
+    });
+    var charts = [
+      plot("chart-heatmap", [{type: "heatmap", x: hours, y: facilities.map(function (f) { return label(d, f); }),
+        z: z, text: text, colorscale: "Blues", hoverongaps: false,
+        hovertemplate: "%{y} %{x}:00 · %{text}<extra></extra>", colorbar: {title: {text: T["ov.visits"]}}}],
+        {xaxis: {title: {text: T["ov.hour"]}}, margin: {l: 170, r: 20, t: 10, b: 45}}),
+      plot("chart-satisfaction", [{type: "bar", orientation: "h",
+        y: d.satisfaction.map(function (c) { return label(d, c.key); }),
+        x: d.satisfaction.map(function (c) { return c.mean; }), marker: {color: "#2563eb"},
+        customdata: d.satisfaction.map(function (c) { return c.suppressed ? "< k" : c.visits; }),
+        hovertemplate: "%{y}: %{x:.2f} (%{customdata})<extra></extra>"}],
+        {xaxis: {range: [0, 5], title: {text: T["ov.mean"]}}, margin: {l: 170, r: 20, t: 10, b: 45}}),
+      plot("chart-weekly", [
+        {type: "bar", name: T["ov.visits"], x: d.weekly.map(function (c) { return c.key; }),
+         y: d.weekly.map(function (c) { return c.visits; }), marker: {color: "#93c5fd"}},
+        {type: "scatter", mode: "lines+markers", name: T["ov.mean"], yaxis: "y2",
+         x: d.weekly.map(function (c) { return c.key; }), y: d.weekly.map(function (c) { return c.mean; }),
+         line: {color: "#dc2626"}}],
+        {xaxis: {title: {text: T["ov.week"]}, type: "category"}, yaxis: {title: {text: T["ov.visits"]}},
+         yaxis2: {overlaying: "y", side: "right", range: [0, 5], title: {text: T["ov.mean"]}},
+         legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}})
+    ];
+    if (d.kiosks) {
+      var k = d.kiosks;
+      charts.push(plot("chart-kiosks", [
+        {type: "bar", name: T["ov.approaches"], x: k.map(function (r) { return r.device; }),
+         y: k.map(function (r) { return r.approaches; }), marker: {color: "#cbd5e1"}},
+        {type: "bar", name: T["ov.records"], x: k.map(function (r) { return r.device; }),
+         y: k.map(function (r) { return r.records; }), marker: {color: "#2563eb"}},
+        {type: "scatter", mode: "markers", name: T["ov.rate"], yaxis: "y2", x: k.map(function (r) { return r.device; }),
+         y: k.map(function (r) { return r.response_rate; }), marker: {size: 12, color: "#dc2626"}}],
+        {barmode: "group", yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%"},
+         legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}}));
+    } else {
+      charts.push(plot("chart-kiosks", [{type: "bar", name: T["ov.visits"],
+        x: d.per_kiosk.map(function (c) { return c.key; }), y: d.per_kiosk.map(function (c) { return c.visits; }),
+        marker: {color: "#2563eb"}}], {margin: {l: 50, r: 20, t: 10, b: 45}}));
+    }
+    return Promise.all(charts).then(function () { done("overview"); });
+  }
+
+  // at most one refetch at a time: records arriving meanwhile are drawn by the next one
+  var fetching = false, again = false;
+  function refreshOverview() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    fetch("/overview/data.json" + location.search, {credentials: "same-origin"})
+      .then(function (r) { return r.json(); }).then(drawOverview)
+      .finally(function () { fetching = false; if (again) { again = false; refreshOverview(); } });
+  }
+
+  // ------------------------------------------------------------------ network
+  // Nodes and the edges' hover points are WebGL (scattergl). The edges themselves are one 2D canvas path,
+  // drawn for the current view in a layer between plotly's background and its WebGL canvas, moved with the
+  // view while it is dragged and drawn again when the drag or zoom ends: 20,000 segments take tens of
+  // milliseconds there, where WebGL lines with gaps took seconds per frame without a GPU.
+  function edgeLayer(el) {
+    var box = el.querySelector(".tiesense-edges");
+    var gl = el.querySelector(".gl-container");
+    if (!box && gl) {
+      box = document.createElement("div");
+      box.className = "tiesense-edges";
+      box.style.cssText = "position:absolute;overflow:hidden;pointer-events:none";
+      box.appendChild(document.createElement("canvas"));
+      gl.parentNode.insertBefore(box, gl);
+    }
+    return box;
+  }
+
+  function drawEdges(el, n, e) {
+    var box = edgeLayer(el);
+    if (!box) return;
+    var fl = el._fullLayout, xr = fl.xaxis.range.slice(), yr = fl.yaxis.range.slice(), size = fl._size;
+    var ratio = window.devicePixelRatio || 1;
+    box.style.left = size.l + "px"; box.style.top = size.t + "px";
+    box.style.width = size.w + "px"; box.style.height = size.h + "px";
+    var c = box.firstChild;
+    c.width = Math.max(1, Math.round(size.w * ratio)); c.height = Math.max(1, Math.round(size.h * ratio));
+    c.style.cssText = "width:" + size.w + "px;height:" + size.h + "px;transform-origin:0 0";
+    var g = c.getContext("2d");
+    var sx = c.width / (xr[1] - xr[0]), sy = c.height / (yr[1] - yr[0]);
+    g.clearRect(0, 0, c.width, c.height);
+    g.strokeStyle = "rgba(71,85,105,0.22)";
+    g.lineWidth = 0.7 * ratio;
+    g.beginPath();
+    for (var i = 0; i < e.u.length; i++) {
+      var a = e.u[i], b = e.v[i];
+      g.moveTo((n.x[a] - xr[0]) * sx, (yr[1] - n.y[a]) * sy);
+      g.lineTo((n.x[b] - xr[0]) * sx, (yr[1] - n.y[b]) * sy);
+    }
+    g.stroke();
+    box.drawn = {x: xr, y: yr, w: size.w, h: size.h};
+  }
+
+  function followDrag(el, ev) {
+    // while a pan or zoom is under way: move the drawn edges as the view moves (CSS only)
+    var box = el.querySelector(".tiesense-edges");
+    if (!box || !box.drawn) return;
+    var d = box.drawn, fl = el._fullLayout;
+    var xr = [ev["xaxis.range[0]"], ev["xaxis.range[1]"]], yr = [ev["yaxis.range[0]"], ev["yaxis.range[1]"]];
+    if (xr[0] === undefined) xr = fl.xaxis.range;
+    if (yr[0] === undefined) yr = fl.yaxis.range;
+    var kx = (d.x[1] - d.x[0]) / (xr[1] - xr[0]), ky = (d.y[1] - d.y[0]) / (yr[1] - yr[0]);
+    var dx = (d.x[0] - xr[0]) / (xr[1] - xr[0]) * d.w, dy = (yr[1] - d.y[1]) / (yr[1] - yr[0]) * d.h;
+    box.firstChild.style.transform = "translate(" + dx + "px," + dy + "px) scale(" + kx + "," + ky + ")";
+  }
+
+  function drawNetwork(d) {
+    var n = d.nodes, e = d.edges, t0 = performance.now();
+    var mx = new Array(e.u.length), my = new Array(e.u.length), mt = new Array(e.u.length);
+    for (var i = 0; i < e.u.length; i++) {
+      var a = e.u[i], b = e.v[i];
+      mx[i] = (n.x[a] + n.x[b]) / 2; my[i] = (n.y[a] + n.y[b]) / 2;
+      mt[i] = n.name[a] + " – " + n.name[b] + "<br>" + e.value[i] + " [" + e.low[i] + ", " + e.high[i] + "]"
+        + (e.observations[i] != null ? " · n=" + e.observations[i] : "");
+    }
+    var traces = [
+      {type: "scattergl", mode: "markers", x: mx, y: my, text: mt, hovertemplate: "%{text}<extra></extra>",
+       showlegend: false, marker: {size: 4, color: "rgba(0,0,0,0)", opacity: 0}}  // hover targets only
+    ];
+    var maxS = Math.max.apply(null, n.strength.concat([1e-9]));
+    var types = [];
+    n.type.forEach(function (t) { if (types.indexOf(t) < 0) types.push(t); });
+    types.sort();
+    // one trace per actor type and response (a symbol per trace, not per point: cheaper to draw)
+    types.forEach(function (type, k) {
+      [true, false].forEach(function (responded) {
+        var idx = [];
+        for (var i = 0; i < n.type.length; i++) if (n.type[i] === type && n.respondent[i] === responded) idx.push(i);
+        if (!idx.length) return;
+        traces.push({type: "scattergl", mode: "markers", name: type, legendgroup: type,
+          showlegend: responded || !n.type.some(function (t, i) { return t === type && n.respondent[i]; }),
+          x: idx.map(function (i) { return n.x[i]; }), y: idx.map(function (i) { return n.y[i]; }),
+          text: idx.map(function (i) {
+            var m = n.measured[i];
+            return n.name[i] + " (" + type + (n.region[i] ? ", " + n.region[i] : "") + ")<br>" + T["net.hover.shown"]
+              + " " + n.strength[i] + (m[0] != null ? "<br>" + T["net.hover.composite"] + " " + m[0] + " [" + m[1]
+              + ", " + m[2] + "]" : "") + (responded ? "" : "<br>" + T["net.hover.silent"]); }),
+          hovertemplate: "%{text}<extra></extra>",
+          marker: {color: COLOURS[k % COLOURS.length], symbol: responded ? "circle" : "circle-open",
+                   size: idx.map(function (i) { return 5 + 20 * Math.sqrt(n.strength[i] / maxS); })}});
+      });
+    });
+    var el = document.getElementById("chart-network");
+    return plot("chart-network", traces, {
+      hovermode: "closest", dragmode: "pan", legend: {orientation: "h"}, margin: {l: 10, r: 10, t: 10, b: 10},
+      xaxis: {visible: false}, yaxis: {visible: false, scaleanchor: "x"}}).then(function () {
+        drawEdges(el, n, e);
+        window.tiesense.networkMs = performance.now();
+        window.tiesense.networkDrawMs = performance.now() - t0;
+        requestAnimationFrame(function () { requestAnimationFrame(function () {
+          window.tiesense.networkFrameMs = performance.now();  // the next frame after the drawing
+        }); });
+        done("network");
+        el.on("plotly_relayouting", function (ev) { followDrag(el, ev || {}); });
+        el.on("plotly_relayout", function () { drawEdges(el, n, e); });
+        el.on("plotly_afterplot", function () { if (!el.querySelector(".tiesense-edges")) drawEdges(el, n, e); });
+      });
+  }
+
+  function backboneToggle() {
+    var box = document.getElementById("use-backbone");
+    if (!box) return;
+    var input = document.querySelector("input[name=backbone]");
+    box.addEventListener("change", function () { input.disabled = !box.checked; });
+  }
+
+  // ------------------------------------------------------------------ live
+  function live() {
+    if (!window.EventSource) return;
+    var badge = document.getElementById("live");
+    var source = new EventSource("/events");
+    source.addEventListener("records", function (ev) {
+      var d = JSON.parse(ev.data);
+      window.tiesense.lastEvent = d;
+      if (d.records != null) badge.textContent = T["live.records"].replace("{n}", d.records);
+      if (d.first) return;
+      badge.classList.add("flash");
+      setTimeout(function () { badge.classList.remove("flash"); }, 1500);
+      var list = document.getElementById("latest");
+      if (list && d.latest) {
+        d.latest.slice().reverse().forEach(function (r) {
+          var li = document.createElement("li");
+          li.className = "new";
+          li.textContent = T["live.new"] + ": " + r.form + " · " + r.device + " · " + r.end + " · " + r.id;
+          list.insertBefore(li, list.firstChild);
+        });
+      }
+      if (page === "overview") refreshOverview();
+    });
+  }
+
+  var logout = document.getElementById("logout");
+  if (logout) logout.addEventListener("click", function () {
+    fetch("/api/logout", {method: "POST", credentials: "same-origin"}).then(function () { location.href = "/login?next=%2Foverview"; });
+  });
+  if (page === "overview" && DATA) drawOverview(DATA);
+  if (page === "network" && DATA) { backboneToggle(); drawNetwork(DATA); }
+  live();
+})();
