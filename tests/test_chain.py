@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,12 +113,38 @@ def test_killing_the_host_mid_stream_loses_and_duplicates_nothing(micropython, m
 
 def test_demo_command_shows_records_flowing(tmp_path):
     result = CliRunner().invoke(cli.main, ["demo", "--kiosks", "2", "--db", str(tmp_path / "demo.db"),
-                                           "--every", "0.5", "--duration", "12"])
+                                           "--every", "0.5", "--duration", "12", "--web-port", "0"])
     assert result.exit_code == 0, result.output
-    stored = sqlite_utils.Database(tmp_path / "demo.db")["records"].count
+    db = sqlite_utils.Database(tmp_path / "demo.db")
+    stored = db["records"].count
     assert stored >= 1
     last = result.output.strip().splitlines()[-1]
     assert last.startswith(f"stopped: {stored} records stored")
+    # the dashboards were served with a login, over a roster and a signed interview wave with tie estimates
+    assert re.search(r"dashboards: http://127\.0\.0\.1:\d+/ \(log in as demo, password \S+\)", result.output)
+    assert db.execute("SELECT count(*) FROM records WHERE form = 'fi_partner' AND wire = 2").fetchone()[0] >= 22
+    assert db["tie_estimates"].count > 0 and db["organisations"].count == 15
+    assert db.execute("SELECT role FROM web_users WHERE name = 'demo'").fetchone()[0] == "admin"
+
+
+def test_the_demos_dashboard_answers_the_printed_login(tmp_path):
+    from tiesense.demo import _dashboard, interview_wave
+    from tiesense.service import Host
+
+    import httpx
+
+    with Host(tmp_path / "demo.db") as host:
+        assert interview_wave(host) >= 22
+        web, password = _dashboard(host, 0)
+        try:
+            with httpx.Client(base_url=web.url) as c:
+                assert c.get("/api/ties").status_code == 401
+                r = c.post("/login", data={"name": "demo", "password": password}, follow_redirects=True)
+                assert r.status_code == 200
+                ties = c.get("/api/ties").json()
+                assert ties["total"] > 0
+        finally:
+            web.stop()
 
 
 def test_demo_without_micropython_says_what_to_install(tmp_path, monkeypatch):

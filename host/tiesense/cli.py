@@ -118,12 +118,16 @@ def parse_address(text: str) -> tuple[str, int]:
 @click.option("--broker", default=None, metavar="mqtt://HOST:PORT", help="External MQTT broker. Default: embedded.")
 @click.option("--every", default=2.0, show_default=True, help="Seconds between surveys at each kiosk.")
 @click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: run until Ctrl-C).")
-def demo(kiosks, db_path, broker, every, duration):
+@click.option("--web-port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Serve the dashboards on 127.0.0.1 at this port (a free one if it is taken).")
+@click.option("--no-web", is_flag=True, help="No dashboards, no interview wave: the kiosks and the host only.")
+def demo(kiosks, db_path, broker, every, duration, web_port, no_web):
     """Run broker, host and simulated kiosks (real firmware under MicroPython), counting records live."""
     from .demo import MissingTool, run_demo
 
     try:
-        run_demo(kiosks=kiosks, db_path=db_path, broker_url=broker, every=every, duration=duration)
+        run_demo(kiosks=kiosks, db_path=db_path, broker_url=broker, every=every, duration=duration,
+                 web_port=None if no_web else web_port)
     except MissingTool as e:
         raise click.ClickException(str(e))
 

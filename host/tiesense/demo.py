@@ -1,11 +1,20 @@
-"""The demo: an embedded broker, the host and N simulated kiosks, with a live count.
+"""The demo: an embedded broker, the host, N simulated kiosks and the dashboards, with a live count.
 
 Each kiosk is the real firmware running in its own ``micropython`` process,
 answering the visit survey with seeded random key presses. The host stores
 and acknowledges every record; the kiosks delete what was acknowledged.
+
+So that the network pages have something to show, the demo also imports a
+small roster of a fictional cluster and delivers one wave of firm-interaction
+interviews from a provisioned handheld (signed records through the ingest
+core, as a USB offload would), then estimates the ties. The dashboards are
+served on 127.0.0.1 (8080, or a free port) with a login printed at start.
 """
 from __future__ import annotations
 
+import os
+import random
+import secrets
 import shutil
 import signal
 import sys
@@ -14,8 +23,87 @@ import threading
 import time
 from pathlib import Path
 
+from . import wire
+
 from .devices import MissingTool, SimDevice, find_micropython, stage
 from .service import Host
+
+
+#: The demo's cluster: (code, name, actor type, region, sector, size band).
+ROSTER = (
+    (1, "Gumi Techno Park", "techno_park", "Gyeongbuk", "support", None),
+    (2, "Kumoh National Institute of Technology", "university", "Gyeongbuk", "education", None),
+    (3, "KETI Gumi Center", "gri", "Gyeongbuk", "electronics", None),
+    (4, "Hanbit Display", "large_firm", "Gyeongbuk", "displays", "large"),
+    (5, "Daeil Precision", "sme", "Gyeongbuk", "components", "50-299"),
+    (6, "Seorin Optics", "sme", "Gyeongbuk", "optics", "10-49"),
+    (7, "Nuri Sensors", "startup", "Gyeongbuk", "sensors", "1-9"),
+    (8, "Gyeongbuk Regional Innovation Agency", "regional_agency", "Gyeongbuk", "support", None),
+    (9, "Kyungpook National University", "university", "Daegu", "education", None),
+    (10, "Miraetek", "sme", "Daegu", "software", "10-49"),
+    (11, "Pohang Materials Lab", "gri", "Gyeongbuk", "materials", None),
+    (12, "Sejin Mold", "sme", "Gyeongbuk", "molds", "50-299"),
+    (13, "Orbis Semiconductor (Singapore)", "foreign_firm", "abroad", "semiconductors", "large"),
+    (14, "Daegu Venture Partners", "venture_capital", "Daegu", "finance", None),
+    (15, "Bitna Test & Certification", "professional_services", "Gyeongbuk", "testing", "10-49"),
+)
+
+
+def interview_wave(host: Host, seed: int = 7, respondents: int = 11) -> int:
+    """Import the demo roster, then store one wave of signed interviews from a provisioned handheld
+    and estimate the ties; return the number of partner records stored."""
+    from .estimates import recompute, recompute_measures
+    from .forms import builtin_form
+    from .ingest import IngestCore, Message
+
+    store = host.store
+    store.import_roster([dict(zip(("code", "name", "actor_type", "region", "sector", "size"), r)) for r in ROSTER],
+                        source="tiesense demo")
+    key = wire.key_bytes(host.device_login("handheld-01", site="demo", role="handheld").key)
+    form = builtin_form("fi_partner")
+    fields = wire.answer_fields(form)
+    rng = random.Random(seed)
+    codes = [r[0] for r in ROSTER]
+    t, seq, parts = int(time.time()) - 14 * 86400, 0, []
+    for respondent in rng.sample(codes, respondents):
+        for partner in rng.sample([c for c in codes if c != respondent], rng.randint(2, 4)):
+            seq += 1
+            answers = {"respondent_org": respondent, "partner_org": partner,
+                       "tie_types": sorted(rng.sample(["traded", "collaborative", "knowledge", "people", "support",
+                                                       "finance"], rng.randint(1, 3))),
+                       "frequency": rng.randint(1, 6), "since_year": rng.randint(2005, 2026),
+                       "closeness": rng.randint(1, 5), "reciprocity": rng.choice(["mutual", "we", "they"]),
+                       "scope": rng.choice(["same_park", "same_park", "same_region", "other_region", "abroad"]),
+                       "importance": rng.randint(1, 5)}
+            rec = wire.make_record_v2("fi_partner", form["version"], t + seq * 600, 240, 1, seq * 600,
+                                      wire.CLOCK_NTP, [answers.get(n) for n in fields], wire.new_record_id(os.urandom))
+            parts.append(wire.sign_record(rec, seq, "handheld-01", key))
+    core = IngestCore(host.forms)
+    stored = 0
+    for i in range(0, len(parts), wire.MAX_BATCH_RECORDS):
+        payload = wire.encode_batch_from_encoded("handheld-01", parts[i:i + wire.MAX_BATCH_RECORDS], wire.V2)
+        stored += core.process(store, [Message(wire.topic_records("handheld-01"), payload, time.time())]).stored
+    recompute(store, n_replicates=200, seed=seed)
+    recompute_measures(store, n_replicates=200, seed=seed)
+    return stored
+
+
+def _dashboard(host: Host, port: int):
+    """The web side on 127.0.0.1:``port`` (a free port if it is taken), with a fresh 'demo' login."""
+    from .access import create_user, set_password
+    from .service import web_app
+    from .web.server import ApiServer
+
+    password = secrets.token_urlsafe(9)
+    try:
+        create_user(host.store, "demo", password, "admin")
+    except Exception:  # a demo database of an earlier run: the same user, a new password
+        set_password(host.store, "demo", password)
+    try:
+        server = ApiServer(web_app(host), "127.0.0.1", port).start()
+    except OSError:
+        server = ApiServer(web_app(host), "127.0.0.1", 0).start()
+    return server, password
 
 
 def run_demo(
@@ -26,6 +114,7 @@ def run_demo(
     duration: float | None = None,
     workdir: str | Path | None = None,
     out=None,
+    web_port: int | None = 8080,
 ) -> dict:
     """Run the demo until Ctrl-C (or for ``duration`` seconds); return the final counts.
 
@@ -37,6 +126,7 @@ def run_demo(
     every : seconds between two surveys at each kiosk
     duration : stop after this many seconds (None: until interrupted)
     workdir : where the kiosks' filesystems live (default: a temporary folder)
+    web_port : serve the dashboards there (a free port if taken); None: no web side
     """
     out = out if out is not None else sys.stdout  # looked up now: a default bound at import misses redirection
     micropython = find_micropython()
@@ -54,10 +144,16 @@ def run_demo(
     host = Host(db_path, broker_url=broker_url, embedded_port=0)
     devices: list[SimDevice] = []
     counts: dict = {}
+    web = None
     tty = getattr(out, "isatty", lambda: False)()
     try:
         host.start()
         print(f"tiesense demo: broker {host.broker_url}, database {db_path}, {kiosks} kiosk(s) in {root}", file=out)
+        if web_port is not None:
+            ties = interview_wave(host)
+            web, password = _dashboard(host, web_port)
+            print(f"dashboards: {web.url}/ (log in as demo, password {password}); an interview wave of {ties} "
+                  "partner reports from handheld-01 is in, with tie estimates", file=out, flush=True)
         for i in range(kiosks):
             device_id = f"kiosk-{i + 1:02d}"
             login = {}
@@ -87,6 +183,8 @@ def run_demo(
     finally:
         for d in devices:
             d.stop()
+        if web is not None:
+            web.stop()
         host.stop()
         for s, h in previous.items():
             signal.signal(s, h)
