@@ -192,24 +192,9 @@ sys.path.insert(0, %r)
 sys.path.insert(0, %r)
 import json, os, config, wire
 from fakeclock import FakeClock
+from fakeport import FakePort
 from log import Log
 from offload import Offload
-
-class Port:
-    def __init__(self):
-        self.inbox = b""
-        self.out = b""
-    def open(self):
-        pass
-    def readinto(self, buf):
-        n = min(len(buf), len(self.inbox))
-        buf[:n] = self.inbox[:n]
-        self.inbox = self.inbox[n:]
-        return n
-    def write(self, data):
-        self.out += bytes(data)
-    def close(self):
-        pass
 
 d = %r
 os.mkdir(d)
@@ -219,7 +204,7 @@ for i in range(5):
     lg.append(wire.make_record_v2("tp_visit", "2026112401", 1795510200 + i, 30, 1, i, 1, ["shared_lab", "sme", 3],
                                   wire.new_record_id(os.urandom)))
 cfg = dict(config.DEFAULTS, device="hand-01", device_key="".join(["%%02x" %% b for b in key]), offload=True)
-port = Port()
+port = FakePort(piece=4096)
 off = Offload(cfg, FakeClock(), lg, port=port)
 crashes = []
 lines = 0

@@ -8,6 +8,7 @@ import json
 import os
 
 import config
+import fakeport
 import wire
 from fakeclock import FakeClock
 from log import Log
@@ -18,27 +19,7 @@ KEY = bytes(range(32))
 DEVICE = "hand-01"
 
 
-class FakePort:
-    def __init__(self):
-        self.inbox = b""
-        self.out = b""
-        self.opened = 0
-
-    def open(self):
-        self.opened += 1
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.inbox), 7)  # arrive in small pieces, split anywhere
-        buf[:n] = self.inbox[:n]
-        self.inbox = self.inbox[n:]
-        return n
-
-    def write(self, data):
-        self.out += bytes(data)
-
-    def close(self):
-        pass
-
+class FakePort(fakeport.FakePort):
     def answers(self):
         lines = self.out.split(b"\n")
         self.out = b""

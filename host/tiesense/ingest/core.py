@@ -275,14 +275,18 @@ class IngestCore:
         except wire.WireError as e:
             refuse(str(e), device)  # no seq to acknowledge: the device never sent a readable message
             return
+        def held(rec: object) -> None:
+            # a refused record whose seq can be read is acked as quarantined: the host holds it, stop resending
+            seq = _readable_seq(rec)
+            if seq is not None:
+                out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+
         if sender != device:
             # Readable but sent on another device's topic: keep all of it, and ack
             # on the topic's device so the publisher stops resending.
             refuse(f"device id mismatch: the topic is for '{device}' but the message says '{sender}'", device)
             for rec in records:
-                seq = _readable_seq(rec)
-                if seq is not None:
-                    out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+                held(rec)
             return
         key = keys.get(device)
         if version == wire.V2:
@@ -295,9 +299,7 @@ class IngestCore:
                     out.slots.append((device, rec[0], rec[1], None))
                     continue
                 refuse(f"record {i}: {reason}", device, i, rec)
-                seq = _readable_seq(rec)
-                if seq is not None:
-                    out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+                held(rec)
             return
         if key is not None or self.require_signed:
             why = ("its device is provisioned with a key, so its records must be signed (contract version 2): "
@@ -306,9 +308,7 @@ class IngestCore:
                    "device and provision it")
             refuse(f"unsigned version 1 records: {why}", device)
             for rec in records:
-                seq = _readable_seq(rec)
-                if seq is not None:
-                    out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+                held(rec)
             return
         for i, rec in enumerate(records):
             encoded, reason = self.check_record(rec, device)
@@ -317,9 +317,7 @@ class IngestCore:
                 out.slots.append((device, rec["seq"], rec["id"], None))
                 continue
             refuse(f"record {i}: {reason}", device, i, rec)
-            seq = _readable_seq(rec)
-            if seq is not None:
-                out.slots.append((device, seq, _readable_id(rec), wire.QUARANTINED))
+            held(rec)
 
     def check_record(self, rec: object, device: str) -> tuple[bytes, str | None]:
         """``(canonical bytes, None)`` for a record the host accepts from ``device``,
