@@ -29,9 +29,10 @@ from .devices import MissingTool, SimDevice, find_micropython, stage
 from .service import Host
 
 
-#: The demo's cluster: (code, name, actor type, region, sector, size band).
+#: The demo's cluster: (code, name, actor type, region, sector, size band); actor types are
+#: tiesense.ties.cluster.ACTOR_TYPES, so the cluster measures group them.
 ROSTER = (
-    (1, "Gumi Techno Park", "techno_park", "Gyeongbuk", "support", None),
+    (1, "Gumi Techno Park", "technopark", "Gyeongbuk", "support", None),
     (2, "Kumoh National Institute of Technology", "university", "Gyeongbuk", "education", None),
     (3, "KETI Gumi Center", "gri", "Gyeongbuk", "electronics", None),
     (4, "Hanbit Display", "large_firm", "Gyeongbuk", "displays", "large"),
@@ -44,8 +45,8 @@ ROSTER = (
     (11, "Pohang Materials Lab", "gri", "Gyeongbuk", "materials", None),
     (12, "Sejin Mold", "sme", "Gyeongbuk", "molds", "50-299"),
     (13, "Orbis Semiconductor (Singapore)", "foreign_firm", "abroad", "semiconductors", "large"),
-    (14, "Daegu Venture Partners", "venture_capital", "Daegu", "finance", None),
-    (15, "Bitna Test & Certification", "professional_services", "Gyeongbuk", "testing", "10-49"),
+    (14, "Daegu Venture Partners", "finance", "Daegu", "finance", None),
+    (15, "Bitna Test & Certification", "services", "Gyeongbuk", "testing", "10-49"),
 )
 
 

@@ -7,7 +7,8 @@ is the highest version. Importing the same rows again makes no new version.
 
 A row is ``code`` (the integer interviews name in ``respondent_org`` and
 ``partner_org``), ``name``, ``actor_type`` (domain.md section 2: ``sme``,
-``university``, ``gri``, ``techno_park``...), ``region``, ``sector`` and
+``university``, ``gri``, ``technopark``...: the codes of ``tiesense.ties.cluster.ACTOR_TYPES``,
+which the cluster measures group by), ``region``, ``sector`` and
 ``size`` (a size band); the last three may be empty.
 """
 from __future__ import annotations
