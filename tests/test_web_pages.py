@@ -280,3 +280,27 @@ def test_a_viewer_sees_the_cluster_measures_only_from_k_respondents(web_template
             assert (value is None) == hidden and (f"{value}" in page if value is not None else True)
         finally:
             env.close()
+
+
+def test_footfall_and_response_rate_come_from_the_presence_records_when_a_kiosk_sends_them(web):
+    import os
+    import time as _time
+
+    from tiesense import wire
+    from tiesense.ingest import IngestCore, Message
+
+    def presence(seq, start, counts):
+        rec = wire.make_record_v2("tp_presence", "2026113001", start, 300, 1, seq * 300, wire.CLOCK_NTP,
+                                  [300, *counts], wire.new_record_id(os.urandom))
+        return wire.sign_record(rec, seq, "kiosk-88", None)
+
+    # approaches, dwell_s, started, completed, abandoned: 12 approaches, 3 completed over two hours
+    parts = [presence(1, 1795510200, [8, 40, 3, 2, 1]), presence(2, 1795514400, [4, 20, 1, 1, 0])]
+    status = wire.encode_status(True, role="kiosk", approaches=999, abandoned=0, uptime_s=10, version=wire.V2,
+                                boot=1, clock=wire.CLOCK_NTP, nonce="0a0b0c0d")
+    IngestCore().process(web.store, [
+        Message(wire.topic_status("kiosk-88"), status, _time.time()),
+        Message(wire.topic_records("kiosk-88"), wire.encode_batch_from_encoded("kiosk-88", parts, 2), _time.time())])
+    data = web.get("/overview/data.json", "analyst").json()
+    (k,) = [k for k in data["kiosks"] if k["device"] == "kiosk-88"]
+    assert (k["approaches"], k["abandoned"], k["response_rate"], k["source"]) == (12, 1, 0.25, "presence records")

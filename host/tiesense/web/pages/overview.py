@@ -8,12 +8,14 @@ The facility x hour heatmap groups by two keys, which the aggregates do not;
 it counts the visit rows (:func:`tiesense.store.analysable.form_rows`) here and
 suppresses them under the same rule.
 
-Footfall per kiosk is the presence sensor's running count of approaches (and
-abandoned surveys) in each device's *last* status, with the response rate of
-:func:`tiesense.fleet.response_rate`: the store keeps no presence time series
-yet, so the page shows totals, not a trend. Approach counts are device
-rows, shown to analysts (as ``/api/devices`` is); a viewer sees visits per
-kiosk, k-suppressed.
+Footfall per kiosk comes from the kiosks' presence records (``tp_presence``,
+one per interval in which anything happened: :func:`tiesense.presence.hourly`),
+summed over their hours, with the response rate completed surveys per
+approach. A kiosk with no presence records yet (older firmware) falls back to
+the running count of approaches in its *last* status and the response rate of
+:func:`tiesense.fleet.response_rate`. Approach counts are device rows, shown
+to analysts (as ``/api/devices`` is); a viewer sees visits per kiosk,
+k-suppressed.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from fastapi.responses import HTMLResponse
 
 from ... import aggregates
 from ...fleet import response_rate
+from ...presence import hourly
 from ...forms import form_questions
 from ...store import analysable
 from ...store import devices as store_devices
@@ -71,10 +74,27 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
     kiosks = None
     if devices:
         status, _ = store.read(store_devices.page_rows)
-        kiosks = [{"device": d["device"], "site": d["site"], "approaches": d["approaches"],
-                   "abandoned": d["abandoned"], "records": d["records"], "response_rate": response_rate(d)}
-                  for d in status if (d.get("role") in (None, "kiosk") or d.get("approaches") is not None)
-                  and filters.site in (None, d["site"]) and filters.device in (None, d["device"])]
+        sensed: dict[str, dict] = {}
+        for h in store.read(hourly):  # the presence records, summed per kiosk
+            t = sensed.setdefault(h.device, {"approaches": 0, "abandoned": 0, "completed": 0})
+            t["approaches"] += h.approaches
+            t["abandoned"] += h.abandoned
+            t["completed"] += h.completed
+        kiosks = []
+        for d in status:
+            if not ((d.get("role") in (None, "kiosk") or d.get("approaches") is not None or d["device"] in sensed)
+                    and filters.site in (None, d["site"]) and filters.device in (None, d["device"])):
+                continue
+            p = sensed.get(d["device"])
+            if p is not None:
+                rate = round(min(1.0, p["completed"] / p["approaches"]), 4) if p["approaches"] else None
+                kiosks.append({"device": d["device"], "site": d["site"], "approaches": p["approaches"],
+                               "abandoned": p["abandoned"], "records": d["records"], "response_rate": rate,
+                               "source": "presence records"})
+            else:
+                kiosks.append({"device": d["device"], "site": d["site"], "approaches": d["approaches"],
+                               "abandoned": d["abandoned"], "records": d["records"], "response_rate": response_rate(d),
+                               "source": "last status"})
     hidden = sum(c["suppressed"] for part in (heatmap, satisfaction, weekly, per_kiosk) for c in part)
     return {"heatmap": heatmap, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
             "kiosks": kiosks, "labels": choice_labels(store, analysable.VISIT_FORM, "facility", lang),
