@@ -55,7 +55,7 @@
 #   sim_screen      (unix port) screen size "COLSxROWS" of the simulated board
 import json
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 DEFAULTS = {
     "device": "kiosk-01",

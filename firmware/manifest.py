@@ -12,7 +12,7 @@
 # checks it both ways): a module missing here fails on the device at the first
 # import, an extra one wastes flash. board/sim.py, the unix-port simulator, is
 # left out on purpose (the simulator adds it); tests/ never goes on a device.
-metadata(description="tiesense kiosk and handheld firmware for the Raspberry Pi Pico W", version="0.1.0")
+metadata(description="tiesense kiosk and handheld firmware for the Raspberry Pi Pico W", version="0.2.0")
 
 module("main.py")
 module("config.py")

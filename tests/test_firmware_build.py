@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
+import tiesense
 from tiesense import cli
 from tiesense.deploy import DeployError, build_firmware
 from tiesense.devices import PACKAGE
@@ -119,6 +120,6 @@ def test_cli_build(tmp_path):
     ok = CliRunner().invoke(cli.main, ["firmware", "build", "--out", str(tmp_path / "build")])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "build" / "uplink.mpy").is_file() and (tmp_path / "build" / "main.py").is_file()
-    assert ok.output.startswith(f"built tiesense firmware 0.1.0 in {tmp_path / 'build'}: ")
+    assert ok.output.startswith(f"built tiesense firmware {tiesense.__version__} in {tmp_path / 'build'}: ")
     again = CliRunner().invoke(cli.main, ["firmware", "build", "--out", str(tmp_path / "build")])
     assert again.exit_code == 1 and "not empty" in again.output

@@ -4,4 +4,4 @@ The host side: MQTT ingest into SQLite, forms, tie-strength estimators.
 The wire contract shared with devices is :mod:`tiesense.wire`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
