@@ -17,4 +17,9 @@ def test_short_profile_loses_duplicates_and_stalls_nothing(micropython, tmp_path
         assert r.faults >= 1, f"{r.scenario}: no fault was injected"
         assert r.answered >= 2, f"{r.scenario}: too few surveys to tell anything ({r.answered})"
         assert (r.duplicated, r.lost, r.stalled) == (0, 0, 0), table(rows)
-        assert r.stored == r.answered
+        # The host stores nothing a kiosk did not log. A power cut can fall between the log's flush and the
+        # console line that counts a survey as answered: then the host stores one survey more than counted,
+        # at most one per cut; every other row matches exactly.
+        unprinted = r.stored - r.answered
+        allowed = r.faults if r.scenario == "device power cuts" else 0
+        assert 0 <= unprinted <= allowed, table(rows)

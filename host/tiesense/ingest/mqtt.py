@@ -474,7 +474,19 @@ class Ingest:
                     self._stats["errors"] += 1
                 if self._stopping.wait(1.0):
                     return  # not committed, so not acknowledged: the devices resend
-        # Committed. Now, and only now, acknowledge: the devices first, then the broker.
+        # Committed: count it before anyone hears of it, so a device that has its ack never sees counters behind it
+        with self._lock:
+            s = self._stats
+            s["received"] += len(batch)
+            s["batches"] += 1
+            s["stored"] += report.stored
+            s["duplicates"] += report.duplicates
+            s["conflicts"] += report.conflicts
+            s["quarantined"] += report.quarantined
+            s["statuses"] += report.statuses
+            s["acked"] += report.acked
+            s["ignored"] += report.ignored
+        # Now, and only now, acknowledge: the devices first, then the broker.
         sent = self._send_acks((a.topic, a.payload) for a in report.outbox)
         generation = self._generation
         client = self._client
@@ -485,17 +497,7 @@ class Ingest:
                 except Exception:  # disconnected: the broker delivers it again after the reconnect
                     log.debug("PUBACK for mid %d failed", r.mid, exc_info=True)
         with self._lock:
-            s = self._stats
-            s["received"] += len(batch)
-            s["batches"] += 1
-            s["stored"] += report.stored
-            s["duplicates"] += report.duplicates
-            s["conflicts"] += report.conflicts
-            s["quarantined"] += report.quarantined
-            s["statuses"] += report.statuses
-            s["acks_sent"] += sent
-            s["acked"] += report.acked
-            s["ignored"] += report.ignored
+            self._stats["acks_sent"] += sent
         for subscriber in self.subscribers:
             try:
                 subscriber(report)
