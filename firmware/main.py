@@ -1,10 +1,10 @@
 # tiesense firmware: boot.
 #
 # Load the configuration (config.py defaults + site.json), build the board
-# (board/picow.py on the Pico W, board/sim.py on the unix port), open the
-# flash log, load the form from forms/<form>.json, start the uplink (and,
-# with "offload" set, the USB serial offload) and run the app for the
-# configured role. On the Pico an unexpected error resets
+# (board/picow.py on a Pico W kiosk, board/handheld.py on a handheld,
+# board/sim.py on the unix port), open the flash log, load the form from
+# forms/<form>.json, start the uplink (and, with "offload" set, the USB
+# serial offload) and run the app for the configured role. On the Pico an unexpected error resets
 # the board after a pause (a kiosk must come back by itself); under the
 # unix port it ends the process with the traceback.
 import gc
@@ -43,7 +43,9 @@ def count_boot(data_dir):
 
 def main():
     cfg = config.load()
-    if sys.platform == "rp2":
+    if sys.platform == "rp2" and cfg["role"] == "handheld":
+        from board.handheld import Board
+    elif sys.platform == "rp2":
         from board.picow import Board
     else:
         from board.sim import Board

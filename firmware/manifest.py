@@ -22,6 +22,6 @@ module("uplink.py")
 module("survey.py")
 module("kiosk.py")
 module("offload.py")
-package("board", files=("__init__.py", "base.py", "picow.py"))
+package("board", files=("__init__.py", "base.py", "picow.py", "handheld.py"))
 # The wire contract is one file shared with the host, shipped as is.
 module("wire.py", base_path="../host/tiesense")

@@ -41,23 +41,27 @@ def module_consts(path) -> dict[str, int]:
     return {m[1]: int(m[2], 0) for m in re.finditer(r"^(PIN_\w+|I2C_ADDR) = const\((\w+)\)", src, re.M)}
 
 
-def test_the_kiosk_pinout_is_the_picow_board_modules():
-    pins = pinout("kiosk")
-    assert pins["firmware"] == "firmware/board/picow.py"
+@pytest.mark.parametrize("board, module", [("kiosk", "firmware/board/picow.py"),
+                                           ("handheld", "firmware/board/handheld.py")])
+def test_the_pinout_is_the_board_modules(board, module):
+    pins = pinout(board)
+    assert pins["firmware"] == module
     want = {p["const"]: p["gp"] for p in pins["pin"]}
     want.update({d["const"]: d["address"] for d in pins["device"] if "const" in d})
     assert module_consts(pins["firmware"]) == want
 
 
-def test_the_handheld_pinout_waits_for_its_board_module():
-    # No firmware/board module for the handheld yet: when it comes, its pinout names it and every pin
-    # its constant, and the kiosk's test above is what it gets (this test then says so).
+def test_the_handheld_module_drives_the_parts_its_pinout_names():
     pins = pinout("handheld")
-    assert "firmware" not in pins and not any("const" in p for p in pins["pin"])
-    assert not (ROOT / "firmware" / "board" / "handheld.py").exists()
     devices = {d["driver"]: d for d in pins["device"]}
     assert devices["CardKB"]["address"] == 0x5F and devices["CardKB"]["bus"] == "I2C0"
     assert (devices["ILI9341"]["width"], devices["ILI9341"]["height"]) == (320, 240)
+    src = (ROOT / pins["firmware"]).read_text()
+    consts = {m[1]: int(m[2], 0) for m in re.finditer(r"^(\w+) = const\((\w+)\)", src, re.M)}
+    assert (consts["W"], consts["H"]) == (320, 240)
+    assert consts["W"] // 8 == devices["ILI9341"]["cols"] and consts["H"] // consts["BAND"] == devices["ILI9341"]["rows"]
+    for key, code in devices["CardKB"]["keys"].items():  # the key codes the module maps are the pinout's
+        assert f"0x{code:02X}: " in src, f"{key} (0x{code:02X}) is not mapped in {pins['firmware']}"
     from tiesense.virtual import HANDHELD_SCREEN
     assert (devices["ILI9341"]["cols"], devices["ILI9341"]["rows"]) == HANDHELD_SCREEN  # what --sim --handheld draws
 
