@@ -4,9 +4,9 @@
 # (board/picow.py on a Pico W kiosk, board/handheld.py on a handheld,
 # board/sim.py on the unix port), open the flash log, load the form from
 # forms/<form>.json, start the uplink (and, with "offload" set, the USB
-# serial offload) and run the app for the configured role. On the Pico an unexpected error resets
-# the board after a pause (a kiosk must come back by itself); under the
-# unix port it ends the process with the traceback.
+# serial offload) and run the app for the configured role. On the Pico an
+# unexpected error resets the board after a pause (a kiosk must come back by
+# itself); under the unix port it ends the process with the traceback.
 import gc
 import json
 import sys
