@@ -121,7 +121,15 @@ def operations_config() -> str:
     return re.search(r"<!-- mosquitto.conf -->\n```\n(.*?)\n```", doc, flags=re.S).group(1)
 
 
+def start_mosquitto(conf: Path) -> subprocess.Popen:
+    """Start (or, after a kill, start again) Mosquitto on the configuration :func:`mosquitto` wrote."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    return subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def mosquitto(workdir: Path):
+    """Mosquitto with the operations guide's configuration on a free loopback port, its state in
+    ``workdir`` (``workdir/mosquitto.conf``): ``(process, url)``, or None when it is not installed."""
     exe = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
     if exe is None:
         return None
@@ -133,7 +141,7 @@ def mosquitto(workdir: Path):
     conf = workdir / "mosquitto.conf"
     conf.write_text(operations_config().replace("listener 1883", f"listener {port} 127.0.0.1")
                     .replace("/var/lib/mosquitto/", f"{workdir}/"))
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_mosquitto(conf)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:

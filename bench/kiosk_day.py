@@ -59,7 +59,7 @@ def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
     from tiesense.service import Host
     from tiesense.store import Store
 
-    from .ingest import mosquitto
+    from .ingest import mosquitto, start_mosquitto
 
     started = mosquitto(work)
     if started is None:
@@ -101,8 +101,7 @@ def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
             outages += 1
             wait_for(until, "the backlog to build up")
             peak_backlog = max(peak_backlog, len(read_log_state(root).pending))
-            broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            broker = start_mosquitto(conf)
         wait_for(lambda: answered() >= surveys, "every survey answered")
         dev.stop()  # closing time: the same flash boots again with no visitors, and drains
         site = root / "site.json"
