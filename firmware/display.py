@@ -1,0 +1,178 @@
+# tiesense firmware: text on a pixel screen, in every language the form's glyphs cover.
+#
+# A compiled form carries the bitmaps of the non-ASCII characters its texts use
+# (docs/forms.md, "Glyphs"; host/tiesense/xlsform/glyphs.py):
+#   {"h": 16, "narrow": "é…", "wide": "가나…", "bits": "<base64>"}
+# each string sorted by code point, the bitmaps concatenated in that order (h
+# rows each; one byte a row for narrow glyphs, 8 px wide, two for wide ones,
+# 16 px). Concatenated that way the bitmaps already are two MONO_HLSB
+# framebuffers, 8 (narrow) and 16 (wide) pixels wide, one glyph under another:
+# Text decodes the base64 once into one bytearray and wraps it, unchanged, in
+# those two framebuffers. To draw glyph k, the strip is blitted at -k*h into a
+# one-glyph cell (which clips everything but glyph k) and the cell onto the
+# screen with 0 as the transparent colour and a palette giving its ink the
+# colour asked for: two framebuf calls, no allocation.
+# Code points are found by bisection in an array built once.
+#
+# ASCII is drawn with framebuf's built-in 8x8 font; a character neither ASCII
+# nor in the table is drawn as a box, so a gap in the table shows. A line
+# holding any non-ASCII character is `h` (16) pixels high, an ASCII line 8;
+# ASCII in a tall line sits at its foot, on the glyphs' baseline. width(text)
+# gives a line's pixels, so a caller can word-wrap by pixels (wrap() does).
+import binascii
+import framebuf
+from array import array
+
+from micropython import const
+
+_ASCII_H = const(8)
+_ASCII_W = const(8)
+_BOX_W = const(8)
+_ASCII_DROP = const(6)  # ASCII rows down from the top of a 16 px line: the 8x8 font's baseline on Unifont's
+
+
+def _codes(chars):
+    codes = array("H" if not chars or max(chars) < "\U00010000" else "I")
+    for ch in chars:
+        codes.append(ord(ch))
+    return codes
+
+
+def _find(codes, cp):
+    # bisect: the index of cp in the sorted codes, or -1
+    lo = 0
+    hi = len(codes)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if codes[mid] < cp:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < len(codes) and codes[lo] == cp:
+        return lo
+    return -1
+
+
+class Text:
+    """Lays out and draws lines of text with an optional glyph table (None: ASCII only)."""
+
+    def __init__(self, table=None):
+        self.h = _ASCII_H  # the height of a line holding non-ASCII characters
+        self._narrow = self._wide = _codes("")
+        self._nfb = self._wfb = self._cell = self._pal = None
+        if not table:
+            return
+        h = table["h"]
+        self.h = h
+        self._narrow = _codes(table["narrow"])
+        self._wide = _codes(table["wide"])
+        bits = bytearray(binascii.a2b_base64(table["bits"]))
+        split = len(self._narrow) * h
+        if len(bits) != split + 2 * h * len(self._wide):
+            raise ValueError("glyph table: %d bytes of bitmaps for %d narrow and %d wide glyphs of %d rows" % (
+                len(bits), len(self._narrow), len(self._wide), h))
+        mv = memoryview(bits)
+        if self._narrow:
+            self._nfb = framebuf.FrameBuffer(mv[:split], 8, h * len(self._narrow), framebuf.MONO_HLSB)
+        if self._wide:
+            self._wfb = framebuf.FrameBuffer(mv[split:], 16, h * len(self._wide), framebuf.MONO_HLSB)
+        self._cell = framebuf.FrameBuffer(bytearray(2 * h), 16, h, framebuf.MONO_HLSB)
+        # maps the cell's ink (1) to the colour asked for; RGB565 holds any screen's colour
+        self._pal = framebuf.FrameBuffer(bytearray(4), 2, 1, framebuf.RGB565)
+
+    def glyphs(self):
+        """How many glyphs the table holds."""
+        return len(self._narrow) + len(self._wide)
+
+    def char_width(self, cp):
+        """Pixels of the character with code point ``cp``."""
+        if cp < 0x80:
+            return _ASCII_W
+        if _find(self._wide, cp) >= 0:
+            return 16
+        return 8  # a narrow glyph, or the box of a character the table lacks
+
+    def width(self, text):
+        """Pixels ``text`` takes on one line."""
+        w = 0
+        for ch in text:
+            w += self.char_width(ord(ch))
+        return w
+
+    def height(self, text):
+        """Pixels of the line holding ``text``: ``h`` with any non-ASCII character, else 8."""
+        for ch in text:
+            if ord(ch) >= 0x80:
+                return self.h
+        return _ASCII_H
+
+    def wrap(self, text, px):
+        """``text`` as lines of at most ``px`` pixels, broken at spaces (a longer word at a character)."""
+        lines = []
+        for para in text.split("\n"):
+            line = None  # spaces are kept (an indent too), except where a line breaks
+            for word in para.split(" "):
+                cand = word if line is None else line + " " + word
+                if self.width(cand) <= px:
+                    line = cand
+                    continue
+                if line:
+                    lines.append(line)
+                line = ""
+                for ch in word:
+                    if line and self.width(line) + self.char_width(ord(ch)) > px:
+                        lines.append(line)
+                        line = ""
+                    line += ch
+            lines.append(line or "")
+        return lines
+
+    def draw(self, fb, text, x, y, c=1, lh=0):
+        """Draw ``text`` on ``fb`` from (x, y) in colour ``c`` on a line ``lh`` px high
+        (default: height(text)); returns the x after it."""
+        if not lh:
+            lh = self.height(text)
+        drop = lh - _ASCII_H if lh > _ASCII_H else 0
+        if drop > _ASCII_DROP:
+            drop = _ASCII_DROP
+        h = self.h
+        cell = self._cell
+        pal = self._pal
+        if pal is not None:
+            pal.pixel(1, 0, c)
+        for ch in text:
+            cp = ord(ch)
+            if cp < 0x80:
+                fb.text(ch, x, y + drop, c)
+                x += _ASCII_W
+                continue
+            k = _find(self._wide, cp)
+            if k >= 0:
+                cell.fill(0)
+                cell.blit(self._wfb, 0, -k * h)
+                fb.blit(cell, x, y, 0, pal)  # 0 is transparent: only ink is drawn, in colour c
+                x += 16
+                continue
+            k = _find(self._narrow, cp)
+            if k >= 0:
+                cell.fill(0)
+                cell.blit(self._nfb, 0, -k * h)
+                fb.blit(cell, x, y, 0, pal)
+            else:
+                fb.rect(x + 1, y + 1, _BOX_W - 2, lh - 2, c)
+            x += 8
+        return x
+
+    def draw_lines(self, fb, lines, w, h, c=1):
+        """Draw ``lines`` top down on a ``w`` x ``h`` screen, each as high as it needs, while they fit;
+        returns how many were drawn."""
+        y = 0
+        n = 0
+        for line in lines:
+            lh = self.height(line)
+            if y + lh > h:
+                break
+            self.draw(fb, line, 0, y, c, lh)
+            y += lh
+            n += 1
+        return n
