@@ -10,8 +10,8 @@
 # Text decodes the base64 once into one bytearray and wraps it, unchanged, in
 # those two framebuffers. To draw glyph k, the strip is blitted at -k*h into a
 # one-glyph cell (which clips everything but glyph k) and the cell onto the
-# screen with 0 as the transparent colour and a palette giving its ink the
-# colour asked for: two framebuf calls, no allocation.
+# screen through a two-colour palette (ink: the colour asked for; the rest: a
+# key colour left transparent): two framebuf calls, no allocation.
 # Code points are found by bisection in an array built once.
 #
 # ASCII is drawn with framebuf's built-in 8x8 font; a character neither ASCII
@@ -138,7 +138,9 @@ class Text:
         h = self.h
         cell = self._cell
         pal = self._pal
+        key = c ^ 1  # framebuf compares the key after the palette: the cell's 0 becomes it, its ink c
         if pal is not None:
+            pal.pixel(0, 0, key)
             pal.pixel(1, 0, c)
         for ch in text:
             cp = ord(ch)
@@ -150,14 +152,14 @@ class Text:
             if k >= 0:
                 cell.fill(0)
                 cell.blit(self._wfb, 0, -k * h)
-                fb.blit(cell, x, y, 0, pal)  # 0 is transparent: only ink is drawn, in colour c
+                fb.blit(cell, x, y, key, pal)  # only ink is drawn, in colour c
                 x += 16
                 continue
             k = _find(self._narrow, cp)
             if k >= 0:
                 cell.fill(0)
                 cell.blit(self._nfb, 0, -k * h)
-                fb.blit(cell, x, y, 0, pal)
+                fb.blit(cell, x, y, key, pal)
             else:
                 fb.rect(x + 1, y + 1, _BOX_W - 2, lh - 2, c)
             x += 8

@@ -195,14 +195,14 @@ def glyph_table(form: dict, font: str | Path | HexFont | None = None) -> dict | 
     used: set[str] = set()
     places = []
     for question, choice, field, lang, text in form_texts(form):
-        extra = {ch for ch in text if ord(ch) > 0x7F}
+        extra = dict.fromkeys(ch for ch in text if ord(ch) > 0x7F)  # in the order they are written
         if extra:
-            used |= extra
+            used.update(extra)
             places.append((question, choice, field, lang, extra))
     if not used:
         return None
     hexfont = font if isinstance(font, HexFont) else load_font(font)
-    missing = [Missing("".join(sorted(ch for ch in extra if ch not in hexfont)), question, choice, field, lang)
+    missing = [Missing("".join(ch for ch in extra if ch not in hexfont), question, choice, field, lang)
                for question, choice, field, lang, extra in places if any(ch not in hexfont for ch in extra)]
     if missing:
         raise MissingGlyphs(missing, hexfont.path)
