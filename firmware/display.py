@@ -31,11 +31,55 @@ _BOX_W = const(8)
 _ASCII_DROP = const(6)  # ASCII rows down from the top of a 16 px line: the 8x8 font's baseline on Unifont's
 
 
+def _utf8_len(lead):
+    # bytes of the UTF-8 character whose first byte is `lead`
+    if lead < 0x80:
+        return 1
+    if lead < 0xE0:
+        return 2
+    if lead < 0xF0:
+        return 3
+    return 4
+
+
+def _utf8_cp(b, i):
+    # the code point of the UTF-8 character at byte i of b (text is read through a memoryview of its
+    # UTF-8 bytes: iterating a str would intern every character met as a qstr, RAM never given back)
+    c = b[i]
+    if c < 0x80:
+        return c
+    if c < 0xE0:
+        return ((c & 0x1F) << 6) | (b[i + 1] & 0x3F)
+    if c < 0xF0:
+        return ((c & 0x0F) << 12) | ((b[i + 1] & 0x3F) << 6) | (b[i + 2] & 0x3F)
+    return ((c & 0x07) << 18) | ((b[i + 1] & 0x3F) << 12) | ((b[i + 2] & 0x3F) << 6) | (b[i + 3] & 0x3F)
+
+
 def _codes(chars):
-    codes = array("H" if not chars or max(chars) < "\U00010000" else "I")
-    for ch in chars:
-        codes.append(ord(ch))
+    # the code points of a sorted string, in an array of the right size from the start
+    b = memoryview(chars)
+    n = 0
+    i = 0
+    while i < len(b):
+        n += 1
+        i += _utf8_len(b[i])
+    big = len(b) and _utf8_cp(b, len(b) - _utf8_len_back(b)) > 0xFFFF
+    codes = array("I" if big else "H", bytes((4 if big else 2) * n))
+    i = 0
+    k = 0
+    while i < len(b):
+        codes[k] = _utf8_cp(b, i)
+        k += 1
+        i += _utf8_len(b[i])
     return codes
+
+
+def _utf8_len_back(b):
+    # bytes of the last UTF-8 character of b (not empty)
+    n = 1
+    while b[len(b) - n] & 0xC0 == 0x80:
+        n += 1
+    return n
 
 
 def _find(codes, cp):
@@ -94,15 +138,18 @@ class Text:
 
     def width(self, text):
         """Pixels ``text`` takes on one line."""
+        b = memoryview(text)
         w = 0
-        for ch in text:
-            w += self.char_width(ord(ch))
+        i = 0
+        while i < len(b):
+            w += self.char_width(_utf8_cp(b, i))
+            i += _utf8_len(b[i])
         return w
 
     def height(self, text):
         """Pixels of the line holding ``text``: ``h`` with any non-ASCII character, else 8."""
-        for ch in text:
-            if ord(ch) >= 0x80:
+        for c in memoryview(text):
+            if c >= 0x80:
                 return self.h
         return _ASCII_H
 
@@ -118,12 +165,19 @@ class Text:
                     continue
                 if line:
                     lines.append(line)
-                line = ""
-                for ch in word:
-                    if line and self.width(line) + self.char_width(ord(ch)) > px:
-                        lines.append(line)
-                        line = ""
-                    line += ch
+                b = memoryview(word)
+                start = 0  # the byte where the current piece of the word starts
+                w = 0
+                i = 0
+                while i < len(b):
+                    cw = self.char_width(_utf8_cp(b, i))
+                    if i > start and w + cw > px:
+                        lines.append(str(b[start:i], "utf-8"))
+                        start = i
+                        w = 0
+                    w += cw
+                    i += _utf8_len(b[i])
+                line = str(b[start:], "utf-8")
             lines.append(line or "")
         return lines
 
@@ -142,10 +196,13 @@ class Text:
         if pal is not None:
             pal.pixel(0, 0, key)
             pal.pixel(1, 0, c)
-        for ch in text:
-            cp = ord(ch)
+        b = memoryview(text)
+        i = 0
+        while i < len(b):
+            cp = _utf8_cp(b, i)
+            i += _utf8_len(b[i])
             if cp < 0x80:
-                fb.text(ch, x, y + drop, c)
+                fb.text(chr(cp), x, y + drop, c)  # ASCII's one-character strings are interned once
                 x += _ASCII_W
                 continue
             k = _find(self._wide, cp)
