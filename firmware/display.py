@@ -28,6 +28,7 @@ from micropython import const
 _ASCII_H = const(8)
 _ASCII_W = const(8)
 _BOX_W = const(8)
+_CHUNK = const(512)  # base64 characters decoded at a time (a multiple of 4)
 _ASCII_DROP = const(6)  # ASCII rows down from the top of a 16 px line: the 8x8 font's baseline on Unifont's
 
 
@@ -82,6 +83,22 @@ def _utf8_len_back(b):
     return n
 
 
+def _decode(b64, size):
+    # base64 into one bytearray of `size` bytes, a chunk at a time: the heap never holds the
+    # bitmaps twice (a2b_base64 of the whole text, then its writable copy for framebuf)
+    n = len(b64) // 4 * 3 - (b64[-2:].count("=") if b64 else 0)
+    if n != size:
+        raise ValueError("glyph table: %d bytes of bitmaps where its characters need %d" % (n, size))
+    bits = bytearray(size)
+    mv = memoryview(bits)
+    at = 0
+    for i in range(0, len(b64), _CHUNK):
+        part = binascii.a2b_base64(b64[i:i + _CHUNK])
+        mv[at:at + len(part)] = part
+        at += len(part)
+    return bits
+
+
 def _find(codes, cp):
     # bisect: the index of cp in the sorted codes, or -1
     lo = 0
@@ -110,12 +127,8 @@ class Text:
         self.h = h
         self._narrow = _codes(table["narrow"])
         self._wide = _codes(table["wide"])
-        bits = bytearray(binascii.a2b_base64(table["bits"]))
         split = len(self._narrow) * h
-        if len(bits) != split + 2 * h * len(self._wide):
-            raise ValueError("glyph table: %d bytes of bitmaps for %d narrow and %d wide glyphs of %d rows" % (
-                len(bits), len(self._narrow), len(self._wide), h))
-        mv = memoryview(bits)
+        mv = memoryview(_decode(table["bits"], split + 2 * h * len(self._wide)))
         if self._narrow:
             self._nfb = framebuf.FrameBuffer(mv[:split], 8, h * len(self._narrow), framebuf.MONO_HLSB)
         if self._wide:

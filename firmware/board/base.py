@@ -77,6 +77,7 @@ class Board:
 
     def use_glyphs(self, table):
         """Draw the current form's texts with its glyph table (docs/forms.md "Glyphs"; None: ASCII only).
+        Pass it as ``form.pop("glyphs", None)``: once decoded, its base64 text is garbage.
         Boards with a pixel screen override it (display.py); a text screen has nothing to do."""
 
     def fits(self, text):

@@ -156,11 +156,22 @@ def test_lines_take_their_own_height_and_stop_when_the_screen_is_full():
     check_eq(ink(fb, 0, 40, 16, 16), wide_rows(0), "가 starts at y 40")
 
 
-def test_a_table_whose_bits_do_not_match_its_characters_is_refused():
+def test_a_table_whose_bits_do_not_match_its_characters_is_refused_and_a_long_one_decodes_whole():
     bad = table()
-    bad["bits"] = binascii.b2a_base64(b"\x00" * 40).decode()
+    bad["bits"] = binascii.b2a_base64(b"\x00" * 40).decode().strip()
     e = raises(ValueError, display.Text, bad)
-    check_eq("40 bytes" in str(e), True, str(e))
+    check_eq("40 bytes of bitmaps where its characters need 80" in str(e), True, str(e))
+    big = table()
+    big["narrow"] = ""
+    big["wide"] = "".join([chr(0xAC00 + k) for k in range(40)])  # 1,280 bytes: decoded in several chunks
+    rows = b"".join([wide_rows(k) for k in range(40)])
+    big["bits"] = binascii.b2a_base64(rows).decode().strip()
+    t = display.Text(big)
+    _, fb = hlsb(16, 16)
+    for k in (0, 11, 39):
+        fb.fill(0)
+        t.draw(fb, chr(0xAC00 + k), 0, 0)
+        check_eq(ink(fb, 0, 0, 16, 16), wide_rows(k), "glyph %d of 40" % k)
 
 
 # ------------------------------------------------------------------ boards
