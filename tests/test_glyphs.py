@@ -220,6 +220,30 @@ def test_forms_preview_draws_a_korean_question_in_hangul(tmp_path, font, micropy
     assert r.exit_code != 0 and "no language 'ja' in form example: it has en, ko" in r.output
 
 
+def test_the_heap_the_docs_give_for_the_examples_glyphs_is_what_the_device_uses(micropython, tmp_path):
+    doc = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8")
+    example = compile_xlsform(doc.split("```xlsform\n")[1].split("```")[0].encode("utf-8"), "kiosk")
+    form = tmp_path / "form.json"
+    form.write_bytes(example.to_bytes())
+    script = """
+import gc, json
+from display import Text
+form = json.load(open(%r))
+gc.collect()
+before = gc.mem_alloc()
+t = Text(form["glyphs"])
+gc.collect()
+print("HEAP", gc.mem_alloc() - before, t.glyphs())
+""" % str(form)
+    r = subprocess.run([micropython, "-X", "heapsize=190K", "-c", script], capture_output=True, text=True,
+                       env=dict(os.environ, MICROPYPATH=str(FIRMWARE)), timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    heap, count = (int(n) for n in r.stdout.split("HEAP ")[1].split())
+    bits = 32 * len(example.form["glyphs"]["wide"]) + 16 * len(example.form["glyphs"]["narrow"])
+    assert bits < heap < bits + 1024, "the bitmaps plus a few hundred bytes"
+    assert f"{heap:,} bytes of heap for the {count} glyphs of the example above" in doc
+
+
 def test_mpy_cross_accepts_the_display_code(mpy_cross, tmp_path):
     for src in (FIRMWARE / "display.py", FIRMWARE / "board" / "picow.py", FIRMWARE / "board" / "sim.py"):
         out = tmp_path / (src.stem + ".mpy")
