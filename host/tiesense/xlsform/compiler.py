@@ -527,7 +527,7 @@ class _Compiler:
             for m in e.missing:
                 chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in m.chars)
                 feature = f"{m.field} ({m.lang}): no glyph for {chars} in {e.font}"
-                instead = "write it without them, or set TIESENSE_FONT to a .hex font that has them"
+                instead = "write the text without them, or set TIESENSE_FONT to a .hex font that has them"
                 if m.question is None:
                     self.refuse(None, "form_title", feature, instead, sheet="settings")
                 elif m.choice is not None:
@@ -662,13 +662,15 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
     Returns
     -------
     CompiledForm
-        The device form, the warnings (pyxform's and the compiler's) and its size.
+        The device form (with the glyphs of the characters outside ASCII its texts use), the
+        warnings (pyxform's and the compiler's) and its size.
 
     Raises
     ------
     FormRefused
         With every problem found: pyxform's error, or each row, column and
-        feature outside the subset with what to use instead.
+        feature outside the subset with what to use instead, or each text
+        with a character the font lacks (or no font installed to draw them).
 
     Examples
     --------
