@@ -119,6 +119,15 @@ def test_characters_the_font_lacks_refuse_the_form_naming_each_row(tmp_path):
     assert "set TIESENSE_FONT to a .hex font that has them" in text
 
 
+def test_the_refusal_the_docs_show_is_the_compilers(font):
+    doc = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8")
+    shown = doc.split("## Glyphs")[1].split("\n    choices row")[1].split("\n")[0]
+    md = doc.split("```xlsform\n")[1].split("```")[0].replace("한빛테크", "\U0001F600")
+    with pytest.raises(FormRefused) as e:
+        compile_xlsform(md.encode("utf-8"), "kiosk")
+    assert "  choices row" + shown in str(e.value).splitlines()
+
+
 def test_another_hex_font_can_be_named(tmp_path, monkeypatch, font):
     own = tmp_path / "own.hex"
     own.write_text("".join(f"{ord(ch):04X}:{font[ch].hex().upper()}\n" for ch in "예아니오"), encoding="ascii")
