@@ -29,6 +29,7 @@ _ASCII_H = const(8)
 _ASCII_W = const(8)
 _BOX_W = const(8)
 _CHUNK = const(512)  # base64 characters decoded at a time (a multiple of 4)
+_CLOSING = b".,!?:;)]}%"  # ASCII a line must not start with
 _ASCII_DROP = const(6)  # ASCII rows down from the top of a 16 px line: the 8x8 font's baseline on Unifont's
 
 
@@ -180,15 +181,20 @@ class Text:
                     lines.append(line)
                 b = memoryview(word)
                 start = 0  # the byte where the current piece of the word starts
+                prev = 0  # the byte where the character before i starts
                 w = 0
                 i = 0
                 while i < len(b):
                     cw = self.char_width(_utf8_cp(b, i))
                     if i > start and w + cw > px:
+                        if b[i] in _CLOSING and prev > start:
+                            i = prev  # closing punctuation never starts a line: its syllable goes with it
+                            cw = self.char_width(_utf8_cp(b, i))
                         lines.append(str(b[start:i], "utf-8"))
                         start = i
                         w = 0
                     w += cw
+                    prev = i
                     i += _utf8_len(b[i])
                 line = str(b[start:], "utf-8")
             lines.append(line or "")

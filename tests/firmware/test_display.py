@@ -66,6 +66,8 @@ def test_wrap_breaks_by_pixels_at_spaces_and_inside_long_words():
     check_eq(t.wrap("가나 가나 가나", 80), ["가나 가나", "가나"], "two words fit 80 px (72)")
     check_eq(t.wrap("가나가나가나", 40), ["가나", "가나", "가나"], "a word wider than the line breaks at a glyph")
     check_eq(t.wrap("  가", 128), ["  가"], "an indent is kept")
+    check_eq(t.wrap("가나가나?", 64), ["가나가", "나?"], "a question mark never starts a line")
+    check_eq(t.wrap("가?", 16), ["가", "?"], "unless nothing else can go before it")
     check_eq(t.wrap("ab\ncd", 128), ["ab", "cd"], "newlines break")
     for line in t.wrap("가나 é abc 가나가나가나가나 나", 64):
         if t.width(line) > 64:
