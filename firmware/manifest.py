@@ -22,6 +22,7 @@ module("uplink.py")
 module("survey.py")
 module("kiosk.py")
 module("offload.py")
+module("display.py")
 package("board", files=("__init__.py", "base.py", "picow.py", "handheld.py"))
 # The wire contract is one file shared with the host, shipped as is.
 module("wire.py", base_path="../host/tiesense")

@@ -1,8 +1,9 @@
 # tiesense firmware: the small hardware interface every app talks to.
 #
 # A board gives: keys as events ("up", "down", "ok", "back"), a text screen of
-# `rows` lines of `cols` characters, a presence sensor that counts approaches,
-# a clock (epoch seconds for records, ticks for timing), an LED, the battery
+# `rows` lines of `cols` characters (a pixel screen takes lines as long as
+# fits() allows, in any script the form's glyphs cover: use_glyphs()), a
+# presence sensor that counts approaches, a clock (epoch seconds for records, ticks for timing), an LED, the battery
 # voltage, the network link and a random source. Apps never touch machine,
 # network or sockets' addresses directly, so the same app runs on the Pico W
 # (picow.py) and on the unix port (sim.py).
@@ -73,6 +74,15 @@ class Board:
 
     def show(self, lines):
         """Draw text lines (at most `rows`, each cut to `cols`). Override."""
+
+    def use_glyphs(self, table):
+        """Draw the current form's texts with its glyph table (docs/forms.md "Glyphs"; None: ASCII only).
+        Pass it as ``form.pop("glyphs", None)``: once decoded, its base64 text is garbage.
+        Boards with a pixel screen override it (display.py); a text screen has nothing to do."""
+
+    def fits(self, text):
+        """True when ``text`` fits one screen line (pixel boards measure pixels: wrap with this)."""
+        return len(text) <= self.cols
 
     def led(self, on):
         """Status LED. Override."""

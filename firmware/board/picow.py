@@ -16,8 +16,12 @@
 #
 # The display driver is written here from the SSD1306 datasheet: a
 # framebuf in MONO_VLSB layout (one byte = 8 vertical pixels = one page),
-# sent in one I2C transfer. framebuf's built-in font is 8x8 ASCII, so
-# labels in Korean need a bitmap font (not yet): use language "en".
+# sent in one I2C transfer. Text is drawn by display.py: ASCII in
+# framebuf's 8x8 font (16 columns, 8 rows), other characters from the
+# current form's glyph table (use_glyphs): lines holding them are 16 px high,
+# so such a form gets 4 rows of at most 8 Hangul (fits() measures pixels).
+import gc
+
 import framebuf
 import machine
 import network
@@ -26,6 +30,7 @@ import time
 from micropython import const
 
 from board.base import Board as _Base
+from display import Text
 
 PIN_UP = const(10)
 PIN_DOWN = const(11)
@@ -113,6 +118,7 @@ class Board(_Base):
         except OSError:
             self.display = None  # no display answering: run headless
             print("board: no SSD1306 at 0x%02x" % I2C_ADDR)
+        self.text = Text()
         self._wlan = None
         self._joining = None  # ticks when the current Wi-Fi association began
         self._wdt = None
@@ -174,13 +180,21 @@ class Board(_Base):
         for _ in range(hits[4]):
             self.push_presence()
 
+    def use_glyphs(self, table):
+        self.text = None  # the old table's bitmaps go before the new ones are decoded
+        gc.collect()
+        self.text = Text(table)
+        self.rows = _H // self.text.h
+
+    def fits(self, text):
+        return self.text.width(text) <= _W
+
     def show(self, lines):
         d = self.display
         if d is None:
             return
         d.fb.fill(0)
-        for i, ln in enumerate(lines[:self.rows]):
-            d.fb.text(ln[:self.cols], 0, i * 8, 1)
+        self.text.draw_lines(d.fb, lines, _W, _H)  # as many as fit: `rows` at least; pixels clip the rest
         d.show()
 
     def led(self, on):

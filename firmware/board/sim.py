@@ -16,6 +16,13 @@
 # prefixed "SCREEN "; other firmware messages are plain prints. "sim_screen"
 # ("COLSxROWS", default "21x8") sizes the screen, e.g. "40x15" for a
 # handheld's 320x240 panel with an 8x16 font.
+# The same lines can also be drawn as the device's pixels (display.py, with the
+# form's glyphs once use_glyphs() is given them) on a "sim_display" ("WxH",
+# default "128x64", the kiosk's OLED; "320x240" the handheld's panel) and
+# written as a binary PBM (P4, ink black): screenshot(path) writes the screen
+# last shown, and site.json "screenshot_dir" writes every screen shown there as
+# screen-0001.pbm, screen-0002.pbm, ... With glyphs, rows become what the
+# display holds (16 px lines) and fits() measures pixels, as on the Pico W.
 # The clock ("sim_clock"): "ntp" (default) is the computer's clock, as if NTP
 # had answered at boot; "rtc-reset" is a Pico W's: it starts at 2021-01-01 at
 # every boot and no NTP server answers, so only the host's signed time
@@ -64,6 +71,14 @@ class Board(_Base):
         self._mode = "idle"
         self._next_auto = self.ticks_add(self.ticks_ms(), min(self._auto_ms, 1000))
         self._last_screen = None
+        self._text_rows = self.rows
+        self.width_px, self.height_px = [int(n) for n in (cfg.get("sim_display") or "128x64").split("x")]
+        if self.width_px % 8:
+            raise ValueError("sim_display: the width must be a multiple of 8 (a PBM row is whole bytes)")
+        self.text = None  # display.Text, once pixels are asked for (use_glyphs, screenshots)
+        self._fb = None
+        self._shots = 0
+        self._shot_dir = cfg.get("screenshot_dir")
         if cfg.get("sim_clock") == "rtc-reset":
             import time
 
@@ -141,6 +156,36 @@ class Board(_Base):
         # every row, as a display shows the whole screen: `rows` SCREEN lines make one screen
         for i in range(self.rows):
             print("SCREEN " + (lines[i][:self.cols] if i < len(lines) else ""))
+        if self._shot_dir:
+            self._shots += 1
+            self.screenshot("%s/screen-%04d.pbm" % (self._shot_dir, self._shots))
+
+    def use_glyphs(self, table):
+        from display import Text
+
+        self.text = None
+        self.text = Text(table)
+        self.rows = self.height_px // self.text.h if table else self._text_rows
+
+    def fits(self, text):
+        if self.text is None or not self.text.glyphs():
+            return _Base.fits(self, text)
+        return self.text.width(text) <= self.width_px
+
+    def screenshot(self, path):
+        """Write the screen last shown, drawn as the device's pixels, to ``path`` as a binary PBM."""
+        import framebuf
+
+        if self.text is None:
+            self.use_glyphs(None)
+        if self._fb is None:
+            self._buf = bytearray(self.width_px * self.height_px // 8)
+            self._fb = framebuf.FrameBuffer(self._buf, self.width_px, self.height_px, framebuf.MONO_HLSB)
+        self._fb.fill(0)
+        self.text.draw_lines(self._fb, self._last_screen or [], self.width_px, self.height_px)
+        with open(path, "wb") as f:
+            f.write(b"P4\n%d %d\n" % (self.width_px, self.height_px))
+            f.write(self._buf)  # MONO_HLSB is PBM's layout: rows of bytes, leftmost pixel in the top bit
 
     def led(self, on):
         pass

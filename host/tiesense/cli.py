@@ -748,6 +748,37 @@ def forms_compile(xlsform, target, out):
         click.echo(summary, err=True)
 
 
+@forms_group.command("preview")
+@click.argument("xlsform", type=click.Path(exists=True, dir_okay=False))
+@click.option("--lang", required=True, help="The language code to show (one of the form's, e.g. ko).")
+@click.option("--question", required=True, help="The question's name (the survey sheet's name column).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
+@click.option("--for", "target", default="kiosk", show_default=True, type=click.Choice(["kiosk", "handheld"]),
+              help="Compile the form for this device (text and date questions need the handheld).")
+def forms_preview(xlsform, lang, question, out, target):
+    """Draw a question of an XLSForm as the kiosk's OLED and the handheld's panel show it, into a PNG.
+
+    Compiles the form (with its glyphs) and runs the firmware's own drawing code under micropython.
+    """
+    from .devices import MissingTool
+    from .preview import PreviewError, preview_question
+    from .xlsform import FormRefused, compile_xlsform
+
+    try:
+        compiled = compile_xlsform(xlsform, target)
+        shown = preview_question(compiled.form, question, lang, out)
+    except FormRefused as e:
+        raise click.ClickException(f"{xlsform} cannot run on a {target}: {e}")
+    except (PreviewError, MissingTool) as e:
+        raise click.ClickException(str(e))
+    glyphs = compiled.form.get("glyphs")
+    count = len(glyphs["narrow"]) + len(glyphs["wide"]) if glyphs else 0
+    for name, lines in shown.lines.items():
+        click.echo(f"{name}: " + " | ".join(lines))
+    click.echo(f"{compiled.form['id']} '{question}' in {lang} -> {shown.png} (form {compiled.size} bytes on the"
+               f" device with {count} glyphs)")
+
+
 @main.command("kiosk")
 @click.option("--sim", is_flag=True, required=True,
               help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")

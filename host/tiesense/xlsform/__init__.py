@@ -3,8 +3,9 @@
 Modules, one concept each: ``xpath`` (expression text to a syntax tree),
 ``program`` (syntax trees to stack programs), ``vm`` (the reference
 evaluator of those programs; ``firmware/expr.py`` is the device's),
-``subset`` (what is kept, ignored or refused), ``compiler`` (pyxform's
-JSON to the device form).
+``subset`` (what is kept, ignored or refused), ``glyphs`` (the font
+bitmaps of a form's non-ASCII characters), ``compiler`` (pyxform's JSON to
+the device form).
 """
 
 from .compiler import CompiledForm, FormRefused, Problem, compile_xlsform

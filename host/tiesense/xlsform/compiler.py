@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import wire
 from . import subset
+from .glyphs import MissingFont, MissingGlyphs, glyph_table
 from .program import compile_tree
 from .xpath import XPathError, parse
 
@@ -94,6 +95,7 @@ class _Compiler:
         self.choice_columns: set = set()  # every extra column of the choices the selects use
         self.choice_rows = _choice_rows(sheets)
         self.compiled: dict[str, dict] = {}  # name -> compiled question, as they are compiled
+        self.choice_lists: dict[str, str] = {}  # select question -> its choice list (rows of refused glyphs)
 
     # -------------------------------------------------------------- rows
 
@@ -515,6 +517,28 @@ class _Compiler:
         self.compiled[name] = q
         return q
 
+    def glyphs(self, form: dict) -> None:
+        """Ship the bitmaps of the labels' non-ASCII characters (:mod:`tiesense.xlsform.glyphs`) with the form."""
+        try:
+            table = glyph_table(form)
+        except MissingFont as e:
+            self.refuse(None, "-", "labels outside ASCII need a font for the device screens", str(e), sheet="workbook")
+        except MissingGlyphs as e:
+            for m in e.missing:
+                chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in m.chars)
+                feature = f"{m.field} ({m.lang}): no glyph for {chars} in {e.font}"
+                instead = "write the text without them, or set TIESENSE_FONT to a .hex font that has them"
+                if m.question is None:
+                    self.refuse(None, "form_title", feature, instead, sheet="settings")
+                elif m.choice is not None:
+                    self.refuse(None, f"label ({m.lang})", f"choice '{m.choice}' {feature}", instead, sheet="choices",
+                                row=self.choice_rows.get((self.choice_lists.get(m.question), m.choice)))
+                else:
+                    self.refuse(m.question, f"{m.field} ({m.lang})", feature, instead)
+        else:
+            if table:
+                form["glyphs"] = table
+
     def dot(self, dtype: str) -> list:
         return [".", "i"] if dtype in ("integer", "range") else ["."]
 
@@ -535,6 +559,7 @@ class _Compiler:
                         "put the choices in the choices sheet (the roster reaches devices as a choice list)")
             return
         choices = el.get("choices") or (self.data.get("choices") or {}).get(itemset) or []
+        self.choice_lists[name] = itemset
         columns = set()
         for c in choices:
             columns |= {k for k in c if k not in ("name", "label", "media")}
@@ -637,13 +662,15 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
     Returns
     -------
     CompiledForm
-        The device form, the warnings (pyxform's and the compiler's) and its size.
+        The device form (with the glyphs of the characters outside ASCII its texts use), the
+        warnings (pyxform's and the compiler's) and its size.
 
     Raises
     ------
     FormRefused
         With every problem found: pyxform's error, or each row, column and
-        feature outside the subset with what to use instead.
+        feature outside the subset with what to use instead, or each text
+        with a character the font lacks (or no font installed to draw them).
 
     Examples
     --------
@@ -684,6 +711,7 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
         raise FormRefused([Problem("workbook", None, "-", "pyxform could not read the form", str(e))]) from None
     c = _Compiler(result._pyxform, sheets, target, pyxform_warnings)
     form = c.survey()
+    c.glyphs(form)
     if c.problems:
         order = {"workbook": 0, "settings": 1, "survey": 2, "choices": 3}
         raise FormRefused(sorted(c.problems, key=lambda p: (order.get(p.sheet, 9), p.row or 0)))
