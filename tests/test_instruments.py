@@ -195,3 +195,23 @@ def test_forms_new_refuses_an_unknown_instrument_or_file_type_saying_what_to_giv
     r = CliRunner().invoke(cli.main, ["forms", "new", "tp_visit", "--out", str(tmp_path / "f.xls")])
     assert r.exit_code != 0 and "ending in .xlsx" in r.output
     assert not (tmp_path / "f.xlsx").exists() and not (tmp_path / "f.xls").exists()
+
+
+def test_the_guide_maps_every_item_and_quotes_the_sizes_it_compiles_to(visit, interview):
+    """docs/instruments.md is tested: each question has its line, each analysable column is described."""
+    from tiesense.store import rows
+
+    from .conftest import ROOT
+
+    guide = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8")
+    for compiled in (visit, interview):
+        for q in walk(compiled.form["questions"]):
+            assert f"`{q['name']}`" in guide, q["name"]
+        assert f"{compiled.size:,} bytes" in guide, (compiled.form["id"], compiled.size)
+    for table, columns in rows.COLUMNS.items():
+        assert f"`{table}`" in guide, table
+        for c in columns:
+            assert f"`{c}`" in guide, (table, c)
+    for section in ("Nodes: organisations (the roster)", "Ties: what links them",
+                    "Techno-park usage (the kiosk surveys and the sensors)", "What the host computes"):
+        assert f'"{section}"' in guide

@@ -17,6 +17,7 @@ from tiesense.ingest import IngestCore, Message
 from tiesense.store import RecordItem, Store, now_iso, rows, schema
 from tiesense.xlsform.instruments import compile_instrument
 
+from .conftest import ROOT
 from .test_store_migrations import release_0_1_0
 
 KIOSK, HANDHELD = "kiosk-07", "handheld-03"
@@ -272,6 +273,10 @@ def test_wave_to_wave_change_runs_on_the_rows(core, store, interview_form):
     assert {r["wave"]: r["form_version"] for r in store.read(rows.rows, "respondents")} == {
         "1": interview_form["version"], "2": "2026120101"}
     assert len(store.read(rows.rows, "tie_reports", wave="2")) == 3
+    # the query docs/instruments.md gives for ties new in wave 2 (each direction a respondent reported)
+    guide = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8")
+    query = guide.split("```sql\n", 1)[1].split("```", 1)[0]
+    assert sorted(store.db.execute(query).fetchall()) == [(101, 102), (101, 103)]
 
 
 def test_a_wave_set_when_publishing_names_the_rows_of_a_form_without_a_wave_question(store):
