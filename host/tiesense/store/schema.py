@@ -362,7 +362,6 @@ MIGRATIONS: tuple[Migration, ...] = (
            "tied" INTEGER,
            PRIMARY KEY ("instance_id", "pass_a", "pass_b")
         )""",
-        'CREATE INDEX "idx_visits_org_end" ON "visits" ("visitor_org", "end")',
         'CREATE INDEX "idx_tie_reports_wave_orgs" ON "tie_reports" ("wave", "respondent_org", "partner_org")',
         'CREATE INDEX "idx_respondents_wave_org" ON "respondents" ("wave", "respondent_org")',
         # The backfill: each answer of a record typed once (txt: a text answer; num: an integer, or a text
