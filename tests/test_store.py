@@ -32,7 +32,8 @@ def test_file_is_wal_with_every_table(store, tmp_path):
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {"records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
                       "cluster_measures", "identities", "clock_anchors", "site_keys", "roster_versions",
-                      "organisations", "web_users", "api_tokens", "web_sessions"}
+                      "organisations", "web_users", "api_tokens", "web_sessions", "visits", "respondents",
+                      "tie_reports", "alter_pairs"}
     # an ack means the row survives a power cut (FULL = 2); a second writer waits instead of failing
     assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 10_000

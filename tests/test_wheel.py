@@ -121,6 +121,8 @@ def test_wheel_carries_firmware_instruments_and_compiled_kernels(dists, firmware
     assert "tiesense/wire.py" in names  # devices get wire.py from the package at stage time
     for form in sorted((HOST_PKG / "instruments").glob("*.json")):
         assert f"tiesense/instruments/{form.name}" in names, form.name
+    xlsforms = sorted((HOST_PKG / "instruments" / "xlsform").glob("*.md"))  # what `tiesense forms new` writes
+    assert xlsforms and all(f"tiesense/instruments/xlsform/{f.name}" in names for f in xlsforms)
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     for pyx in sorted(HOST_PKG.rglob("*.pyx")):
         module = "tiesense/" + pyx.relative_to(HOST_PKG).with_suffix("").as_posix()

@@ -74,6 +74,17 @@ def test_envelope_violations_name_the_rule(change, reason):
         wire.check_record(sample_record(**change))
 
 
+def test_a_repeats_passes_are_an_answer_and_what_nests_deeper_is_refused():
+    """A repeat answers a list of passes, each its questions' answers by position (docs/forms.md)."""
+    passes = [["101", None, ["traded", "people"], 2019], ["new_1", "Hanbit Lab", [], None]]
+    rec = sample_record(answers={"partners": ["101", "new_1"], "partner_loop": passes})
+    assert wire.check_record(rec) is rec
+    assert wire.decode_records_message(wire.encode_batch("kiosk-01", [rec]))[2] == [rec]
+    for bad in ([["101", 1.5]], [["101", [["deeper"]]]], [["101"], "not a pass"], [["101", True]]):
+        with pytest.raises(wire.WireError, match="a repeat's passes"):
+            wire.check_record(sample_record(answers={"partner_loop": bad}))
+
+
 @pytest.mark.parametrize("payload, reason", [
     (b"\xff\xfe", "UTF-8"),
     (b"not json", "not JSON"),

@@ -779,6 +779,31 @@ def forms_preview(xlsform, lang, question, out, target):
                f" device with {count} glyphs)")
 
 
+@forms_group.command("instruments")
+def forms_instruments():
+    """List the instruments tiesense ships as XLSForm, with their device and what they ask (docs/instruments.md)."""
+    from .xlsform.instruments import describe, names, target
+
+    for name in names():
+        click.echo(f"{name} ({target(name)}): {describe(name)}")
+
+
+@forms_group.command("new")
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="The workbook to write (.xlsx), to open in Excel or LibreOffice and adapt.")
+def forms_new(name, out):
+    """Write a shipped instrument (see 'tiesense forms instruments') as an XLSForm workbook to adapt, then compile."""
+    from .xlsform.instruments import InstrumentError, target, write_workbook
+
+    try:
+        path = write_workbook(name, out)
+    except InstrumentError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"wrote {name} to {path}; adapt it, give it a new version, then: "
+               f"tiesense forms compile {path} --for {target(name)}")
+
+
 @main.command("kiosk")
 @click.option("--sim", is_flag=True, required=True,
               help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")

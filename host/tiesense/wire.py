@@ -254,16 +254,35 @@ def make_record(device, seq, form, form_version, start, end, answers, instance_i
     }
 
 
+def _valid_scalar(x):
+    return isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))
+
+
+def _valid_choices(v):
+    for x in v:
+        if not _valid_scalar(x):
+            return False
+    return True
+
+
+def _valid_pass(p):
+    # one pass of a repeat: its questions' answers by position (docs/forms.md)
+    for x in p:
+        if not (x is None or _valid_scalar(x) or (isinstance(x, list) and _valid_choices(x))):
+            return False
+    return True
+
+
 def _valid_answer(v):
-    if v is None or isinstance(v, str):
-        return True
-    if isinstance(v, int) and not isinstance(v, bool):
+    if v is None or _valid_scalar(v):
         return True
     if isinstance(v, list):
-        for x in v:
-            if not (isinstance(x, str) or (isinstance(x, int) and not isinstance(x, bool))):
-                return False
-        return True
+        if v and isinstance(v[0], list):  # a repeat: a list of passes
+            for p in v:
+                if not (isinstance(p, list) and _valid_pass(p)):
+                    return False
+            return True
+        return _valid_choices(v)
     return False
 
 
@@ -301,7 +320,8 @@ def check_record(rec):
         raise WireError("record answers must be a JSON object")
     for k in answers:
         if not _valid_answer(answers[k]):
-            raise WireError("answer '" + str(k) + "' must be an integer, a string, a list of them, or null")
+            raise WireError("answer '" + str(k) + "' must be an integer, a string, a list of them, a repeat's "
+                            "passes (lists of those or null), or null")
     return rec
 
 
@@ -550,7 +570,8 @@ def check_record_v2(rec):
         raise WireError("version 2 record answers must be an array (one value per answer field)")
     for i in range(len(answers)):
         if not _valid_answer(answers[i]):
-            raise WireError("answer " + str(i) + " must be an integer, a string, a list of them, or null")
+            raise WireError("answer " + str(i) + " must be an integer, a string, a list of them, a repeat's "
+                            "passes (lists of those or null), or null")
     if not isinstance(rec[10], str):
         raise WireError("record sig must be a string")
     return rec

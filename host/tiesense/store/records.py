@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .. import wire
+from . import rows as _rows
 from .connection import dicts
 
 __all__ = ["RecordItem", "Outcome", "record_digest", "stored_digests", "write", "get", "all_records", "conflicts",
@@ -97,7 +98,7 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
     if not items:
         return []
     known = stored_digests(conn, {it.record["id"] for it in items})
-    new_rows, conflict_rows, outcomes = [], [], []
+    new_rows, conflict_rows, outcomes, stored_records = [], [], [], []
     # answers of a record that passed wire.check_record: wire's fast canonical encoder gives wire.dumps' text
     encode = wire.encode_checked_record
     STORED, DUPLICATE, CONFLICT = wire.STORED, wire.DUPLICATE, wire.CONFLICT
@@ -111,6 +112,7 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
             new_rows.append((iid, r["device"], r["seq"], r["form"], r["form_version"], r["start"], r["end"],
                              encode(r["answers"]).decode("utf-8"), digest, it.received_at, it.wire, it.clock,
                              it.boot, it.uptime_s, it.duration_s))
+            stored_records.append(r)
         elif stored == digest:
             status = DUPLICATE
         else:
@@ -119,14 +121,22 @@ def write(conn: sqlite3.Connection, items: list[RecordItem]) -> list[Outcome]:
         outcomes.append(Outcome(r["device"], r["seq"], iid, status, digest))
     if new_rows:
         conn.executemany(_INSERT_RECORD, new_rows)
+        _rows.write(conn, stored_records)  # the analysable rows, in the same transaction as their records
     if conflict_rows:
         conn.executemany(_INSERT_CONFLICT, conflict_rows)
     return outcomes
 
 
 def correct_clocks(conn: sqlite3.Connection, devices: Iterable[str]) -> int:
-    """Give unsynced records of ``devices`` their time from a known clock anchor; the number corrected."""
-    return sum(conn.execute(_CORRECT, [d]).rowcount for d in sorted(set(devices)))
+    """Give unsynced records of ``devices`` (and their analysable rows) their time from a known clock anchor;
+    the number of records corrected."""
+    corrected = 0
+    for d in sorted(set(devices)):
+        n = conn.execute(_CORRECT, [d]).rowcount
+        if n:
+            _rows.sync_ends(conn, d)
+        corrected += n
+    return corrected
 
 
 def _envelope(row: dict) -> dict:

@@ -70,6 +70,11 @@ web_users, api_tokens, web_sessions
     of the token, shown once when created; one active token per ``name``) and
     login sessions (``session_hash``, SHA-256 of the cookie's value, with its
     expiry). ``role`` is ``admin``, ``analyst`` or ``viewer``.
+visits, respondents, tie_reports, alter_pairs
+    Analysable rows: each record of the instruments flattened into one row per
+    visit, per respondent (also one who named nobody), per reported tie and
+    per pair of named partners, with form, version and wave, written in the
+    transaction that stores the record (:mod:`~tiesense.store.rows` has the columns).
 """
 from __future__ import annotations
 
@@ -276,6 +281,180 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         'CREATE INDEX IF NOT EXISTS "idx_records_form_end" ON "records" ("form", "end")',
     )),
+    Migration(6, "analysable rows: visits, respondents, tie_reports and alter_pairs, written with each record "
+                 "(store.rows); the records already stored of tp_visit and fi_partner are flattened here "
+                 "(fi_interview is new with this migration, so none of its records predate it)", (
+        """CREATE TABLE "visits" (
+           "instance_id" TEXT PRIMARY KEY REFERENCES "records" ("instance_id"),
+           "device" TEXT NOT NULL,
+           "form" TEXT NOT NULL,
+           "form_version" TEXT NOT NULL,
+           "wave" TEXT,
+           "end" TEXT NOT NULL,
+           "facility" TEXT,
+           "visitor_org" INTEGER,
+           "visitor_type" TEXT,
+           "purpose" TEXT,
+           "met" TEXT,
+           "met_not_listed" INTEGER,
+           "met_nobody" INTEGER,
+           "new_contact" TEXT,
+           "satisfaction" INTEGER
+        )""",
+        """CREATE TABLE "respondents" (
+           "instance_id" TEXT PRIMARY KEY REFERENCES "records" ("instance_id"),
+           "device" TEXT NOT NULL,
+           "form" TEXT NOT NULL,
+           "form_version" TEXT NOT NULL,
+           "wave" TEXT,
+           "end" TEXT NOT NULL,
+           "consent" TEXT,
+           "period" TEXT,
+           "respondent_org" INTEGER,
+           "respondent_name" TEXT,
+           "respondent_type" TEXT,
+           "size_band" TEXT,
+           "sector" TEXT,
+           "rd_activity" TEXT,
+           "named" INTEGER
+        )""",
+        """CREATE TABLE "tie_reports" (
+           "instance_id" TEXT NOT NULL REFERENCES "records" ("instance_id"),
+           "device" TEXT NOT NULL,
+           "form" TEXT NOT NULL,
+           "form_version" TEXT NOT NULL,
+           "wave" TEXT,
+           "end" TEXT NOT NULL,
+           "pass" INTEGER NOT NULL,
+           "respondent_org" INTEGER,
+           "partner_org" INTEGER,
+           "partner_name" TEXT,
+           "partner_type" TEXT,
+           "tie_types" TEXT,
+           "multiplexity" INTEGER,
+           "frequency" INTEGER,
+           "since_year" INTEGER,
+           "formality" TEXT,
+           "channel" TEXT,
+           "closeness" INTEGER,
+           "trust" INTEGER,
+           "initiated" TEXT,
+           "knowledge_flow" TEXT,
+           "importance" INTEGER,
+           "scope" TEXT,
+           "reciprocity" TEXT,
+           PRIMARY KEY ("instance_id", "pass")
+        )""",
+        """CREATE TABLE "alter_pairs" (
+           "instance_id" TEXT NOT NULL REFERENCES "records" ("instance_id"),
+           "device" TEXT NOT NULL,
+           "form" TEXT NOT NULL,
+           "form_version" TEXT NOT NULL,
+           "wave" TEXT,
+           "end" TEXT NOT NULL,
+           "pass_a" INTEGER NOT NULL,
+           "pass_b" INTEGER NOT NULL,
+           "respondent_org" INTEGER,
+           "org_a" INTEGER,
+           "name_a" TEXT,
+           "org_b" INTEGER,
+           "name_b" TEXT,
+           "tied" INTEGER,
+           PRIMARY KEY ("instance_id", "pass_a", "pass_b")
+        )""",
+        'CREATE INDEX "idx_tie_reports_wave_orgs" ON "tie_reports" ("wave", "respondent_org", "partner_org")',
+        'CREATE INDEX "idx_respondents_wave_org" ON "respondents" ("wave", "respondent_org")',
+        # The backfill: each answer of a record typed once (txt: a text answer; num: an integer, or a text
+        # of at most 18 digits, as roster codes and ordinal choices are), then one column per question.
+        """INSERT OR IGNORE INTO "visits" ("instance_id", "device", "form", "form_version", "wave", "end",
+             "facility", "visitor_org", "visitor_type", "purpose", "met", "met_not_listed", "met_nobody",
+             "new_contact", "satisfaction")
+           WITH a AS (
+             SELECT r.instance_id, j.key,
+                    CASE j.type WHEN 'text' THEN j.value END AS txt,
+                    CASE j.type WHEN 'integer' THEN j.value
+                                WHEN 'text' THEN CASE WHEN j.value != '' AND j.value NOT GLOB '*[^0-9]*'
+                                                       AND length(j.value) <= 18 THEN CAST(j.value AS INTEGER) END
+                    END AS num
+             FROM "records" AS r, json_each(r.answers) AS j WHERE r.form = 'tp_visit')
+           SELECT r.instance_id, r.device, r.form, r.form_version,
+                  coalesce(CAST(json_extract(r.answers, '$.wave') AS TEXT), CAST(json_extract(f.spec, '$.wave') AS TEXT)),
+                  r."end",
+                  max(CASE a.key WHEN 'facility' THEN a.txt END),
+                  max(CASE a.key WHEN 'visitor_org' THEN a.num END),
+                  coalesce(max(CASE a.key WHEN 'visitor_type' THEN a.txt END), max(CASE a.key WHEN 'org_type' THEN a.txt END)),
+                  max(CASE a.key WHEN 'purpose' THEN a.txt END),
+                  CASE json_type(r.answers, '$.met') WHEN 'array' THEN (
+                    SELECT json_group_array(CAST(m.value AS INTEGER)) FROM json_each(r.answers, '$.met') AS m
+                    WHERE m.type = 'text' AND m.value != '' AND m.value NOT GLOB '*[^0-9]*' AND length(m.value) <= 18) END,
+                  CASE json_type(r.answers, '$.met') WHEN 'array' THEN EXISTS (
+                    SELECT 1 FROM json_each(r.answers, '$.met') AS m WHERE m.type = 'text' AND m.value = 'not_listed') END,
+                  CASE json_type(r.answers, '$.met') WHEN 'array' THEN EXISTS (
+                    SELECT 1 FROM json_each(r.answers, '$.met') AS m WHERE m.type = 'text' AND m.value = 'nobody') END,
+                  max(CASE a.key WHEN 'new_contact' THEN a.txt END),
+                  max(CASE a.key WHEN 'satisfaction' THEN a.num END)
+           FROM "records" AS r
+           LEFT JOIN "forms" AS f ON f.form_id = r.form AND f.version = r.form_version
+           LEFT JOIN a ON a.instance_id = r.instance_id
+           WHERE r.form = 'tp_visit'
+           GROUP BY r.instance_id""",
+        """INSERT OR IGNORE INTO "respondents" ("instance_id", "device", "form", "form_version", "wave", "end",
+             "respondent_org", "named")
+           SELECT r.instance_id, r.device, r.form, r.form_version,
+                  coalesce(CAST(json_extract(r.answers, '$.wave') AS TEXT), CAST(json_extract(f.spec, '$.wave') AS TEXT)),
+                  r."end",
+                  CASE json_type(r.answers, '$.respondent_org')
+                    WHEN 'integer' THEN json_extract(r.answers, '$.respondent_org')
+                    WHEN 'text' THEN CASE WHEN json_extract(r.answers, '$.respondent_org') != ''
+                                           AND json_extract(r.answers, '$.respondent_org') NOT GLOB '*[^0-9]*'
+                                           AND length(json_extract(r.answers, '$.respondent_org')) <= 18
+                                          THEN CAST(json_extract(r.answers, '$.respondent_org') AS INTEGER) END
+                  END,
+                  1
+           FROM "records" AS r
+           LEFT JOIN "forms" AS f ON f.form_id = r.form AND f.version = r.form_version
+           WHERE r.form = 'fi_partner'""",
+        """INSERT OR IGNORE INTO "tie_reports" ("instance_id", "device", "form", "form_version", "wave", "end",
+             "pass", "respondent_org", "partner_org", "partner_type", "tie_types", "multiplexity", "frequency",
+             "since_year", "formality", "channel", "closeness", "trust", "initiated", "knowledge_flow", "importance",
+             "scope", "reciprocity")
+           WITH a AS (
+             SELECT r.instance_id, j.key,
+                    CASE j.type WHEN 'text' THEN j.value END AS txt,
+                    CASE j.type WHEN 'integer' THEN j.value
+                                WHEN 'text' THEN CASE WHEN j.value != '' AND j.value NOT GLOB '*[^0-9]*'
+                                                       AND length(j.value) <= 18 THEN CAST(j.value AS INTEGER) END
+                    END AS num
+             FROM "records" AS r, json_each(r.answers) AS j WHERE r.form = 'fi_partner')
+           SELECT r.instance_id, r.device, r.form, r.form_version,
+                  coalesce(CAST(json_extract(r.answers, '$.wave') AS TEXT), CAST(json_extract(f.spec, '$.wave') AS TEXT)),
+                  r."end",
+                  1,
+                  max(CASE a.key WHEN 'respondent_org' THEN a.num END),
+                  max(CASE a.key WHEN 'partner_org' THEN a.num END),
+                  max(CASE a.key WHEN 'partner_type' THEN a.txt END),
+                  CASE json_type(r.answers, '$.tie_types') WHEN 'array' THEN (
+                    SELECT json_group_array(t.value) FROM json_each(r.answers, '$.tie_types') AS t
+                    WHERE t.type = 'text') END,
+                  CASE json_type(r.answers, '$.tie_types') WHEN 'array' THEN (
+                    SELECT count(*) FROM json_each(r.answers, '$.tie_types') AS t WHERE t.type = 'text') END,
+                  max(CASE a.key WHEN 'frequency' THEN a.num END),
+                  max(CASE a.key WHEN 'since_year' THEN a.num END),
+                  max(CASE a.key WHEN 'formality' THEN a.txt END),
+                  max(CASE a.key WHEN 'channel' THEN a.txt END),
+                  max(CASE a.key WHEN 'closeness' THEN a.num END),
+                  max(CASE a.key WHEN 'trust' THEN a.num END),
+                  max(CASE a.key WHEN 'initiated' THEN a.txt END),
+                  max(CASE a.key WHEN 'knowledge_flow' THEN a.txt END),
+                  max(CASE a.key WHEN 'importance' THEN a.num END),
+                  max(CASE a.key WHEN 'scope' THEN a.txt END),
+                  max(CASE a.key WHEN 'reciprocity' THEN a.txt END)
+           FROM "records" AS r
+           LEFT JOIN "forms" AS f ON f.form_id = r.form AND f.version = r.form_version
+           LEFT JOIN a ON a.instance_id = r.instance_id
+           WHERE r.form = 'fi_partner'
+           GROUP BY r.instance_id""",
+    )),
 )
 
 #: The schema version this tiesense writes: the number of migrations.
@@ -284,7 +463,7 @@ VERSION = len(MIGRATIONS)
 #: Every table, in the order of the docstring.
 TABLES = ("records", "conflicts", "quarantine", "devices", "forms", "tie_estimates", "org_measures",
           "cluster_measures", "identities", "clock_anchors", "site_keys", "roster_versions", "organisations",
-          "web_users", "api_tokens", "web_sessions")
+          "web_users", "api_tokens", "web_sessions", "visits", "respondents", "tie_reports", "alter_pairs")
 
 
 def version(conn: sqlite3.Connection) -> int:
