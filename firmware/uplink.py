@@ -61,6 +61,7 @@ _CMD_BURST = const(4)
 _CMD_WINDOW_MS = const(10000)
 _NTP_RETRY_MS = const(30000)
 _NETWORK_TIMEOUT_MS = const(15000)
+_OOM_RESTART = const(3)  # messages in a row failing with MemoryError before the device restarts
 _PH_NETWORK = const(1)
 _PH_MQTT = const(2)
 _NTP_RETRY_MAX_MS = const(3600000)
@@ -115,6 +116,7 @@ class Uplink:
         self.nonce = ""  # new at every connect; the host's commands must carry it
         self.refused = 0  # acks, commands and forms refused since boot
         self.errors = 0  # exceptions survived in handlers since boot
+        self._oom = 0  # messages in a row that could not be handled for want of memory
         self.last_error = None
         self._cmd_times = []  # ticks of the recent commands (rate limit)
         self._ntp_next = board.ticks_ms()
@@ -354,9 +356,23 @@ class Uplink:
                 p = wire.parse_topic(topic)
                 if p is not None and p[1] == "form":
                     self._on_form(msg)
+            self._oom = 0
         except wire.WireError as e:  # unsigned, forged, stale or malformed: refused, counted, reported
+            self._oom = 0
             self.refused += 1
             print("UPLINK refused message on %s: %s" % (topic, e))
+        except MemoryError:
+            # A fragmented heap can fail the same allocation at every ack, and then the queue never drains
+            # while the loop (and the watchdog) carry on. Everything waiting is on flash: restart clean.
+            self.errors += 1
+            self.last_error = "MemoryError"
+            self._oom += 1
+            gc.collect()
+            print("UPLINK out of memory handling a message on %s (%d in a row)" % (topic, self._oom))
+            if self._oom >= _OOM_RESTART:
+                print("UPLINK restarting: %d messages in a row failed for want of memory; "
+                      "the queue is safe on flash" % self._oom)
+                self.board.reset()
         except Exception as e:  # whatever arrives, the kiosk keeps running: say so and drop it
             self.errors += 1
             self.last_error = (type(e).__name__ + ": " + str(e))[:64]

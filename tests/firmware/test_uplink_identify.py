@@ -1,58 +1,9 @@
 # firmware/uplink.py: an "identify" command blinks the LED for a while from
 # service(), so a flood of them never blocks the kiosk (it used to sleep 0.9 s
 # per command on the loop that also reads keys).
-import os
-
-import config
 import wire
-from fakeclock import FakeClock
-from log import Log
+from fakeuplink import uplink
 from runner import check_eq, run
-from uplink import Uplink
-
-
-class FakeBoard(FakeClock):
-    def __init__(self):
-        FakeClock.__init__(self)
-        self.sleeps = []
-        self.leds = []
-
-    def sleep_ms(self, ms):
-        self.sleeps.append(ms)
-
-    def led(self, on):
-        self.leds.append(bool(on))
-
-    def connect_network(self):
-        return False  # offline: service() only schedules reconnects
-
-    def feed(self):
-        pass
-
-    def urandom(self, n):
-        return bytes(n)
-
-
-class FakeClient:
-    def set_callback(self, cb):
-        pass
-
-    def set_last_will(self, *a, **k):
-        pass
-
-    def close(self):
-        pass
-
-
-def uplink():
-    d = "/tmp/tiesense-identify-" + "".join(["%02x" % x for x in os.urandom(4)])
-    try:
-        os.mkdir(d)
-    except OSError:
-        pass
-    cfg = dict(config.DEFAULTS, device="k1")
-    b = FakeBoard()
-    return Uplink(cfg, b, Log(d), client=FakeClient()), b
 
 
 def test_identify_blinks_from_service_and_never_sleeps():
