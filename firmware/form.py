@@ -114,7 +114,7 @@ class Form:
         self.top = None
         self.pos = (len(self.qs), 0, 0)
         self._settle()
-        for p in self._positions():
+        for p in self.positions():
             self.pos = p
             break
 
@@ -190,7 +190,7 @@ class Form:
 
     # -------------------------------------------------------- positions
 
-    def _positions(self):
+    def positions(self):
         """Every shown position (question, pass, question in the pass) in form order."""
         for i, q in enumerate(self.qs):
             t = q["type"]
@@ -355,11 +355,11 @@ class Form:
         if msg is not None:
             return msg
         here = self.pos
-        for p in self._positions():
+        for p in self.positions():
             if p > here:
                 self.pos = p
                 return None
-        for p in self._positions():  # the end: every shown answer must still hold
+        for p in self.positions():  # the end: every shown answer must still hold
             msg = self._check(p)
             if msg is not None:
                 self.pos = p
@@ -371,7 +371,7 @@ class Form:
         """Go to the previous shown question; False when there is none."""
         here = self.pos
         last = None
-        for p in self._positions():
+        for p in self.positions():
             if p >= here:
                 break
             last = p
