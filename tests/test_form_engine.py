@@ -347,6 +347,70 @@ def test_the_device_and_the_reference_agree_on_generated_scripts(micropython, tm
     assert {1, 2} <= passes, "no script reached a second repeat pass"
 
 
+_HEAP = """
+import gc, json, sys
+import form as engine
+
+gc.collect()
+base = gc.mem_alloc()
+f = json.loads(open(sys.argv[1]).read())
+gc.collect()
+form_heap = gc.mem_alloc() - base
+engine_heap = 0
+steps = 0
+for line in open(sys.argv[2]):
+    c = json.loads(line)
+    gc.collect()
+    before = gc.mem_alloc()
+    e = engine.Form(f, c["meta"], c["lang"])
+    for a in c["actions"]:
+        if a[0] == "set":
+            e.set(a[1])
+        elif a[0] == "next":
+            e.next()
+        elif a[0] == "back":
+            e.back()
+        else:
+            e = engine.Form.restore(f, e.state(), c["lang"])
+        e.current()
+        e.choices()
+        steps += 1
+        gc.collect()
+        engine_heap = max(engine_heap, gc.mem_alloc() - before)
+    e = c = None
+print(json.dumps({"form_heap": form_heap, "engine_heap": engine_heap, "steps": steps}))
+"""
+
+
+def test_the_biggest_form_runs_within_a_pico_heap(micropython, tmp_path, compiled):
+    """Generated scripts on the biggest test form under a Pico W's heap (190K, as tests/test_firmware.py)."""
+    form = max(compiled.values(), key=lambda f: len(wire.encode(f)))
+    cases: list = []
+
+    @settings(max_examples=30, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.data())
+    def collect(data):
+        cases.append(script_for(form, data))
+
+    collect()
+    (tmp_path / "form.json").write_bytes(wire.encode(form))
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases),
+                                          encoding="utf-8")
+    (tmp_path / "heap.py").write_text(_HEAP)
+    env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(ROOT / "firmware"),
+                                                        str(ROOT / "host" / "tiesense")]))
+    r = subprocess.run([micropython, "-X", "heapsize=190K", str(tmp_path / "heap.py"), str(tmp_path / "form.json"),
+                        str(tmp_path / "cases.jsonl")], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    figures = json.loads(r.stdout.strip().splitlines()[-1])
+    assert figures["steps"] >= 30 * 5
+    # the engine's state between key presses is small beside the form it runs
+    assert 0 < figures["engine_heap"] < figures["form_heap"], figures
+    print(f"{form['id']}: {len(wire.encode(form))} bytes compiled, {figures['form_heap']} bytes of heap once loaded,"
+          f" at most {figures['engine_heap']} held by the engine between steps ({figures['steps']} steps)")
+
+
 # ------------------------------------------------------------ direct tests, both engines
 
 def both(micropython, tmp_path, compiled, form_id, actions, lang="en"):
@@ -484,3 +548,19 @@ def test_a_snapshot_of_another_form_version_is_refused_saying_what_to_do(compile
     other = dict(compiled["engine_kiosk"], version="2026120101")
     with pytest.raises(ValueError, match="discard the draft"):
         Interview.restore(other, iv.state())
+
+
+def test_the_messages_and_the_draft_policy_are_documented():
+    import re
+
+    from tiesense.xlsform.engine import Messages
+
+    section = (ROOT / "docs" / "forms.md").read_text(encoding="utf-8").split("## On the device", 1)[1]
+    texts = {v for k, v in vars(Messages).items() if k.isupper()}
+    for text in texts:
+        assert f'"{text}"' in section, text
+    assert '"Choose from S to E"' in section
+    firmware = (ROOT / "firmware" / "form.py").read_text()
+    assert set(re.findall(r'^[A-Z_]+ = "([^"]+)"$', firmware, re.M)) == texts, "the device's texts are the host's"
+    assert '"draft_policy": "discard"' in (ROOT / "firmware" / "config.py").read_text()
+    assert "`draft_policy`" in section and "`discard` (default)" in section and "`resume`" in section
