@@ -27,9 +27,13 @@
 # instanceID fixed when the record starts), with the boot, uptime and clock
 # quality that let the host correct a start taken before the clock was set;
 # a resumed survey keeps them.
-import expr
+import gc
+
 import wire
-from form import Form, text
+
+gc.collect()  # room to load the engine (compiled at import when run from source, as on the unix port)
+import expr  # noqa: E402
+from form import Form, text  # noqa: E402
 
 _KEY_TYPES = ("select_one", "select_multiple", "integer", "decimal", "range", "note", "calculate", "acknowledge",
               "start", "end", "today", "deviceid", "repeat")
