@@ -20,57 +20,20 @@
 # relevant again shows it), a calculate stores string() of its program,
 # metadata (start, end, today, deviceid) comes from `meta`, and a repeat has
 # count passes (clamped to 0..max), each settled the same way in its own
-# row. host/tiesense/xlsform/engine.py is the reference; a differential test
+# row. What each type accepts, and the default messages, are answer.py's.
+# host/tiesense/xlsform/engine.py is the reference; a differential test
 # (tests/test_form_engine.py) runs both on generated answer scripts.
 import json
 
 import expr
 import wire
+from answer import NOT_ALLOWED, NOTHING, REQUIRED, refusal, shown, text
 
-REQUIRED = "Answer required"
-NOT_ALLOWED = "Answer not allowed"
-NOT_A_CHOICE = "Not one of the choices"
-WHOLE_NUMBER = "Enter a whole number"
-NUMBER = "Enter a number"
-TEXT = "Enter text"
-DATE = "Enter a date as YYYY-MM-DD"
-ACKNOWLEDGE = "Press OK to go on"
-NOTHING = "Nothing to answer here"
 SNAPSHOT_FORMAT = 1
 
 # Types never shown: their values come from programs or from the device.
 _META = ("start", "end", "today", "deviceid")
 _HIDDEN = ("calculate", "repeat", "start", "end", "today", "deviceid")
-_WHOLE = ("integer", "range", "start", "end")
-
-
-def text(obj, lang):
-    """A label dict (or plain string) in `lang`, else English, else any."""
-    if isinstance(obj, str):
-        return obj
-    if not obj:
-        return ""
-    return obj.get(lang) or obj.get("en") or obj[sorted(obj.keys())[0]]
-
-
-def shown(v, t):
-    """A value as a label shows it for ${name}."""
-    if v is None:
-        return ""
-    if t in _WHOLE:
-        return str(v)
-    if t == "decimal":
-        return expr.fmt(v)
-    return expr.string(v)
-
-
-def _is_date(s):
-    if len(s) != 10 or s[4] != "-" or s[7] != "-":
-        return False
-    for k in (0, 1, 2, 3, 5, 6, 8, 9):
-        if s[k] < "0" or s[k] > "9":
-            return False
-    return 1 <= int(s[5:7]) <= 12 and 1 <= int(s[8:10]) <= 31
 
 
 def _slots(questions):
@@ -267,48 +230,6 @@ class Form:
 
     # ------------------------------------------------------------ answer
 
-    def _refusal(self, q, v):
-        """(message or None, the value as stored) for v offered to q, before its constraint."""
-        t = q["type"]
-        if t == "select_one":
-            if isinstance(v, str):
-                for c in self.choices():
-                    if c["name"] == v:
-                        return None, v
-            return NOT_A_CHOICE, v
-        if t == "select_multiple":
-            if not isinstance(v, list):
-                return NOT_A_CHOICE, v
-            picked = []
-            for c in self.choices():
-                if c["name"] in v:
-                    picked.append(c["name"])
-            if len(picked) != len(v):
-                return NOT_A_CHOICE, v  # a name not offered, repeated, or not text
-            return None, picked or None
-        is_int = isinstance(v, int) and v is not True and v is not False
-        if t == "integer":
-            return (None if is_int else WHOLE_NUMBER), v
-        if t == "decimal":
-            return (None if is_int else NUMBER), v
-        if t == "range":
-            lo = min(q["start"], q["end"])
-            hi = max(q["start"], q["end"])
-            if is_int and lo <= v <= hi and (v - q["start"]) % (q.get("step") or 1) == 0:
-                return None, v
-            return "Choose from %d to %d" % (q["start"], q["end"]), v
-        if t == "text":
-            if isinstance(v, str):
-                return None, v or None
-            return TEXT, v
-        if t == "date":
-            if isinstance(v, str) and (v == "" or _is_date(v)):
-                return None, v or None
-            return DATE, v
-        if t == "acknowledge":
-            return (None if v == "OK" else ACKNOWLEDGE), v
-        return NOTHING, v
-
     def set(self, value):
         """Answer the current question (None clears it); returns None or the refusal's message."""
         if self.done:
@@ -317,7 +238,7 @@ class Form:
         if s < 0:
             return NOTHING
         if value is not None:
-            msg, value = self._refusal(q, value)
+            msg, value = refusal(q, value, self.choices())
             if msg is not None:
                 return msg
         if value is not None and "constraint" in q and not expr.truth(

@@ -33,7 +33,8 @@ import wire
 
 gc.collect()  # room to load the engine (compiled at import when run from source, as on the unix port)
 import expr  # noqa: E402
-from form import Form, text  # noqa: E402
+from answer import text  # noqa: E402
+from form import Form  # noqa: E402
 
 _KEY_TYPES = ("select_one", "select_multiple", "integer", "decimal", "range", "note", "calculate", "acknowledge",
               "start", "end", "today", "deviceid", "repeat")

@@ -560,7 +560,7 @@ def test_the_messages_and_the_draft_policy_are_documented():
     for text in texts:
         assert f'"{text}"' in section, text
     assert '"Choose from S to E"' in section
-    firmware = (ROOT / "firmware" / "form.py").read_text()
+    firmware = (ROOT / "firmware" / "answer.py").read_text()
     assert set(re.findall(r'^[A-Z_]+ = "([^"]+)"$', firmware, re.M)) == texts, "the device's texts are the host's"
     assert '"draft_policy": "discard"' in (ROOT / "firmware" / "config.py").read_text()
     assert "`draft_policy`" in section and "`discard` (default)" in section and "`resume`" in section
