@@ -28,6 +28,10 @@
 #   language        label language of the survey ("en", "ko")
 #   form            form id; the form is read from forms/<form>.json
 #   survey_idle_s   an unfinished survey is abandoned after this long idle
+#   draft_policy    a survey cut short by a power cut or reset (its draft,
+#                   written after every answer): "discard" (default: on a kiosk
+#                   the visitor has gone; counted as abandoned) or "resume"
+#                   (a handheld: the interviewer carries on where it stopped)
 #   thanks_ms       how long the thanks screen stays after a survey
 #   presence_interval_s  the kiosk logs presence and response counts per
 #                   interval of this many seconds (a tp_presence record)
@@ -80,6 +84,7 @@ DEFAULTS = {
     "language": "en",
     "form": "tp_visit",
     "survey_idle_s": 60,
+    "draft_policy": "discard",
     "thanks_ms": 1500,
     "presence_interval_s": 300,
     "data_dir": "data",

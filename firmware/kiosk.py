@@ -13,6 +13,17 @@
 # count of abandoned surveys is kept and reported, with the approaches, in
 # every status message (wire.STATUS_FIELDS), so the host knows response rates. "back" on the first question cancels the same way.
 #
+# Drafts: after every answer the survey's snapshot (form.py's state()) is
+# written to <data_dir>/draft (temp file + rename), and deleted once the
+# record is in the log or the survey ends without one. A draft found at boot
+# was cut short by a power cut or a reset: draft_policy "discard" (the kiosk
+# default, for the reason above: the visitor has gone) deletes it and counts
+# an abandoned survey; "resume" (a handheld's interviewer is still there)
+# reopens the survey where it stopped, with its instance id and start time. A
+# draft whose record already reached the log (cut between the append and the
+# delete) is deleted, never logged twice; one of another form version is
+# discarded as abandoned.
+#
 # A newer form from the host is switched to only between surveys. The loop
 # calls uplink.service() every pass, also while a survey waits for keys,
 # and the USB serial offload's service() when it is on (offload.py); while
@@ -36,14 +47,26 @@
 # nights would take flash a busy week needs); the host reads a missing
 # interval of an online kiosk as zero. When the flash is full, presence
 # records are dropped (and said so on the console) before any survey is.
+import os
+
 import wire
-from log import StorageFull
+from log import StorageFull, instance_id_of
 from survey import Survey, label, wrap
 
 PRESENCE_FORM = "tp_presence"
 PRESENCE_VERSION = "2026113001"
 # Its answer fields, in the instrument's order (a host test checks them against it).
 PRESENCE_FIELDS = ("interval_s", "approaches", "dwell_s", "started", "completed", "abandoned")
+
+
+def last_instance(snapshot):
+    """The instance id a draft snapshot holds (form.py's state(): meta's "instance")."""
+    import json
+
+    for kv in json.loads(snapshot)[3]:
+        if kv[0] == "instance":
+            return kv[1]
+    return ""
 
 
 class Kiosk:
@@ -63,8 +86,10 @@ class Kiosk:
         self.refused = 0  # key presses refused while the storage was full
         self.full = False
         self.interval_ms = cfg["presence_interval_s"] * 1000
+        self.draft_path = log.root + "/draft"
         self._interval_begin()
         self.check_storage()
+        self.resume = self._draft_at_boot(cfg.get("draft_policy", "discard"))
 
     def _interval_begin(self):
         b = self.board
@@ -132,7 +157,48 @@ class Kiosk:
         lines.append(("" if self.uplink.up else "offline ") + "q=%d" % self.log.depth())
         b.show(lines)
 
-    def take_survey(self):
+    # ------------------------------------------------------------ drafts
+
+    def _save_draft(self, snapshot):
+        tmp = self.draft_path + ".tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(snapshot)
+            os.rename(tmp, self.draft_path)
+        except OSError as e:  # a full flash: the survey goes on, only a power cut would now lose it
+            print("KIOSK draft not saved (%s): the survey goes on" % e)
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass
+
+    def _drop_draft(self):
+        try:
+            os.remove(self.draft_path)
+        except OSError:
+            pass
+
+    def _draft_at_boot(self, policy):
+        """The draft to resume (policy "resume"), or None; a draft not resumed is deleted (and counted)."""
+        try:
+            with open(self.draft_path, "rb") as f:
+                snapshot = f.read()
+        except OSError:
+            return None
+        last = self.log.get(self.log.next_seq() - 1)
+        if last is not None and last_instance(snapshot).encode() == instance_id_of(last):
+            self._drop_draft()
+            print("KIOSK draft already logged: deleted")
+            return None
+        if policy == "resume":
+            return snapshot
+        self._drop_draft()
+        self.abandoned += 1
+        self.uplink.counters["abandoned"] = self.abandoned
+        print("KIOSK draft discarded at boot (abandoned) total=%d" % self.abandoned)
+        return None
+
+    def take_survey(self, draft=None):
         b = self.board
         if self.check_storage():
             self.refused += 1
@@ -140,14 +206,28 @@ class Kiosk:
             b.clear_keys()
             self.idle_screen()
             return
-        f = self.uplink.take_form()
+        f = self.uplink.take_form() if draft is None else None  # a draft resumes on the form it began on
         if f is not None:
             self.form = f
         b.state("survey")
-        s = Survey(self.form, b, self.lang)
-        self._iv[2] += 1
+        try:
+            s = Survey(self.form, b, self.lang, device=self.cfg.get("device", ""), on_answer=self._save_draft,
+                       draft=draft)
+        except ValueError as e:  # a draft of another form version: the survey it held is lost
+            print("KIOSK draft not resumed: %s" % e)
+            self._drop_draft()
+            self.abandoned += 1
+            self.uplink.counters["abandoned"] = self.abandoned
+            b.state("idle")
+            self.idle_screen()
+            return
+        if draft is None:
+            self._iv[2] += 1
+        else:
+            print("KIOSK survey resumed id=%s" % s.instance_id)
         answers = s.run(self.idle_ms, between=self._tick)
         if answers is None:
+            self._drop_draft()
             self._iv[4] += 1
             if s.abandoned:
                 self.abandoned += 1
@@ -164,6 +244,7 @@ class Kiosk:
                 self.check_storage()
                 self.full = True  # shown even if an ack freed space meanwhile; the next key checks again
                 print("KIOSK storage full: survey %s not stored" % s.instance_id)
+            self._drop_draft()  # in the log now (or lost to a full flash): a draft must not bring it back
             if seq is not None:
                 self.completed += 1
                 self._iv[3] += 1
@@ -194,6 +275,9 @@ class Kiosk:
         shown_up = self.uplink.up
         depth = self.log.depth()
         exit_idle = self.cfg.get("sim_exit_idle")
+        if self.resume is not None:
+            draft, self.resume = self.resume, None
+            self.take_survey(draft)
         while not b.finished():
             self._tick()
             if b.next_key() is not None:

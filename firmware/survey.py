@@ -1,37 +1,46 @@
-# tiesense firmware: the survey engine.
+# tiesense firmware: the survey on four keys and a text screen.
 #
-# Runs one compiled form (host/tiesense/instruments/*.json, sent to devices
-# on wire.topic_form) on four keys and a text screen:
-#   select_one  up/down move the cursor over the choices (wrapping), ok picks
-#   range       up/down step the value between start and end, ok takes it
-#   note        ok continues
-#   back        returns to the previous question with its answer selected;
-#               on the first question it cancels the survey
-# A required question refuses ok until it has an answer ("Answer required").
-# Nothing is preselected, so a required answer is always a deliberate press.
+# Runs any compiled form a kiosk can show (docs/forms.md) on the form engine
+# (form.py), which does the skipping, checking, repeats and the record:
+#   select_one       up/down move the cursor over the choices the form's
+#                    choice_filter offers (wrapping), ok picks and goes on
+#   select_multiple  up/down move over the choices and a "Done" row; ok on a
+#                    choice ticks or unticks it (no more than the form's cap),
+#                    ok on Done takes the ticked ones and goes on
+#   integer, decimal, range  up/down step the value (a range by its step,
+#                    a decimal by its "step" in thousandths if the form has
+#                    one, else 1; within the form's min/max), ok takes it
+#   note             ok continues; acknowledge: ok answers "OK" and goes on
+#   back             the previous question shown, with its answer selected;
+#                    on the first question it cancels the survey
+# calculate, start, end, today and deviceid questions are never shown: the
+# engine fills them. A refusal (required, constraint) shows the form's message
+# on the last line. Nothing is preselected, so every answer is a deliberate press.
 #
-# The engine is a state machine (press() per key, lines() for the screen) so
+# The survey is a state machine (press() per key, lines() for the screen) so
 # an app can keep its own loop; run() is the plain loop that calls a
 # `between` hook (the uplink's service step) while it waits for keys, and
-# gives up after `idle_ms` without a key.
+# gives up after `idle_ms` without a key. After every ok that stored an
+# answer or moved on, `on_answer(snapshot)` receives the engine's state (the
+# kiosk writes it to flash as its draft); Survey(..., draft=snapshot) resumes it.
 # The record's id and start time are fixed when the survey starts (ODK:
 # instanceID fixed when the record starts), with the boot, uptime and clock
-# quality that let the host correct a start taken before the clock was set.
+# quality that let the host correct a start taken before the clock was set;
+# a resumed survey keeps them.
+import gc
+
 import wire
 
-_TYPES = ("select_one", "range", "note")
-# Programs of compiled forms (docs/forms.md) this engine does not run yet: a form
-# that has them is refused rather than asked without its skips and checks.
-_PROGRAMS = ("relevant", "constraint", "required_if", "calculation", "choice_filter", "count")
+gc.collect()  # room to load the engine (compiled at import when run from source, as on the unix port)
+import expr  # noqa: E402
+from answer import text  # noqa: E402
+from form import Form  # noqa: E402
 
+_KEY_TYPES = ("select_one", "select_multiple", "integer", "decimal", "range", "note", "calculate", "acknowledge",
+              "start", "end", "today", "deviceid", "repeat")
+_NUMBERS = ("integer", "decimal", "range")
 
-def label(obj, lang):
-    """A label dict (or plain string) in `lang`, else English, else any."""
-    if isinstance(obj, str):
-        return obj
-    if not obj:
-        return ""
-    return obj.get(lang) or obj.get("en") or obj[sorted(obj.keys())[0]]
+label = text  # kiosk.py shows the form's title with it
 
 
 def wrap(text, width):
@@ -58,102 +67,175 @@ def wrap(text, width):
 
 
 def unsupported(form):
-    """Why this engine cannot run ``form`` (the first question of a type it lacks), or None."""
+    """Why four keys cannot run ``form`` (the first question of a type they cannot answer), or None."""
     for q in form["questions"]:
-        if q.get("type") not in _TYPES:
-            return "question '" + str(q.get("name")) + "': type " + str(q.get("type")) + " not supported"
-        for k in _PROGRAMS:
-            if k in q:
-                return "question '" + str(q.get("name")) + "': " + k + " not supported"
+        for c in [q] + (q.get("questions") or []):
+            if c.get("type") not in _KEY_TYPES:
+                return ("question '" + str(c.get("name")) + "': type " + str(c.get("type"))
+                        + " not supported on keys: compile the form --for kiosk")
     return None
 
 
 class Survey:
     """One pass through `form` on `board`. See the module comment."""
 
-    def __init__(self, form, board, lang="en"):
+    def __init__(self, form, board, lang="en", device="", on_answer=None, draft=None):
         why = unsupported(form)
         if why:
             raise ValueError(why)
         self.form = form
         self.board = board
         self.lang = lang
-        self.qs = form["questions"]
-        self.i = 0
-        self.answers = {}
+        self.on_answer = on_answer
+        if draft is None:
+            t = board.time()
+            meta = {"start": t, "today": wire.iso_utc(t)[:10], "deviceid": device,
+                    "instance": wire.new_record_id(board.urandom), "boot": board.boot,
+                    "uptime": board.uptime_s(), "clock": board.clock}
+            self.engine = Form(form, meta, lang)
+        else:
+            self.engine = Form.restore(form, draft, lang)
+        m = self.engine.meta
+        self.instance_id = m["instance"]
+        self.start = m["start"]
+        self.start_boot = m["boot"]
+        self.start_uptime = m["uptime"]
+        self.start_clock = m["clock"]
         self.msg = None
         self.done = False
         self.cancelled = False
         self.abandoned = False
-        self.instance_id = wire.new_record_id(board.urandom)
-        self.start = board.time()
-        self.start_uptime = board.uptime_s()
-        self.start_clock = board.clock
         self.end = None
         self._enter()
 
     # ------------------------------------------------------------ state
 
+    @property
+    def i(self):
+        """Index of the current question in the form (its repeat, inside one)."""
+        return self.engine.pos[0]
+
+    @property
+    def answers(self):
+        """The answers so far by question name (a repeat: its list of passes)."""
+        out = {}
+        for name, v in zip(wire.answer_fields(self.form), self.engine.record_answers()):
+            out[name] = v
+        return out
+
     def _enter(self):
-        q = self.qs[self.i]
-        a = self.answers.get(q["name"])
+        """Set the cursor from the current question's answer."""
+        cur = self.engine.current()
+        self.q = cur
         self.cursor = None
-        if q["type"] == "select_one" and a is not None:
-            for k, c in enumerate(q["choices"]):
-                if c["name"] == a:
+        self.ticked = None
+        if cur is None:
+            return
+        t = cur["type"]
+        v = cur["value"]
+        if t == "select_one":
+            self.options = self.engine.choices()
+            for k, c in enumerate(self.options):
+                if c["name"] == v:
                     self.cursor = k
-        elif q["type"] == "range":
-            self.cursor = a
+        elif t == "select_multiple":
+            self.options = self.engine.choices()
+            self.ticked = list(v or [])
+        elif t in _NUMBERS:
+            self.cursor = v
+
+    def _finish(self):
+        self.done = True
+        self.end = self.board.time()
+        self.engine.finish(self.end)
+        return "done"
 
     def press(self, key):
         """Apply one key; returns "done", "cancel" or None (still going)."""
         if self.done or self.cancelled:
             return None
-        q = self.qs[self.i]
-        t = q["type"]
+        if self.engine.done:
+            return self._finish()
         self.msg = None
         if key == "back":
-            if self.i == 0:
+            if not self.engine.back():
                 self.cancelled = True
                 return "cancel"
-            self.i -= 1
             self._enter()
         elif key in ("up", "down"):
-            if t == "select_one":
-                n = len(q["choices"])
-                if self.cursor is None:
-                    self.cursor = 0 if key == "down" else n - 1
-                else:
-                    self.cursor = (self.cursor + (1 if key == "down" else -1)) % n
-            elif t == "range":
-                lo, hi, step = q["start"], q["end"], q.get("step", 1) or 1
-                if self.cursor is None:
-                    self.cursor = lo + ((hi - lo) // step // 2) * step
-                else:
-                    v = self.cursor + (step if key == "up" else -step)
-                    if lo <= v <= hi:
-                        self.cursor = v
+            self._step(key == "up")
         elif key == "ok":
-            if t == "note":
-                value = None
-            elif self.cursor is None:
-                if q.get("required"):
-                    self.msg = "Answer required"
-                    return None
-                value = None
-            elif t == "select_one":
-                value = q["choices"][self.cursor]["name"]
+            return self._ok()
+        return None
+
+    def _step(self, up):
+        t = self.q["type"]
+        q = self.q["question"]
+        if t == "select_one" or t == "select_multiple":
+            n = len(self.options) + (1 if t == "select_multiple" else 0)  # the Done row
+            if n == 0:
+                return
+            if self.cursor is None:
+                self.cursor = n - 1 if up else 0
             else:
-                value = self.cursor
-            if t != "note":
-                self.answers[q["name"]] = value
-            if self.i + 1 < len(self.qs):
-                self.i += 1
-                self._enter()
+                self.cursor = (self.cursor + (-1 if up else 1)) % n
+            return
+        if t not in _NUMBERS:
+            return
+        if t == "range":
+            lo, hi = min(q["start"], q["end"]), max(q["start"], q["end"])
+            step = abs(q.get("step") or 1)
+        else:
+            lo, hi = q.get("min"), q.get("max")
+            step = (q.get("step") or 1000) if t == "decimal" else 1
+        if self.cursor is None:
+            if t == "range":
+                self.cursor = lo + ((hi - lo) // step // 2) * step
             else:
-                self.done = True
-                self.end = self.board.time()
-                return "done"
+                self.cursor = lo if lo is not None else (0 if hi is None or hi >= 0 else hi)
+            return
+        v = self.cursor + (step if up else -step)
+        if (lo is None or v >= lo) and (hi is None or v <= hi):
+            self.cursor = v
+
+    def _ok(self):
+        e = self.engine
+        t = self.q["type"]
+        before = e.pos
+        msg = None
+        stored = False
+        if t == "select_multiple" and self.cursor is not None and self.cursor < len(self.options):
+            name = self.options[self.cursor]["name"]
+            cap = self.q["question"].get("max_selected")
+            if name in self.ticked:
+                self.ticked.remove(name)
+            elif cap is not None and len(self.ticked) >= cap:
+                self.msg = "%d at most" % cap
+            else:
+                self.ticked.append(name)
+            return None
+        if t == "acknowledge":
+            value = "OK"
+        elif t == "select_one":
+            value = None if self.cursor is None else self.options[self.cursor]["name"]
+        elif t == "select_multiple":
+            value = self.ticked or None
+        elif t in _NUMBERS:
+            value = self.cursor
+        else:
+            value = self.q["value"]  # a note: nothing to store
+        if t != "note" and value != self.q["value"]:
+            msg = e.set(value)
+            stored = msg is None
+        if msg is None:
+            msg = e.next()
+        self.msg = msg
+        if e.done:
+            return self._finish()
+        if (stored or e.pos != before) and self.on_answer is not None:
+            self.on_answer(e.state())
+        if stored or e.pos != before:
+            self._enter()
         return None
 
     # ----------------------------------------------------------- screen
@@ -161,21 +243,50 @@ class Survey:
     def lines(self):
         b = self.board
         cols, rows = b.cols, b.rows
-        q = self.qs[self.i]
-        out = ["%d/%d" % (self.i + 1, len(self.qs))]
-        text = wrap(label(q.get("label"), self.lang), cols)
-        out.extend(text[:3])
+        cur = self.q
+        if cur is None:
+            return [""] * (rows - 1) + [self.msg or ""]
+        n = 0
+        at = 0
+        here = self.engine.pos
+        for p in self.engine.positions():
+            n += 1
+            if p == here:
+                at = n
+        head = "%d/%d" % (at, n)
+        if cur["pass"]:
+            head += " " + (cur.get("repeat") or "") + " " + "%d/%d" % (cur["pass"], cur["passes"])
+        out = [head[:cols]]
+        out.extend(wrap(cur["label"], cols)[:3])
         room = rows - len(out) - 1
-        if q["type"] == "select_one":
-            ch = q["choices"]
+        t = cur["type"]
+        q = cur["question"]
+        if t == "select_one" or t == "select_multiple":
+            items = []
+            for c in self.options:
+                tick = ""
+                if t == "select_multiple":
+                    tick = "[x]" if c["name"] in self.ticked else "[ ]"
+                items.append(tick + label(c.get("label"), self.lang))
+            if t == "select_multiple":
+                items.append("Done")
             c = self.cursor or 0
-            first = max(0, min(c - room // 2, len(ch) - room))
-            for k in range(first, min(len(ch), first + room)):
+            first = max(0, min(c - room // 2, len(items) - room))
+            for k in range(first, min(len(items), first + room)):
                 mark = "> " if k == self.cursor else "  "
-                out.append((mark + label(ch[k].get("label"), self.lang))[:cols])
-        elif q["type"] == "range":
-            v = "?" if self.cursor is None else str(self.cursor)
-            out.append(("%d [ %s ] %d" % (q["start"], v, q["end"]))[:cols])
+                out.append((mark + items[k])[:cols])
+        elif t in _NUMBERS:
+            v = "?" if self.cursor is None else (expr.fmt(self.cursor) if t == "decimal" else str(self.cursor))
+            lo, hi = (q["start"], q["end"]) if t == "range" else (q.get("min"), q.get("max"))
+            if t == "decimal":
+                lo = None if lo is None else expr.fmt(lo)
+                hi = None if hi is None else expr.fmt(hi)
+            if lo is not None and hi is not None:
+                out.append(("%s [ %s ] %s" % (lo, v, hi))[:cols])
+            else:
+                out.append(("[ %s ]" % v)[:cols])
+        elif t == "acknowledge":
+            out.append("> OK")
         while len(out) < rows - 1:
             out.append("")
         out.append(self.msg or "up/dn ok back")
@@ -190,6 +301,9 @@ class Survey:
         `idle_ms` without a key: `abandoned` says which).
         """
         b = self.board
+        if self.engine.done:  # nothing to show: the form is all calculates and metadata
+            self._finish()
+            return self.answers
         b.show(self.lines())
         last = b.ticks_ms()
         while True:
@@ -213,7 +327,6 @@ class Survey:
     def record(self):
         """The finished survey as a version 2 wire record, unsigned and without seq (log.append adds both)."""
         end = self.end if self.end is not None else self.start
-        a = self.answers
         return wire.make_record_v2(self.form["id"], self.form["version"], self.start, max(0, end - self.start),
-                                   self.board.boot, self.start_uptime, self.start_clock,
-                                   [a.get(n) for n in wire.answer_fields(self.form)], self.instance_id)
+                                   self.start_boot, self.start_uptime, self.start_clock,
+                                   self.engine.record_answers(), self.instance_id)

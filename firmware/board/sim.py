@@ -29,10 +29,16 @@
 # command can set it.
 import json
 import sys
+from array import array
 
 from board.base import KEYS, Board as _Base
 
 _AUTO_GAP_MS = 120
+# A script step as one integer (the list JSON gives would hold ~60 bytes a step of the
+# heap the firmware under test has to itself on a device): a key's index in KEYS, or:
+_PRESENCE = 4
+_EXIT = 5
+_WAIT = 8  # and up: a pause of (step - _WAIT) ms
 _RTC_RESET = 1609459200  # 2021-01-01T00:00:00Z, where the rp2 RTC starts at every boot
 
 
@@ -43,19 +49,26 @@ class Board(_Base):
 
     def __init__(self, cfg):
         _Base.__init__(self, cfg)
-        self._script = []
+        self._script = array("l")
         self._i = 0
         self._wait_until = None
         self._exit = False
         path = cfg.get("sim_script")
         if path:
             with open(path) as f:
-                self._script = json.load(f)
-            for step in self._script:
+                steps = json.load(f)
+            for step in steps:
                 if not step or step[0] not in ("wait_ms", "presence", "key", "exit"):
                     raise ValueError("sim script: unknown step " + repr(step))
                 if step[0] == "key" and step[1] not in KEYS:
                     raise ValueError("sim script: unknown key " + repr(step[1]))
+                if step[0] == "key":
+                    self._script.append(KEYS.index(step[1]))
+                elif step[0] == "wait_ms":
+                    self._script.append(_WAIT + step[1])
+                else:
+                    self._script.append(_PRESENCE if step[0] == "presence" else _EXIT)
+            steps = None
         screen = cfg.get("sim_screen") or "21x8"
         self.cols, self.rows = [int(n) for n in screen.split("x")]
         self._live = None
@@ -116,21 +129,20 @@ class Board(_Base):
             self._poll_live()
         while self._i < len(self._script):
             step = self._script[self._i]
-            kind = step[0]
-            if kind == "wait_ms":
+            if step >= _WAIT:
                 if self._wait_until is None:
-                    self._wait_until = self.ticks_add(now, step[1])
+                    self._wait_until = self.ticks_add(now, step - _WAIT)
                 if self.ticks_diff(self._wait_until, now) > 0:
                     break
                 self._wait_until = None
-            elif kind == "presence":
+            elif step == _PRESENCE:
                 self.push_presence()
-            elif kind == "key":
+            elif step == _EXIT:
+                self._exit = True
+            else:
                 if len(self._keys) >= 8:
                     break  # let the app catch up; the script waits
-                self.push_key(step[1])
-            elif kind == "exit":
-                self._exit = True
+                self.push_key(KEYS[step])
             self._i += 1
         if self._auto_ms and self.ticks_diff(now, self._next_auto) >= 0:
             if self._mode == "survey":

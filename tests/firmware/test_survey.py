@@ -1,5 +1,8 @@
-# The survey engine (firmware/survey.py) on the real tp_visit form with
-# scripted keys: straight answers, required answers, back, cancel, idle.
+# The survey on keys (firmware/survey.py, on the form engine firmware/form.py)
+# with scripted keys: the real tp_visit form (straight answers, required
+# answers, back, cancel, idle), and the compiled form of docs/forms.md (skip
+# logic, a capped select_multiple with its Done row, a repeat per partner,
+# integer stepping, constraint messages, the draft hook and resuming a draft).
 import json
 
 import wire
@@ -20,6 +23,7 @@ class KeyBoard(Board):
             self.push_key(k)
         self.screens = []
         self.t = 1795500000  # 2026-11-24T...
+        self.boot = 4
 
     def show(self, lines):
         self.screens.append(lines)
@@ -100,7 +104,7 @@ def test_optional_question_may_be_skipped():
 
 def test_record_is_valid():
     s, a, b = answers_for(["down", "ok", "down", "ok", "up", "ok"])
-    b.boot = 4
+    b.boot = 5  # the record keeps the boot its survey started in (its uptime counts from that boot)
     r = s.record()
     check_eq(r[0], 0, "seq is set by the log")
     wire.check_record_v2([1] + r[1:] + [""])
@@ -156,15 +160,136 @@ def test_unsupported_type_refused():
         raise AssertionError("text question accepted")
 
 
-def test_compiled_programs_refused_until_the_engine_runs_them():
-    q = {"name": "s", "type": "select_one", "label": "x", "choices": [{"name": "a", "label": "A"}],
-         "relevant": ["$", 0, "'", "a", "="]}
+# The compiled form docs/forms.md shows (tests/test_xlsform_docs.py checks it against the compiler).
+DOCS = {"format": 1, "id": "example", "version": "2026113001", "target": "kiosk",
+        "title": {"en": "Example"}, "languages": ["en", "ko"],
+        "questions": [
+            {"name": "consent", "type": "select_one", "required": True, "appearance": "quick",
+             "label": {"en": "Take part in a short survey?"},
+             "choices": [{"name": "yes", "label": {"en": "Yes"}}, {"name": "no", "label": {"en": "No"}}]},
+            {"name": "partners", "type": "select_multiple", "required": True,
+             "label": {"en": "Whom did you work with?"},
+             "relevant": ["$", 0, "'", "yes", "="],
+             "constraint": [".", "cnt", 2000, "<="], "constraint_message": {"en": "Two at most"},
+             "max_selected": 2,
+             "choices": [{"name": "p1", "label": {"en": "Hanbit Tech"}}, {"name": "p2", "label": {"en": "Daegu TP"}},
+                         {"name": "p3", "label": {"en": "Gumi Parts"}}]},
+            {"name": "each", "type": "repeat", "label": {"en": "Partner"},
+             "count": ["$", 1, "cnt"], "max": 2,
+             "questions": [
+                 {"name": "partner", "type": "calculate", "required": False,
+                  "calculation": ["$", 1, "pos", 1000, "-", "at"]},
+                 {"name": "since", "type": "integer", "required": True,
+                  "label": {"en": "Since which year with ${partner}?"},
+                  "constraint": [".", "i", 1950000, ">=", ".", "i", 2100000, "<=", "and"],
+                  "min": 1950, "max": 2100}]},
+            {"name": "hours", "type": "decimal", "required": False, "label": {"en": "Hours"}, "decimals": 3,
+             "constraint": [".", 0, ">=", ".", 2000, "<=", "and"], "min": 0, "max": 2000},
+            {"name": "fin", "type": "acknowledge", "required": True, "label": {"en": "Thanks: press OK"}}]}
+
+
+def docs_survey(keys, **kw):
+    b = KeyBoard(keys)
+    s = Survey(DOCS, b, "en", **kw)
+    return s, s.run(2000), b
+
+
+def test_skip_logic_on_keys():
+    s, a, _ = docs_survey(["down", "down", "ok", "ok", "ok"])  # consent: no; hours skipped; OK
+    check_eq(a, {"consent": "no", "partners": None, "each": [], "hours": None, "fin": "OK"})
+
+
+def test_select_multiple_ticks_with_a_cap_and_a_done_row():
+    b = KeyBoard()
+    s = Survey(DOCS, b, "en")
+    s.press("down")
+    s.press("ok")
+    check_eq(s.q["name"], "partners")
+    s.press("ok")  # nothing under the cursor yet: Done with nothing ticked
+    check_eq(s.msg, "Answer required")
+    for k in ("down", "ok", "down", "ok", "down", "ok"):  # tick p1, p2, then p3 over the cap
+        s.press(k)
+    check_eq(s.msg, "2 at most")
+    check_eq(s.ticked, ["p1", "p2"])
+    lines = s.lines()
+    assert "> [ ]Gumi Parts" in lines and "  [x]Hanbit Tech" in lines, lines
+    s.press("down")
+    check_eq(s.lines()[-2], "> Done")
+    s.press("ok")
+    check_eq(s.q["name"], "since")
+    check_eq(s.engine.record_answers()[1], ["p1", "p2"])
+
+
+def test_a_repeat_pass_per_partner_with_the_partner_in_the_label_and_stepping():
+    keys = ["down", "ok",  # consent yes
+            "down", "ok", "down", "down", "ok", "down", "ok",  # partners p1, p3, then Done
+            "up", "ok",  # since, pass 1: first step lands on the minimum, 1950
+            "up", "up", "ok",  # pass 2: 1950, 1951
+            "ok",  # hours: optional, left empty
+            "ok"]  # acknowledge
+    s, a, b = docs_survey(keys)
+    check_eq(a["partners"], ["p1", "p3"])
+    check_eq(a["each"], [["p1", 1950], ["p3", 1951]])
+    check_eq(a["fin"], "OK")
+    shown = ["\n".join(x) for x in b.screens]
+    assert any("Since which year with p3?" in x.replace("\n", " ") and "Partner 2/2" in x for x in shown), shown
+
+
+def test_decimal_steps_by_one_within_its_bounds():
+    s, a, _ = docs_survey(["down", "down", "ok", "down", "up", "up", "up", "down", "ok", "ok"])
+    check_eq(a["hours"], 1000)  # 0, 1, 2, (3 refused: max 2), back down to 1
+
+
+def test_back_out_of_a_repeat_and_cancel():
+    b = KeyBoard()
+    s = Survey(DOCS, b, "en")
+    for k in ("down", "ok", "down", "ok", "up", "ok"):
+        s.press(k)
+    check_eq(s.q["name"], "since")
+    s.press("back")
+    check_eq(s.q["name"], "partners")
+    check_eq(s.ticked, ["p1"])
+    s.press("back")
+    check_eq(s.q["name"], "consent")
+    check_eq(s.cursor, 0)
+    check_eq(s.press("back"), "cancel")
+
+
+def test_each_answer_reaches_the_draft_hook_and_a_draft_resumes():
+    drafts = []
+    b = KeyBoard()
+    s = Survey(DOCS, b, "en", device="kiosk-07", on_answer=drafts.append)
+    for k in ("down", "ok", "down", "ok", "up", "ok"):
+        s.press(k)
+    check_eq(len(drafts), 2)  # consent, partners (the ticks are not answers yet)
+    assert len(drafts[-1]) < 300, drafts[-1]
+    # the power goes: a new board, the survey resumed from the last draft
+    b2 = KeyBoard(["up", "ok", "ok", "ok"])
+    b2.t += 600
+    r = Survey(DOCS, b2, "en", draft=drafts[-1])
+    check_eq(r.instance_id, s.instance_id)
+    check_eq(r.q["name"], "since")
+    a = r.run(2000)
+    check_eq(a["each"], [["p1", 1950]])
+    rec = r.record()
+    check_eq(rec[4], b.t)  # the start of the interview, not of the resumed part
+    check_eq(rec[5], 600)
+    check_eq(rec[1], s.instance_id)
+
+
+def test_a_draft_of_another_form_version_is_refused():
+    drafts = []
+    s = Survey(DOCS, KeyBoard(), "en", on_answer=drafts.append)
+    s.press("down")
+    s.press("ok")
+    other = dict(DOCS)
+    other["version"] = "2026120101"
+    e = None
     try:
-        Survey({"id": "f", "version": "1", "questions": [q]}, KeyBoard())
-    except ValueError as e:
-        assert "relevant" in str(e)
-    else:
-        raise AssertionError("a question with a relevant program was accepted")
+        Survey(other, KeyBoard(), "en", draft=drafts[0])
+    except ValueError as x:
+        e = x
+    assert e is not None and "discard the draft" in str(e), e
 
 
 def test_wrap():
