@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from tiesense import cli, wire
-from tiesense.estimates import LiveTies, interview_reports, recompute
+from tiesense.estimates import LiveTies, interview_reports, recompute, recompute_measures
 from tiesense.ingest import IngestCore, Message
 from tiesense.store import Store
 from tiesense.ties.estimators import reconcile_dyads, survey_composite
@@ -26,14 +26,16 @@ REPORTS = [
 ]
 
 
-def expected_composite():
-    """The composite of each of REPORTS, computed here from the raw answers (2026 interviews)."""
+def expected_composite(method="anchors"):
+    """The composite of each of REPORTS, computed here from the raw answers (2026 interviews), standardised
+    against the ends of fi_partner's scales (frequency a range 1-6, closeness 1-5) as recompute does."""
     return survey_composite(
         np.array([r[3] for r in REPORTS], float),
         np.array([np.nan if r[4] is None else 2026 - r[4] for r in REPORTS], float),
         np.array([r[5] for r in REPORTS], float),
         np.array([len(r[2]) for r in REPORTS], float),
-        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float))
+        np.array([{"mutual": 1.0, None: np.nan}.get(r[6], 0.0) for r in REPORTS], float),
+        method=method, anchors={"frequency": (1, 6), "closeness": (1, 5)})
 
 
 def interview_record(i, rep, device="handheld-01"):
@@ -182,7 +184,8 @@ def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(stor
     orgs, clusters = recompute_measures(store, n_replicates=100, seed=3)
     assert (orgs, clusters) == (4, 1)
     got = {(r["org"], r["measure"]): r for r in store.org_measures()}
-    assert {m for _, m in got} == set(ORG_MEASURES) and {o for o, _ in got} == {11, 12, 13, 14}
+    assert {m for _, m in got} == set(ORG_MEASURES) | {"responded"} and {o for o, _ in got} == {11, 12, 13, 14}
+    assert all(got[(o, "responded")]["value"] == 1.0 for o in (11, 12, 13, 14))
     # The same graph built here by hand: codes 11..14 -> 0..3, composite reconciled by mean.
     codes = [11, 12, 13, 14]
     resp = np.array([codes.index(r[0]) for r in REPORTS])
@@ -197,9 +200,96 @@ def test_node_and_cluster_measures_come_from_the_reconciled_composite_graph(stor
         for i, code in enumerate(codes):
             assert abs(got[(code, name)]["value"] - values[i]) < 1e-9, (name, code)
     for (code, name), row in got.items():
-        if name != "betweenness":
+        if name not in ("betweenness", "responded"):
             assert row["low"] <= row["high"]
     assert got[(12, "degree")]["value"] == 2  # tied to 11 (reported by both) and to 14
     (cluster,) = store.cluster_measures()
     assert cluster["measure"] == "degree_centralization"
     assert abs(cluster["value"] - structure.degree_centralization(g)) < 1e-12 and cluster["low"] <= cluster["high"]
+
+
+def test_organisations_that_never_answered_are_flagged_as_non_respondents(store):
+    # 15 is named by 11 and 12 but never interviewed: its measures exist, built from their reports only
+    store_interviews(store, REPORTS + [(11, 15, ["traded"], 3, 2020, 3, None, "2026-11-02T10:00:00Z"),
+                                       (12, 15, ["support"], 2, 2021, 2, None, "2026-11-03T10:00:00Z")])
+    recompute_measures(store, n_replicates=20, seed=1)
+    got = {(r["org"], r["measure"]): r["value"] for r in store.org_measures()}
+    assert got[(15, "responded")] == 0.0 and got[(15, "degree")] == 2
+    assert [got[(o, "responded")] for o in (11, 12, 13, 14)] == [1.0] * 4
+
+
+def test_anchored_composites_compare_across_waves(store):
+    # the same report scores the same however strong the other ties of its wave are; min-max would not
+    from tiesense.estimates import composite
+
+    one = (21, 22, ["traded"], 3, 2020, 3, None, "2026-10-01T10:00:00Z")
+    store_interviews(store, [one, (23, 24, ["traded"], 1, 2026, 1, None, "2026-10-01T11:00:00Z")])
+    weak_wave = composite(interview_reports(store))[0]
+    minmax_weak = composite(interview_reports(store), method="minmax")[0]
+    store_interviews(store, [(25, 26, ["traded", "knowledge", "people"], 6, 2000, 5, "mutual",
+                              "2026-10-02T10:00:00Z")], device="handheld-02")
+    r = interview_reports(store)
+    assert composite(r)[0] == weak_wave
+    assert composite(r, method="minmax")[0] != minmax_weak
+
+
+def test_recompute_weights_change_the_composite(store):
+    store_interviews(store, REPORTS)
+    recompute(store, n_replicates=20)
+    default = {(r["u"], r["v"]): r["value"] for r in store.estimates("composite")}
+    recompute(store, n_replicates=20, weights={"closeness": 1.0})
+    only_closeness = {(r["u"], r["v"]): r["value"] for r in store.estimates("composite")}
+    assert only_closeness[(13, 14)] == 1.0  # closeness 5 of 1-5 alone
+    assert only_closeness != default
+
+
+def visit_message(device, visits, version):
+    """Visits on the shipped XLSForm visit instrument: (visitor roster code, end time)."""
+    records = [wire.make_record(device, i + 1, "tp_visit", version, end, end,
+                                {"wave": "1", "facility": "shared_lab", "visitor_org": str(org), "purpose": "event",
+                                 "met": ["nobody"], "new_contact": "no", "satisfaction": "4"},
+                                wire.new_instance_id(os.urandom)) for i, (org, end) in enumerate(visits)]
+    return Message(wire.topic_records(device), wire.encode_batch(device, records), 1_795_000_000.0)
+
+
+def test_kiosk_check_ins_give_copresence_and_its_significance(tmp_path):
+    from tiesense.estimates import recompute_copresence
+    from tiesense.forms import FormRegistry, builtin_forms
+    from tiesense.xlsform.instruments import compile_instrument
+
+    visit = compile_instrument("tp_visit").form
+    core = IngestCore(forms=FormRegistry(builtin_forms() + [visit]))
+    together = [f"2026-10-{d:02d}T10:{m:02d}:00Z" for d in range(1, 11) for m in (5,)]
+    visits = [(101, t) for t in together] + [(102, t.replace(":05:", ":40:")) for t in together]  # same hour
+    visits += [(103, f"2026-10-{d:02d}T15:00:00Z") for d in range(1, 11)]  # alone, every afternoon
+    visits += [(101, "2026-10-20T09:00:00Z"), (103, "2026-10-20T09:30:00Z")]  # once together
+    with Store(tmp_path / "park.db") as store:
+        report = core.process(store, [visit_message("kiosk-01", visits, visit["version"])])
+        assert report.stored == len(visits)
+        assert recompute_copresence(store) == 2
+        got = {(r["u"], r["v"]): r for r in store.estimates("copresence")}
+    assert set(got) == {(101, 102), (101, 103)}
+    assert got[(101, 102)]["observations"] == 10 and got[(101, 102)]["confirmed"] == 1
+    assert got[(101, 103)]["observations"] == 1 and got[(101, 103)]["confirmed"] == 0  # chance
+    assert got[(101, 102)]["value"] == 10.0  # Newman: 10 events of two, 1/(2-1) each
+
+
+def test_cli_recompute_takes_weights_and_says_what_it_used(tmp_path):
+    db_path = tmp_path / "host.db"
+    with Store(db_path) as store:
+        store_interviews(store, REPORTS)
+    runner = CliRunner()
+    out = runner.invoke(cli.main, ["ties", "recompute", "--db", str(db_path), "--replicates", "20",
+                                   "--weight", "closeness=1", "--weight", "trust=0"])
+    assert out.exit_code == 0, out.output
+    assert "closeness 1, " in out.output and "trust 0;" in out.output and "standardised: anchors" in out.output
+    from tiesense.ties.estimators import DEFAULT_WEIGHTS
+
+    with Store(db_path) as store:
+        by_cli = {(r["u"], r["v"]): r["value"] for r in store.estimates("composite")}
+        recompute(store, n_replicates=20, weights=dict(DEFAULT_WEIGHTS, closeness=1.0, trust=0.0))
+        assert by_cli == {(r["u"], r["v"]): r["value"] for r in store.estimates("composite")}
+        recompute(store, n_replicates=20)
+        assert by_cli != {(r["u"], r["v"]): r["value"] for r in store.estimates("composite")}
+    bad = runner.invoke(cli.main, ["ties", "recompute", "--db", str(db_path), "--weight", "warmth=1"])
+    assert bad.exit_code == 2 and "not a component" in bad.output and "closeness" in bad.output

@@ -422,20 +422,45 @@ def ties():
               help="How the two sides' reports of a tie are reconciled.")
 @click.option("--replicates", default=500, show_default=True, help="Bootstrap replicates over respondents.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (same seed, same intervals).")
-def ties_recompute(db_path, mode, replicates, seed):
-    """Recompute the survey-composite estimate of every dyad and the node and cluster measures, with bootstrap intervals."""
-    from .estimates import recompute, recompute_measures
+@click.option("--weight", "weight_args", multiple=True, metavar="COMPONENT=W",
+              help="A composite weight, e.g. --weight closeness=0.4 (repeat; components not named keep their default).")
+@click.option("--standardise", "method", type=click.Choice(["anchors", "minmax", "zscore"]), default="anchors",
+              show_default=True, help="anchors: each scale's ends (values compare across waves); minmax/zscore: the sample's.")
+@click.option("--window-hours", default=1.0, show_default=True,
+              help="Co-presence: check-ins at one kiosk within this many hours are one event.")
+def ties_recompute(db_path, mode, replicates, seed, weight_args, method, window_hours):
+    """Recompute the survey-composite estimate of every dyad, co-presence from kiosk check-ins, and the node and
+    cluster measures, with bootstrap intervals."""
+    from .estimates import recompute, recompute_copresence, recompute_measures
+    from .ties.estimators import COMPONENTS, DEFAULT_WEIGHTS
 
+    weights = dict(DEFAULT_WEIGHTS)
+    for arg in weight_args:
+        name, _, value = arg.partition("=")
+        if name not in COMPONENTS:
+            raise click.BadParameter(f"'{name}' is not a component; components: {', '.join(COMPONENTS)}",
+                                     param_hint="--weight")
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"'{arg}': the weight must be a number, e.g. {name}=0.3",
+                                     param_hint="--weight") from None
+        if weights[name] < 0:
+            raise click.BadParameter(f"'{arg}': weights are not negative", param_hint="--weight")
     with _open_store(db_path) as store:
-        n = recompute(store, mode=mode, n_replicates=replicates, seed=seed)
+        n = recompute(store, mode=mode, n_replicates=replicates, seed=seed, weights=weights, method=method)
         click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
-        orgs, _ = recompute_measures(store, mode=mode, n_replicates=replicates, seed=seed)
+        click.echo("  weights: " + ", ".join(f"{k} {weights[k]:g}" for k in COMPONENTS) + f"; standardised: {method}")
+        pairs = recompute_copresence(store, window_hours=window_hours)
+        click.echo(f"{pairs} co-present pairs (copresence, {window_hours:g} h events at each kiosk)")
+        orgs, _ = recompute_measures(store, mode=mode, n_replicates=replicates, seed=seed, weights=weights,
+                                     method=method)
         click.echo(f"{orgs} organisations measured (org_measures, cluster_measures)")
 
 
 @ties.command("show")
 @click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--estimator", type=click.Choice(["composite", "decayed_rate"]), default=None,
+@click.option("--estimator", type=click.Choice(["composite", "decayed_rate", "copresence"]), default=None,
               help="Only this estimator (default: all).")
 @click.option("--limit", default=20, show_default=True, help="Rows to print, strongest first.")
 def ties_show(db_path, estimator, limit):
@@ -449,8 +474,10 @@ def ties_show(db_path, estimator, limit):
                                    "ingest; run 'tiesense ties recompute' for the composite")
     click.echo(f"{'u':>7} {'v':>7}  {'estimator':<13} {'value':>9}  {'interval':<21} {'obs':>4}")
     for r in rows[:limit]:
+        interval = f"[{r['low']:.4f}, {r['high']:.4f}]" if r["low"] is not None else (
+            "significant" if r["confirmed"] else "chance")
         click.echo(f"{r['u']:>7} {r['v']:>7}  {r['estimator']:<13} {r['value']:>9.4f}  "
-                   f"[{r['low']:.4f}, {r['high']:.4f}]{'':<3} {r['observations']:>4}")
+                   f"{interval:<21}{'':<3} {r['observations']:>4}")
 
 
 @main.command()

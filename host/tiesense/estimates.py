@@ -36,17 +36,27 @@ import numpy as np
 
 from . import wire
 from .store import Store
+from .store import rows as _rows
 from .ties import structure
 from .ties.cluster import hub_dependence
 from .ties.decay import DecayTable
 from .ties.graph import Graph
-from .ties.estimators import TIE_TYPES, reconcile_dyads, survey_composite
+from .ties.estimators import DEFAULT_ANCHORS, reconcile_dyads, survey_composite
 from .ties.uncertainty import bootstrap_respondents, decayed_rate_interval, dyad_intervals
 
-INTERVIEW_FORM = "fi_partner"
+#: The interview instruments whose tie reports feed the estimators: the firm-interaction
+#: interview (one record per respondent, a pass per partner) and its one-record-per-partner predecessor.
+INTERVIEW_FORMS = ("fi_interview", "fi_partner")
+INTERVIEW_FORM = "fi_partner"  # the older instrument, kept readable
 DAY = 86400.0
 DEFAULT_HALF_LIFE_DAYS = 180.0
+#: Reciprocity of a report: fi_partner asked it; fi_interview asks which way knowledge flows
+#: (both ways is mutual), and where that went unanswered, who started the tie (both is mutual).
 RECIPROCITY = {"mutual": 1.0, "we": 0.0, "they": 0.0}
+FLOW_RECIPROCITY = {"both_ways": 1.0, "to_us": 0.0, "to_them": 0.0, "little": 0.0}
+INITIATED_RECIPROCITY = {"both": 1.0, "we": 0.0, "they": 0.0}
+#: Components whose scale a form sets (a range's start and end, or numbered choices).
+SCALED = ("frequency", "closeness", "trust")
 
 
 def _days(iso: str) -> float:
@@ -58,44 +68,108 @@ def _now_iso() -> str:
     return wire.iso_utc(time.time())
 
 
-_COLUMNS = ("respondent", "partner", "frequency", "duration", "closeness", "multiplexity", "reciprocity", "day")
+def _questions(qs: list) -> Iterable[dict]:
+    for q in qs:
+        yield q
+        yield from _questions(q.get("questions") or [])
 
 
-def _reports(rows: Iterable[tuple[str | dict, str]]) -> dict[str, np.ndarray]:
-    cols: dict[str, list] = {k: [] for k in _COLUMNS}
-    for answers, end in rows:
-        a = answers if isinstance(answers, dict) else json.loads(answers)
-        if a.get("respondent_org") == a.get("partner_org"):
-            continue  # a self-report names no tie
-        year = int(end[:4])
-        cols["respondent"].append(a["respondent_org"])
-        cols["partner"].append(a["partner_org"])
-        cols["frequency"].append(a.get("frequency", np.nan))
-        since = a.get("since_year")
-        cols["duration"].append(max(0, year - since) if isinstance(since, int) else np.nan)
-        cols["closeness"].append(a.get("closeness", np.nan))
-        cols["multiplexity"].append(len({t for t in a.get("tie_types") or [] if t in TIE_TYPES}))
-        cols["reciprocity"].append(RECIPROCITY.get(a.get("reciprocity"), np.nan))
-        cols["day"].append(_days(end))
-    out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
-    out["respondent"] = out["respondent"].astype(np.int64)
-    out["partner"] = out["partner"].astype(np.int64)
+def scale_ends(form: dict | None) -> dict[str, tuple[float, float]]:
+    """The ends of ``form``'s scales for :data:`SCALED` components, by question name: a range's start
+    and end, or a select_one's smallest and largest numbered choice (``"1"`` ... ``"5"``).
+
+    Examples
+    --------
+    >>> scale_ends({"questions": [{"name": "closeness", "type": "range", "start": 1, "end": 7},
+    ...     {"name": "trust", "type": "select_one", "choices": [{"name": n} for n in ("1", "2", "3", "dont_know")]}]})
+    {'closeness': (1.0, 7.0), 'trust': (1.0, 3.0)}
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for q in _questions((form or {}).get("questions") or []):
+        name = q.get("name")
+        if name not in SCALED:
+            continue
+        if q.get("type") == "range":
+            lo, hi = float(q.get("start", 1)), float(q.get("end", 10))
+        elif q.get("type") == "select_one":
+            nums = [int(c["name"]) for c in q.get("choices") or []
+                    if isinstance(c, dict) and str(c.get("name", "")).lstrip("-").isdigit()]
+            if not nums:
+                continue
+            lo, hi = float(min(nums)), float(max(nums))
+        else:
+            continue
+        if hi > lo:
+            out[name] = (lo, hi)
     return out
 
 
-def interview_reports(store: Store) -> dict[str, np.ndarray]:
-    """Every ``fi_partner`` report as parallel arrays, in time order.
+_COLUMNS = ("respondent", "partner", "frequency", "duration", "closeness", "trust", "multiplexity", "reciprocity",
+            "day")
+
+
+def _num(x) -> float:
+    return float(x) if isinstance(x, (int, float)) else np.nan
+
+
+def _reports(rows: list[tuple], forms: dict[tuple[str, str], dict]) -> dict[str, np.ndarray]:
+    """Tie reports (:data:`tiesense.store.rows.TIE_FIELDS` tuples) as parallel arrays, with per-row anchors."""
+    cols: dict[str, list] = {k: [] for k in _COLUMNS}
+    ends = {key: scale_ends(form) for key, form in forms.items()}
+    lo: dict[str, list] = {k: [] for k in SCALED}
+    hi: dict[str, list] = {k: [] for k in SCALED}
+    for (resp, partner, freq, since, close, trust, mult, recip, flow, initiated, end, form, version) in rows:
+        cols["respondent"].append(resp)
+        cols["partner"].append(partner)
+        cols["frequency"].append(_num(freq))
+        cols["duration"].append(max(0, int(end[:4]) - since) if isinstance(since, int) else np.nan)
+        cols["closeness"].append(_num(close))
+        cols["trust"].append(_num(trust))
+        cols["multiplexity"].append(_num(mult))
+        r = RECIPROCITY.get(recip, FLOW_RECIPROCITY.get(flow, INITIATED_RECIPROCITY.get(initiated, np.nan)))
+        cols["reciprocity"].append(r)
+        cols["day"].append(_days(end))
+        scale = ends.get((form, version), {})
+        for k in SCALED:
+            a, b = scale.get(k, DEFAULT_ANCHORS[k])
+            lo[k].append(a)
+            hi[k].append(b)
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}
+    out["respondent"] = out["respondent"].astype(np.int64)
+    out["partner"] = out["partner"].astype(np.int64)
+    out["anchors"] = {k: (np.asarray(lo[k], dtype=np.float64), np.asarray(hi[k], dtype=np.float64)) for k in SCALED}
+    return out
+
+
+def _read_reports(conn, instance_ids=None) -> dict[str, np.ndarray]:
+    got = _rows.ties_reported(conn, instance_ids)
+    return _reports(got, _rows.forms_of(conn, {(r[-2], r[-1]) for r in got}))
+
+
+def interview_reports(store: Store, instance_ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Every tie report between two roster organisations (of ``instance_ids``' records, else all) as
+    parallel arrays, in time order, from the ``tie_reports`` rows of both interview instruments.
 
     Keys: respondent, partner (roster codes), frequency, duration (years since
-    ``since_year`` at the interview), closeness, multiplexity (number of tie
-    types), reciprocity (1 mutual, 0 one-sided, NaN unanswered), day (days
-    since the epoch at the end of the interview). A self-report is skipped.
+    ``since_year`` at the interview), closeness, trust, multiplexity (number of
+    tie types), reciprocity (1 mutual, 0 one-sided, NaN unanswered), day (days
+    since the epoch at the end of the interview: when it was answered, not
+    when the host received it), and ``anchors``: per-row ``(lo, hi)`` of each
+    :data:`SCALED` component from the form it was answered on. A self-report
+    and a partner not on the roster are left out.
     """
-    return _reports(store.interview_answers(INTERVIEW_FORM))
+    return store.read(_read_reports, instance_ids)
+
+
+def composite(r: dict[str, np.ndarray], *, weights: dict | None = None, method: str = "anchors") -> np.ndarray:
+    """The survey composite of each report of :func:`interview_reports` (``method``: anchors, minmax, zscore)."""
+    return survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"], r["reciprocity"],
+                            r["trust"], weights=weights, method=method,
+                            anchors=r["anchors"] if method == "anchors" else None)
 
 
 def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
-              seed: int = 0, weights: dict | None = None) -> int:
+              seed: int = 0, weights: dict | None = None, method: str = "anchors") -> int:
     """Recompute the ``composite`` estimate of every dyad from the stored interviews; return the number of dyads.
 
     Replaces every ``composite`` row of ``tie_estimates`` in one transaction.
@@ -106,12 +180,12 @@ def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, leve
     mode : dyad reconciliation, one of mean, min, max, confirmed
     n_replicates, level, seed : the respondent bootstrap behind each interval
     weights : composite weights (default :data:`tiesense.ties.estimators.DEFAULT_WEIGHTS`)
+    method : standardisation: ``anchors`` (default: the scales' ends, so waves compare), minmax, zscore
     """
     r = interview_reports(store)
     rows = []
     if len(r["respondent"]):
-        value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"],
-                                 r["reciprocity"], weights=weights)
+        value = composite(r, weights=weights, method=method)
         dy = reconcile_dyads(r["respondent"], r["partner"], value, mode)
         if len(dy):
             iv = dyad_intervals(r["respondent"], r["partner"], value, mode, n_replicates=n_replicates,
@@ -124,6 +198,40 @@ def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, leve
                              "disagreement": None if np.isnan(dy.disagreement[i]) else float(dy.disagreement[i]),
                              "updated_at": stamp})
     store.replace_estimates("composite", rows)
+    return len(rows)
+
+
+def recompute_copresence(store: Store, *, window_hours: float = 1.0, alpha: float = 0.01,
+                         correction: str = "fdr") -> int:
+    """Co-presence of roster organisations from kiosk check-ins; writes the ``copresence`` estimator.
+
+    A visit (``visits``: the visitor's organisation, the kiosk as the place,
+    the visit's end) is a check-in; check-ins at one kiosk within the same
+    ``window_hours`` bin are one event (:func:`~tiesense.ties.copresence.time_bin_events`).
+    Each pair that shared an event gets a row: ``value`` the Newman weight
+    (sum of 1/(n_e - 1) over shared events), ``observations`` the events
+    shared, ``confirmed`` 1 when the pair shares more events than chance would
+    give (hypergeometric test, Tumminello et al. 2011, ``correction`` over
+    every pair of organisations that checked in, at level ``alpha``), else 0.
+    Replaces every ``copresence`` row; returns the number of pairs.
+    """
+    from .ties.copresence import copresence, time_bin_events, validate
+
+    got = store.read(_rows.checkins)
+    rows = []
+    if got:
+        codes, org = np.unique(np.array([c["org"] for c in got], dtype=np.int64), return_inverse=True)
+        _, place = np.unique(np.array([c["device"] for c in got]), return_inverse=True)
+        seconds = np.array([_days(c["end"]) * DAY for c in got])
+        event = time_bin_events(place, seconds, window_hours * 3600.0)
+        vn = validate(copresence(org.ravel(), event, len(codes)), alpha=alpha, correction=correction)
+        stamp = _now_iso()
+        for i in range(len(vn.u)):
+            rows.append({"u": int(codes[vn.u[i]]), "v": int(codes[vn.v[i]]), "estimator": "copresence",
+                         "value": float(vn.newman[i]), "low": None, "high": None,
+                         "observations": int(vn.shared[i]), "confirmed": int(bool(vn.significant[i])),
+                         "disagreement": None, "updated_at": stamp})
+    store.replace_estimates("copresence", rows)
     return len(rows)
 
 
@@ -147,7 +255,7 @@ def _node_stats(g: Graph) -> np.ndarray:
 
 
 def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 200, level: float = 0.95,
-                       seed: int = 0) -> tuple[int, int]:
+                       seed: int = 0, weights: dict | None = None, method: str = "anchors") -> tuple[int, int]:
     """Node and cluster measures on the reconciled composite graph, with bootstrap intervals.
 
     Organisations are the roster codes that appear in interviews. Per node:
@@ -167,7 +275,7 @@ def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 
         ri = np.searchsorted(codes, r["respondent"])
         pi = np.searchsorted(codes, r["partner"])
         n = len(codes)
-        value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"], r["reciprocity"])
+        value = composite(r, weights=weights, method=method)
         g = _composite_graph(ri, pi, value, n, mode)
         iv = bootstrap_respondents(
             ri, lambda rows: _node_stats(_composite_graph(ri[rows], pi[rows], value[rows], n, mode)),
@@ -185,10 +293,20 @@ def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 
         for i in range(n):
             org_rows.append({"org": int(codes[i]), "measure": "betweenness", "value": num(between[i]),
                              "low": None, "high": None, "updated_at": stamp})
+        # Non-respondents: their measures come from what others reported about them only, so say so.
+        answered = set(store.read(_respondent_codes))
+        for i in range(n):
+            org_rows.append({"org": int(codes[i]), "measure": "responded", "value": float(int(codes[i]) in answered),
+                             "low": None, "high": None, "updated_at": stamp})
         cluster_rows.append({"measure": "degree_centralization", "value": num(iv.estimate[-1]),
                              "low": num(iv.low[-1]), "high": num(iv.high[-1]), "updated_at": stamp})
     store.replace_measures(org_rows, cluster_rows)
-    return len(org_rows) // len(ORG_MEASURES) if org_rows else 0, len(cluster_rows)
+    return len(org_rows) // (len(ORG_MEASURES) + 1) if org_rows else 0, len(cluster_rows)
+
+
+def _respondent_codes(conn) -> list[int]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT respondent_org FROM respondents WHERE respondent_org "
+                                       "IS NOT NULL")]
 
 
 class LiveTies:
@@ -262,24 +380,21 @@ class LiveTies:
              "disagreement": None, "updated_at": stamp}
             for i, (u, v) in enumerate(pairs))
 
-    def _observe_answers(self, rows: Iterable[tuple[str | dict, str]]) -> set[tuple[int, int]]:
-        r = _reports(rows)
+    def observe_records(self, records: list[dict]) -> set[tuple[int, int]]:
+        """Observe the tie reports of stored interview records (dicts with ``id``); write their dyads."""
+        r = interview_reports(self.store, [rec["id"] for rec in records])
         touched = self._observe(r["respondent"], r["partner"], r["day"])
         self._write(touched)
         return touched
-
-    def observe_records(self, records: list[dict]) -> set[tuple[int, int]]:
-        """Observe stored ``fi_partner`` records (dicts with ``answers`` and ``end``); write their dyads."""
-        return self._observe_answers((rec["answers"], rec["end"]) for rec in records)
 
     def on_batch(self, report) -> None:
         """Ingest subscriber: observe the interviews this batch stored for the first time.
 
         ``report.stored_records`` holds the records the batch stored (not the
-        duplicates or conflicts), so nothing is read back from the database.
+        duplicates or conflicts); their tie reports were written in the same
+        transaction, so they are read back by record id.
         """
-        interviews = sorted((r for r in report.stored_records if r["form"] == INTERVIEW_FORM),
-                            key=lambda r: (r["end"], r["id"]))
+        interviews = [r for r in report.stored_records if r["form"] in INTERVIEW_FORMS]
         if interviews:
             self.observe_records(interviews)
 

@@ -41,6 +41,32 @@ def test_missing_component_reweights_over_present_ones():
     assert np.isnan(all_missing[1])
 
 
+def test_anchors_keep_a_ties_value_whoever_else_answered():
+    # the same answers score the same in a wave of weak ties and in a wave of strong ones
+    weak = survey_composite(frequency=[2, 1, 1], closeness=[3, 1, 2], trust=[3, 1, 1], method="anchors")
+    strong = survey_composite(frequency=[2, 6, 5], closeness=[3, 5, 5], trust=[3, 5, 4], method="anchors")
+    assert weak[0] == strong[0]
+    minmax = [survey_composite(frequency=f, closeness=c, trust=t)[0]
+              for f, c, t in (([2, 1, 1], [3, 1, 2], [3, 1, 1]), ([2, 6, 5], [3, 5, 5], [3, 5, 4]))]
+    assert minmax[0] > minmax[1]  # the sample's range decides, so waves do not compare
+    # by hand: frequency 2 of 1..6 is 0.2, closeness 3 of 1..5 is 0.5, trust 3 is 0.5
+    w = estimators.DEFAULT_WEIGHTS
+    want = (w["frequency"] * 0.2 + w["closeness"] * 0.5 + w["trust"] * 0.5) / (w["frequency"] + w["closeness"] + w["trust"])
+    assert weak[0] == pytest.approx(want)
+    # per-row anchors: a 1-7 closeness scale of an adapted form next to the shipped 1-5
+    got = standardise([4.0, 4.0], "anchors", (np.array([1.0, 1.0]), np.array([7.0, 5.0])))
+    assert got.tolist() == [0.5, 0.75]
+    assert standardise([0.0, 9.0], "anchors", (1.0, 5.0)).tolist() == [0.0, 1.0]  # clipped at the ends
+
+
+def test_closeness_and_trust_are_separate_inputs():
+    close_not_trusted = survey_composite(closeness=[5], trust=[1], method="anchors")[0]
+    trusted_not_close = survey_composite(closeness=[1], trust=[5], method="anchors")[0]
+    w = estimators.DEFAULT_WEIGHTS
+    assert close_not_trusted == pytest.approx(w["closeness"] / (w["closeness"] + w["trust"]))
+    assert trusted_not_close == pytest.approx(w["trust"] / (w["closeness"] + w["trust"]))
+
+
 def test_zscore_centres_each_component():
     z = standardise([2.0, 4.0, 6.0, NAN], "zscore")
     assert np.nanmean(z) == pytest.approx(0.0)
@@ -57,7 +83,7 @@ def test_multiplexity_counts_distinct_types_and_rejects_unknown():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="unknown weight"):
-        survey_composite(frequency=[1, 2], weights={"trust": 1.0})
+        survey_composite(frequency=[1, 2], weights={"warmth": 1.0})
     with pytest.raises(ValueError, match="rows"):
         survey_composite(frequency=[1, 2], closeness=[1])
     with pytest.raises(ValueError, match="no component"):

@@ -56,7 +56,8 @@ from typing import Any, Callable, Iterable
 from .. import wire
 from .connection import dicts
 
-__all__ = ["TABLES", "COLUMNS", "FLATTENERS", "code", "flatten", "write", "backfill", "sync_ends", "rows", "checkins", "tie_changes"]
+__all__ = ["TABLES", "COLUMNS", "FLATTENERS", "code", "flatten", "write", "backfill", "sync_ends", "rows", "checkins",
+           "tie_changes", "ties_reported", "forms_of"]
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,30 @@ def rows(conn: sqlite3.Connection, table: str, form: str | None = None, wave: st
     order = {"tie_reports": ', "pass"', "alter_pairs": ", pass_a, pass_b"}.get(table, "")
     return dicts(conn, f"SELECT * FROM {table}" + (" WHERE " + " AND ".join(where) if where else "")
                  + f' ORDER BY "end", instance_id{order}', params)
+
+
+#: What :func:`ties_reported` reads of each tie report, in order.
+TIE_FIELDS = ("respondent_org", "partner_org", "frequency", "since_year", "closeness", "trust", "multiplexity",
+              "reciprocity", "knowledge_flow", "initiated", "end", "form", "form_version")
+
+
+def ties_reported(conn: sqlite3.Connection, instance_ids: Iterable[str] | None = None) -> list[tuple]:
+    """Tie reports between two roster organisations (:data:`TIE_FIELDS`), every one or those of
+    ``instance_ids``, by end time, record and pass; self-reports and partners not on the roster left out."""
+    sql = ("SELECT " + ", ".join(f'"{c}"' for c in TIE_FIELDS) + " FROM tie_reports WHERE respondent_org IS NOT NULL"
+           " AND partner_org IS NOT NULL AND respondent_org != partner_org")
+    params: list = []
+    if instance_ids is not None:
+        params = list(instance_ids)
+        if not params:
+            return []
+        sql += f" AND instance_id IN ({', '.join('?' * len(params))})"
+    return conn.execute(sql + ' ORDER BY "end", instance_id, "pass"', params).fetchall()
+
+
+def forms_of(conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The device forms of ``keys`` (form id, version): published ones, else the built-in instruments."""
+    return _forms(conn, set(keys))
 
 
 def checkins(conn: sqlite3.Connection) -> list[dict]:

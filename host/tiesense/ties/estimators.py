@@ -14,19 +14,35 @@ import numpy as np
 from .graph import Graph
 
 #: Component names, in the order used by :func:`component_scores`.
-COMPONENTS = ("frequency", "duration", "closeness", "multiplexity", "reciprocity")
+COMPONENTS = ("frequency", "duration", "closeness", "multiplexity", "reciprocity", "trust")
 
 #: Default weights. Closeness carries the most weight because Marsden & Campbell
 #: (1984) found closeness (emotional intensity) the best single indicator of tie
 #: strength, with frequency and duration weaker indicators contaminated by
 #: the context of the tie (neighbours, co-workers, kin); multiplexity and reciprocity follow
-#: Granovetter's (1973) "reciprocal services".
+#: Granovetter's (1973) "reciprocal services". Trust is asked apart from closeness
+#: (a partner can be close and little trusted, or trusted at arm's length): Levin &
+#: Cross (2004) found benevolence- and competence-based trust to carry the effect
+#: of strong ties on useful knowledge received, so it enters on its own.
 DEFAULT_WEIGHTS = {
-    "frequency": 0.20,
-    "duration": 0.15,
-    "closeness": 0.35,
+    "frequency": 0.15,
+    "duration": 0.10,
+    "closeness": 0.30,
     "multiplexity": 0.15,
-    "reciprocity": 0.15,
+    "reciprocity": 0.10,
+    "trust": 0.20,
+}
+
+#: The ends of each component's scale, for ``method="anchors"``: the shipped instruments' scales
+#: (frequency 1 yearly ... 6 daily; closeness and trust 1-5), one tie type up to all of
+#: :data:`TIE_TYPES`, 0 to 20 years (older ties count as 20), reciprocity 0 one-sided to 1 mutual.
+DEFAULT_ANCHORS = {
+    "frequency": (1.0, 6.0),
+    "duration": (0.0, 20.0),
+    "closeness": (1.0, 5.0),
+    "multiplexity": (1.0, 6.0),
+    "reciprocity": (0.0, 1.0),
+    "trust": (1.0, 5.0),
 }
 
 #: Tie types of the survey (domain brief, section 3); multiplexity counts distinct ones.
@@ -36,7 +52,7 @@ TIE_TYPES = ("traded", "collaborative", "knowledge", "people", "support", "finan
 FREQUENCY_SCALE = {1: "yearly", 2: "a few times a year", 3: "monthly",
                    4: "weekly", 5: "several times a week", 6: "daily"}
 
-STANDARDISE = ("minmax", "zscore")
+STANDARDISE = ("anchors", "minmax", "zscore")
 MODES = ("mean", "min", "max", "confirmed")
 
 
@@ -76,12 +92,17 @@ def multiplexity(types) -> np.ndarray:
     return out
 
 
-def standardise(x, method: str = "minmax") -> np.ndarray:
+def standardise(x, method: str = "minmax", anchors=None) -> np.ndarray:
     """Standardise one component over all reported ties, ignoring ``NaN``.
 
-    ``minmax`` maps the observed range to [0, 1]; ``zscore`` subtracts the mean
-    and divides by the (population) standard deviation. A constant component
-    carries no information and maps to 0.
+    ``anchors`` maps the ends of the scale ``(lo, hi)`` to 0 and 1, clipping
+    beyond them: a value means the same whoever else answered, so waves and
+    parks compare (``lo`` and ``hi`` may be arrays, one pair per row, when rows
+    come from forms with different scales). ``minmax`` maps the observed range
+    to [0, 1]; ``zscore`` subtracts the mean and divides by the (population)
+    standard deviation. With ``minmax`` and ``zscore`` a constant component
+    carries no information and maps to 0, and every value depends on the
+    sample.
 
     Examples
     --------
@@ -89,12 +110,23 @@ def standardise(x, method: str = "minmax") -> np.ndarray:
     [0.0, 0.5, nan, 1.0]
     >>> standardise([1.0, 3.0, 5.0], "zscore").round(4).tolist()
     [-1.2247, 0.0, 1.2247]
+    >>> standardise([2.0, 4.0, 9.0], "anchors", (1.0, 5.0)).tolist()
+    [0.25, 0.75, 1.0]
     """
     if method not in STANDARDISE:
         raise ValueError(f"standardise must be one of {STANDARDISE}, not {method!r}")
     x = np.asarray(x, dtype=np.float64)
     out = np.full_like(x, np.nan)
     ok = ~np.isnan(x)
+    if method == "anchors":
+        if anchors is None:
+            raise ValueError("method 'anchors' needs the scale's ends: anchors=(lo, hi)")
+        lo = np.broadcast_to(np.asarray(anchors[0], dtype=np.float64), x.shape)
+        hi = np.broadcast_to(np.asarray(anchors[1], dtype=np.float64), x.shape)
+        if (hi[ok] <= lo[ok]).any():
+            raise ValueError("each anchor pair needs lo < hi")
+        out[ok] = np.clip((x[ok] - lo[ok]) / (hi[ok] - lo[ok]), 0.0, 1.0)
+        return out
     if not ok.any():
         return out
     v = x[ok]
@@ -108,17 +140,24 @@ def standardise(x, method: str = "minmax") -> np.ndarray:
 
 
 def component_scores(frequency=None, duration=None, closeness=None, multiplexity=None,
-                     reciprocity=None, *, method: str = "minmax") -> dict[str, np.ndarray]:
+                     reciprocity=None, trust=None, *, method: str = "minmax",
+                     anchors: dict | None = None) -> dict[str, np.ndarray]:
     """Standardised components present in the input (``None`` means not asked at all).
+
+    ``anchors`` (``method="anchors"``): component -> ``(lo, hi)``, scalars or
+    per-row arrays; a component not named keeps :data:`DEFAULT_ANCHORS`.
 
     Examples
     --------
     >>> s = component_scores(frequency=[1, 6], closeness=[5, 1])
     >>> sorted(s), s["closeness"].tolist()
     (['closeness', 'frequency'], [1.0, 0.0])
+    >>> component_scores(closeness=[4, 2], method="anchors")["closeness"].tolist()
+    [0.75, 0.25]
     """
     given = dict(frequency=frequency, duration=duration, closeness=closeness,
-                 multiplexity=multiplexity, reciprocity=reciprocity)
+                 multiplexity=multiplexity, reciprocity=reciprocity, trust=trust)
+    ends = dict(DEFAULT_ANCHORS, **(anchors or {}))
     out = {}
     n = None
     for name in COMPONENTS:
@@ -131,17 +170,17 @@ def component_scores(frequency=None, duration=None, closeness=None, multiplexity
         if n is not None and len(x) != n:
             raise ValueError(f"{name} has {len(x)} rows, expected {n}")
         n = len(x)
-        out[name] = standardise(x, method)
+        out[name] = standardise(x, method, ends[name] if method == "anchors" else None)
     return out
 
 
 def survey_composite(frequency=None, duration=None, closeness=None, multiplexity=None,
-                     reciprocity=None, *, weights: dict | None = None,
-                     method: str = "minmax") -> np.ndarray:
+                     reciprocity=None, trust=None, *, weights: dict | None = None,
+                     method: str = "minmax", anchors: dict | None = None) -> np.ndarray:
     """Composite tie strength of each reported tie.
 
-    Each component is standardised over all reported ties (``method``), then
-    combined as a weighted mean over the components *present in that row*:
+    Each component is standardised (``method``), then combined as a weighted
+    mean over the components *present in that row*:
 
     ``S_r = sum_c w_c z_rc [z_rc present] / sum_c w_c [z_rc present]``
 
@@ -152,14 +191,21 @@ def survey_composite(frequency=None, duration=None, closeness=None, multiplexity
     ----------
     frequency : array, ordinal contact frequency (:data:`FREQUENCY_SCALE`, 1 yearly ... 6 daily)
     duration : array, years since the tie started
-    closeness : array, closeness or trust (Likert 1-5)
+    closeness : array, closeness (Likert 1-5)
     multiplexity : array, number of distinct tie types (:func:`multiplexity`)
     reciprocity : array, 0/1 or ordinal
+    trust : array, trust in the partner (Likert 1-5), asked apart from closeness
     weights : dict, component -> weight (non-negative); default :data:`DEFAULT_WEIGHTS`
-    method : {"minmax", "zscore"}
-        ``minmax`` (default) keeps the composite in [0, 1], so it can be used
-        directly as an edge weight by strength, disparity and constraint,
-        which need non-negative weights; ``zscore`` centres each component.
+    method : {"minmax", "zscore", "anchors"}
+        ``anchors`` maps each scale's ends (``anchors``, default
+        :data:`DEFAULT_ANCHORS`) to 0 and 1, so a tie's value does not depend on
+        the other ties of the sample and waves compare: what ``tiesense ties
+        recompute`` uses. ``minmax`` (the default here) keeps the composite in
+        [0, 1] over the observed ranges; ``zscore`` centres each component.
+        ``anchors`` and ``minmax`` give values in [0, 1], usable directly as
+        edge weights by strength, disparity and constraint, which need
+        non-negative weights.
+    anchors : dict, component -> (lo, hi), scalars or per-row arrays
 
     Returns
     -------
@@ -168,12 +214,17 @@ def survey_composite(frequency=None, duration=None, closeness=None, multiplexity
     Examples
     --------
     >>> survey_composite(frequency=[1, 6, 3], closeness=[5, 1, np.nan]).round(4).tolist()
-    [0.6364, 0.3636, 0.4]
+    [0.6667, 0.3333, 0.4]
+    >>> survey_composite(frequency=[1, 6, 2], closeness=[5, 1, 3], method="anchors").round(4).tolist()
+    [0.6667, 0.3333, 0.4]
+    >>> survey_composite(closeness=[5], trust=[1], method="anchors").round(4).tolist()
+    [0.6]
 
     References
     ----------
     Granovetter, M. (1973). The strength of weak ties. American Journal of Sociology 78(6), 1360-1380.
     Marsden, P. V. & Campbell, K. E. (1984). Measuring tie strength. Social Forces 63(2), 482-501.
+    Levin, D. Z. & Cross, R. (2004). The strength of weak ties you can trust. Management Science 50(11), 1477-1490.
     """
     w = dict(DEFAULT_WEIGHTS if weights is None else weights)
     unknown = set(w).difference(COMPONENTS)
@@ -181,7 +232,8 @@ def survey_composite(frequency=None, duration=None, closeness=None, multiplexity
         raise ValueError(f"unknown weight(s) {sorted(unknown)}; components are {COMPONENTS}")
     if any(v < 0 for v in w.values()):
         raise ValueError("weights must be non-negative")
-    scores = component_scores(frequency, duration, closeness, multiplexity, reciprocity, method=method)
+    scores = component_scores(frequency, duration, closeness, multiplexity, reciprocity, trust, method=method,
+                              anchors=anchors)
     if not scores:
         raise ValueError("no component given")
     n = len(next(iter(scores.values())))
