@@ -2,9 +2,12 @@
 #
 # Idle screen until someone presses a key; the presence sensor counts
 # approaches all the time (approaches vs. responses is the kiosk's second
-# measure). Any key starts the visit survey; the finished record is
-# appended to the flash log (the uplink sends it when it can) and a thanks
-# screen follows.
+# measure). On the idle screen up and down switch the survey's language
+# (a form in more than one; the next visitor starts in the kiosk's own) and
+# any other key starts the visit survey; the finished record is appended
+# to the flash log (the uplink sends it when it can) and a thanks screen
+# follows. A form's labels outside ASCII come with their glyphs, which the
+# board draws (board.use_glyphs; lines wrap by the board's fits()).
 #
 # Idle policy: a survey with no key press for survey_idle_s is abandoned
 # and nothing of it is stored. Kiosk respondents who stop half-way have
@@ -76,7 +79,7 @@ class Kiosk:
         self.board = board
         self.log = log
         self.uplink = uplink
-        self.form = form
+        self._use_form(form)
         self.lang = cfg["language"]
         self.idle_ms = cfg["survey_idle_s"] * 1000
         self.approaches = 0
@@ -148,10 +151,11 @@ class Kiosk:
         if self.full:
             lines = ["Storage full", "please tell staff"]
         else:
-            lines = wrap(label(self.form.get("title") or self.form["id"], self.lang), b.cols)[:3]
+            lines = wrap(label(self.form.get("title") or self.form["id"], self.lang), b.fits)[:3]
             lines.append("")
-            lines.append("Press any key")
-            lines.append("to start")
+            lines.append("Press ok to start")
+            if len(self.form.get("languages") or []) > 1:
+                lines.append("up/dn: " + self.lang.upper())
         while len(lines) < b.rows - 1:
             lines.append("")
         lines.append(("" if self.uplink.up else "offline ") + "q=%d" % self.log.depth())
@@ -208,7 +212,7 @@ class Kiosk:
             return
         f = self.uplink.take_form() if draft is None else None  # a draft resumes on the form it began on
         if f is not None:
-            self.form = f
+            self._use_form(f)
         b.state("survey")
         try:
             s = Survey(self.form, b, self.lang, device=self.cfg.get("device", ""), on_answer=self._save_draft,
@@ -258,8 +262,28 @@ class Kiosk:
         b.state("idle")
         f = self.uplink.take_form()
         if f is not None:
-            self.form = f
+            self._use_form(f)
         self.idle_screen()
+
+    def idle_key(self, key):
+        """A key on the idle screen: up and down switch the language (a form in more than one), any other
+        starts a survey. The next visitor starts in the kiosk's own language again."""
+        langs = self.form.get("languages") or []
+        if key in ("up", "down") and len(langs) > 1 and not self.full:
+            i = langs.index(self.lang) if self.lang in langs else 0
+            self.lang = langs[(i + (1 if key == "down" else -1)) % len(langs)]
+            print("KIOSK language %s" % self.lang)
+            self.idle_screen()
+            return
+        self.take_survey()
+        if self.lang != self.cfg["language"]:
+            self.lang = self.cfg["language"]
+            self.idle_screen()
+
+    def _use_form(self, form):
+        """Run ``form`` from now on, its glyphs drawn by the board (decoded once: the text is dropped)."""
+        self.form = form
+        self.board.use_glyphs(form.pop("glyphs", None))
 
     def _pause(self, ms):
         b = self.board
@@ -280,8 +304,9 @@ class Kiosk:
             self.take_survey(draft)
         while not b.finished():
             self._tick()
-            if b.next_key() is not None:
-                self.take_survey()
+            key = b.next_key()
+            if key is not None:
+                self.idle_key(key)
                 depth = self.log.depth()
                 continue
             if self.log.depth() != depth:  # acks freed flash (or records came)

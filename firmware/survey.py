@@ -44,19 +44,24 @@ label = text  # kiosk.py shows the form's title with it
 
 
 def wrap(text, width):
-    """Word-wrap to lines of at most `width` characters."""
+    """Word-wrap ``text`` to screen lines: ``width`` is a number of characters, or the board's
+    ``fits(line)`` (a pixel screen drawing wide glyphs measures pixels)."""
+    fits = width if callable(width) else (lambda s: len(s) <= width)
     out = []
     line = ""
     for w in text.split():
-        while len(w) > width:
+        while not fits(w):
             if line:
                 out.append(line)
                 line = ""
-            out.append(w[:width])
-            w = w[width:]
+            k = 1
+            while k < len(w) and fits(w[:k + 1]):
+                k += 1
+            out.append(w[:k])
+            w = w[k:]
         if not line:
             line = w
-        elif len(line) + 1 + len(w) <= width:
+        elif fits(line + " " + w):
             line += " " + w
         else:
             out.append(line)
@@ -257,7 +262,7 @@ class Survey:
         if cur["pass"]:
             head += " " + (cur.get("repeat") or "") + " " + "%d/%d" % (cur["pass"], cur["passes"])
         out = [head[:cols]]
-        out.extend(wrap(cur["label"], cols)[:3])
+        out.extend(wrap(cur["label"], b.fits)[:3])
         room = rows - len(out) - 1
         t = cur["type"]
         q = cur["question"]

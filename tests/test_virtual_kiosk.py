@@ -29,7 +29,7 @@ def test_a_survey_typed_at_the_terminal_lands_in_the_serving_hosts_database(tmp_
             ui = threading.Thread(target=lambda: result.setdefault("rc", run_terminal(dev, stdin=stdin, out=out)))
             ui.start()
             try:
-                wait_until(lambda: "Press any key" in out.getvalue(), 20, "the idle screen drawn in the terminal")
+                wait_until(lambda: "Press ok to start" in out.getvalue(), 20, "the idle screen drawn in the terminal")
                 for key in TYPED_SURVEY:
                     os.write(master, key)
                     count = dev.screen.count
@@ -61,12 +61,12 @@ def test_a_handheld_alone_starts_its_own_host_and_draws_a_wider_screen(tmp_path,
             dev.update()
             return pred(dev.screen.lines)
 
-        wait_until(lambda: showing(lambda s: "Press any key" in s), 20, "the handheld's idle screen")
+        wait_until(lambda: showing(lambda s: "Press ok to start" in s), 20, "the handheld's idle screen")
         for step in survey_keys(1, 1, 1):
             if step[0] != "wait_ms":
                 dev.press(step[-1] if step[0] == "key" else "presence")
         wait_until(lambda: host.store.records("virtual-handheld"), 20, "the handheld's survey in the database")
-        wait_until(lambda: showing(lambda s: "Press any key" in s), 20, "the idle screen again")
+        wait_until(lambda: showing(lambda s: "Press ok to start" in s), 20, "the idle screen again")
         dev.press("ok")
         wait_until(lambda: showing(lambda s: s[0].startswith("1/")), 10, "the first question")
         assert len(dev.screen.lines) == 15 and max(len(ln) for ln in dev.screen.lines) > 21  # wider than a kiosk's
@@ -109,7 +109,7 @@ def test_the_command_in_a_terminal_starts_a_host_takes_a_survey_and_cleans_up(tm
         return text in seen
 
     try:
-        assert read_until(b"Press any key", 30), seen[-2000:]
+        assert read_until(b"Press ok to start", 30), seen[-2000:]
         for key in TYPED_SURVEY:
             os.write(fd, key)
             time.sleep(0.2)
