@@ -8,7 +8,8 @@
 #
 # Keys:
 #   device          device id (wire.valid_device_id), also the MQTT client id
-#   role            "kiosk" (the only app so far)
+#   role            "kiosk" (kiosk.py) or "handheld" (handheld.py: an interview
+#                   unit; its defaults differ, see ROLE_DEFAULTS)
 #   broker_host, broker_port, keepalive_s      the MQTT broker
 #   mqtt_user, mqtt_password                   per-device credentials, or null
 #   broker_tls      true: TLS to the broker, its certificate checked against broker_ca
@@ -27,7 +28,7 @@
 #   backoff_max_s   longest wait between reconnect attempts
 #   language        label language of the survey ("en", "ko")
 #   form            form id; the form is read from forms/<form>.json
-#   survey_idle_s   an unfinished survey is abandoned after this long idle
+#   survey_idle_s   an unfinished survey is abandoned after this long idle (0: never)
 #   draft_policy    a survey cut short by a power cut or reset (its draft,
 #                   written after every answer): "discard" (default: on a kiosk
 #                   the visitor has gone; counted as abandoned) or "resume"
@@ -109,8 +110,16 @@ _LOOSE = ("mqtt_user", "mqtt_password", "device_key", "site_key", "sim_script", 
 _BYTES = ("storage_reserve_bytes", "storage_max_bytes")
 
 
+# What a role changes in DEFAULTS (site.json still overrides it): a handheld runs the
+# interview, never gives an interview up for being idle (the interviewer may be talking),
+# resumes a survey a power cut interrupted, and answers `tiesense pull` over USB.
+ROLE_DEFAULTS = {
+    "handheld": {"form": "fi_interview", "survey_idle_s": 0, "draft_policy": "resume", "offload": True},
+}
+
+
 def load(path="site.json", defaults=None):
-    """DEFAULTS updated with the site file (missing file: defaults only)."""
+    """DEFAULTS (with the role's ROLE_DEFAULTS) updated with the site file (missing file: defaults only)."""
     cfg = dict(defaults or DEFAULTS)
     try:
         with open(path) as f:
@@ -120,6 +129,8 @@ def load(path="site.json", defaults=None):
     except ValueError as e:
         print("config: " + path + " is not valid JSON (" + str(e) + "); using defaults")
         return cfg
+    if isinstance(site, dict):
+        cfg.update(ROLE_DEFAULTS.get(site.get("role"), {}))
     for k in site:
         v = site[k]
         if k not in cfg:

@@ -230,6 +230,8 @@ class Kiosk:
         else:
             print("KIOSK survey resumed id=%s" % s.instance_id)
         answers = s.run(self.idle_ms, between=self._tick)
+        if answers is None and b.finished():
+            return  # a simulation ending mid-survey: its draft stays, as after a power cut
         if answers is None:
             self._drop_draft()
             self._iv[4] += 1

@@ -79,6 +79,10 @@ def main():
         from kiosk import Kiosk
 
         app = Kiosk(cfg, board, log, uplink, form, offload=offload)
+    elif cfg["role"] == "handheld":
+        from handheld import Handheld
+
+        app = Handheld(cfg, board, log, uplink, form, offload=offload)
     else:
         raise ValueError("role '" + cfg["role"] + "' has no app on this firmware")
     # The hardware watchdog (the RP2040's longest, about 8.3 s): every pass of the app loop feeds it

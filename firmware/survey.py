@@ -13,6 +13,13 @@
 #   note             ok continues; acknowledge: ok answers "OK" and goes on
 #   back             the previous question shown, with its answer selected;
 #                    on the first question it cancels the survey
+# With a keyboard (a board with `keyboard` true: the handheld's CardKB), typed
+# characters arrive as one-character keys and "del" as backspace:
+#   text, date       typed into the answer (a date as YYYY-MM-DD); ok takes it
+#   integer, decimal typed digits (and - and .) replace stepping; ok takes them
+#   select_one/multiple  typing finds: the cursor goes to the first choice whose
+#                    label or name starts with what was typed (a roster of
+#                    hundreds by its first letters or its short code)
 # calculate, start, end, today and deviceid questions are never shown: the
 # engine fills them. A refusal (required, constraint) shows the form's message
 # on the last line. Nothing is preselected, so every answer is a deliberate press.
@@ -39,6 +46,8 @@ from form import Form  # noqa: E402
 _KEY_TYPES = ("select_one", "select_multiple", "integer", "decimal", "range", "note", "calculate", "acknowledge",
               "start", "end", "today", "deviceid", "repeat")
 _NUMBERS = ("integer", "decimal", "range")
+_TYPED = ("text", "date", "integer", "decimal")  # typed on a keyboard
+_ALLOWED = {"integer": "-0123456789", "decimal": "-.0123456789", "date": "-0123456789"}
 
 label = text  # kiosk.py shows the form's title with it
 
@@ -71,13 +80,15 @@ def wrap(text, width):
     return out
 
 
-def unsupported(form):
-    """Why four keys cannot run ``form`` (the first question of a type they cannot answer), or None."""
+def unsupported(form, keyboard=False):
+    """Why the keys cannot run ``form`` (the first question of a type they cannot answer), or None.
+    A keyboard also answers text and date questions."""
     for q in form["questions"]:
         for c in [q] + (q.get("questions") or []):
-            if c.get("type") not in _KEY_TYPES:
-                return ("question '" + str(c.get("name")) + "': type " + str(c.get("type"))
-                        + " not supported on keys: compile the form --for kiosk")
+            t = c.get("type")
+            if t not in _KEY_TYPES and not (keyboard and t in ("text", "date")):
+                return ("question '" + str(c.get("name")) + "': type " + str(t) + " not supported on "
+                        + ("this device" if keyboard else "keys: compile the form --for kiosk"))
     return None
 
 
@@ -85,7 +96,8 @@ class Survey:
     """One pass through `form` on `board`. See the module comment."""
 
     def __init__(self, form, board, lang="en", device="", on_answer=None, draft=None):
-        why = unsupported(form)
+        self.keyboard = getattr(board, "keyboard", False)
+        why = unsupported(form, self.keyboard)
         if why:
             raise ValueError(why)
         self.form = form
@@ -134,6 +146,8 @@ class Survey:
         self.q = cur
         self.cursor = None
         self.ticked = None
+        self.typed = None  # the characters typed into this question (a keyboard), or None
+        self.find = ""  # what was typed to find a choice
         if cur is None:
             return
         t = cur["type"]
@@ -169,9 +183,56 @@ class Survey:
             self._enter()
         elif key in ("up", "down"):
             self._step(key == "up")
+            self.typed = None
         elif key == "ok":
             return self._ok()
+        elif key == "del" or len(key) == 1:
+            self._type(key)
         return None
+
+    def _type(self, key):
+        """A character typed (or "del"): into a text, date or number answer, or to find a choice."""
+        t = self.q["type"]
+        if t == "select_one" or t == "select_multiple":
+            self.find = self.find[:-1] if key == "del" else self.find + key
+            want = self.find.lower()
+            if want:
+                for k, c in enumerate(self.options):
+                    if text(c.get("label"), self.lang).lower().startswith(want) or c["name"].startswith(want):
+                        self.cursor = k
+                        return
+                self.msg = "no choice starts with " + self.find
+            return
+        if t not in _TYPED:
+            return
+        if self.typed is None:
+            v = self.q["value"]
+            self.typed = "" if v is None else (expr.fmt(v) if t == "decimal" else str(v))
+        if key == "del":
+            self.typed = self.typed[:-1]
+        elif t in _ALLOWED and key not in _ALLOWED[t]:
+            self.msg = "digits only" if t == "integer" else ("digits and . only" if t == "decimal"
+                                                            else "YYYY-MM-DD")
+        elif len(self.typed) < 160:
+            self.typed += key
+
+    def _typed_value(self):
+        """The typed answer as the engine takes it (None: empty), or raises ValueError saying why not."""
+        t = self.q["type"]
+        s = self.typed.strip()
+        if not s:
+            return None
+        if t == "integer":
+            try:
+                return int(s)
+            except ValueError:
+                raise ValueError("a whole number, e.g. 12")
+        if t == "decimal":
+            v = expr.parse(s)
+            if v is None:
+                raise ValueError("a number, e.g. 2.5")
+            return v
+        return s
 
     def _step(self, up):
         t = self.q["type"]
@@ -209,6 +270,7 @@ class Survey:
         before = e.pos
         msg = None
         stored = False
+        self.find = ""  # the next letters typed start a new search
         if t == "select_multiple" and self.cursor is not None and self.cursor < len(self.options):
             name = self.options[self.cursor]["name"]
             cap = self.q["question"].get("max_selected")
@@ -225,10 +287,16 @@ class Survey:
             value = None if self.cursor is None else self.options[self.cursor]["name"]
         elif t == "select_multiple":
             value = self.ticked or None
+        elif self.typed is not None:
+            try:
+                value = self._typed_value()
+            except ValueError as err:
+                self.msg = str(err)
+                return None
         elif t in _NUMBERS:
             value = self.cursor
         else:
-            value = self.q["value"]  # a note: nothing to store
+            value = self.q["value"]  # a note, or a text left as it was: nothing new to store
         if t != "note" and value != self.q["value"]:
             msg = e.set(value)
             stored = msg is None
@@ -262,7 +330,7 @@ class Survey:
         if cur["pass"]:
             head += " " + (cur.get("repeat") or "") + " " + "%d/%d" % (cur["pass"], cur["passes"])
         out = [head[:cols]]
-        out.extend(wrap(cur["label"], b.fits)[:3])
+        out.extend(wrap(cur["label"], b.fits)[:3 if rows <= 8 else rows // 2])
         room = rows - len(out) - 1
         t = cur["type"]
         q = cur["question"]
@@ -280,6 +348,11 @@ class Survey:
             for k in range(first, min(len(items), first + room)):
                 mark = "> " if k == self.cursor else "  "
                 out.append((mark + items[k])[:cols])
+        elif self.typed is not None or t == "text" or t == "date":
+            v = cur["value"]
+            shown = self.typed if self.typed is not None else ("" if v is None else
+                                                              (expr.fmt(v) if t == "decimal" else str(v)))
+            out.extend(wrap(shown + "_", b.fits)[-max(1, min(3, room)):])
         elif t in _NUMBERS:
             v = "?" if self.cursor is None else (expr.fmt(self.cursor) if t == "decimal" else str(self.cursor))
             lo, hi = (q["start"], q["end"]) if t == "range" else (q.get("min"), q.get("max"))
@@ -294,7 +367,12 @@ class Survey:
             out.append("> OK")
         while len(out) < rows - 1:
             out.append("")
-        out.append(self.msg or "up/dn ok back")
+        if self.msg:
+            out.append(self.msg)
+        elif self.find:
+            out.append("find: " + self.find)
+        else:
+            out.append("type, ok, esc=back" if self.keyboard and t in _TYPED else "up/dn ok back")
         return out
 
     # ------------------------------------------------------------- loop
@@ -303,7 +381,7 @@ class Survey:
         """Drive the survey from the board's keys until done, cancelled or idle.
 
         Returns the answers dict, or None (cancelled, or abandoned after
-        `idle_ms` without a key: `abandoned` says which).
+        `idle_ms` without a key: `abandoned` says which); an `idle_ms` of 0 never gives up.
         """
         b = self.board
         if self.engine.done:  # nothing to show: the form is all calculates and metadata
@@ -322,8 +400,8 @@ class Survey:
                     return None
                 b.show(self.lines())
                 continue
-            if b.ticks_diff(b.ticks_ms(), last) > idle_ms:
-                self.abandoned = True
+            if (idle_ms and b.ticks_diff(b.ticks_ms(), last) > idle_ms) or b.finished():
+                self.abandoned = True  # idle, or a simulation's end: the draft stays for a resume
                 return None
             if between is not None:
                 between()

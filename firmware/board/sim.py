@@ -4,21 +4,24 @@
 # steps, run in order as time passes:
 #   ["wait_ms", 500]        pause the script
 #   ["presence"]            one approach seen by the presence sensor
-#   ["key", "down"]         a key press: "up", "down", "ok" or "back"
+#   ["key", "down"]         a key press: "up", "down", "ok" or "back"; on a
+#                           handheld (role "handheld": a keyboard) also "del",
+#                           "left" and "right"
+#   ["type", "Hanbit 2"]    (a handheld) each character typed, one key each
 #   ["exit"]                end the app loop (the process exits 0)
 # or from the demo mode (site.json "sim_auto_s": N): every N seconds someone
 # approaches and starts a survey, then answers with seeded random presses
 # ("sim_seed"), or live, from a person at a terminal (`tiesense kiosk --sim`),
 # as UDP datagrams to 127.0.0.1:"sim_keys_port" (0: off), one event word each:
-# "up", "down", "ok", "back", "presence" or "exit"; a script and live keys can
-# be used together.
+# "up", "down", "ok", "back", "presence" or "exit", and on a handheld "del" or
+# one typed character; a script and live keys can be used together.
 # Screen writes go to stdout, one line per screen row (always all rows),
 # prefixed "SCREEN "; other firmware messages are plain prints. "sim_screen"
-# ("COLSxROWS", default "21x8") sizes the screen, e.g. "40x15" for a
-# handheld's 320x240 panel with an 8x16 font.
+# ("COLSxROWS", default "21x8"; a handheld "40x15", its 320x240 panel with an
+# 8x16 font) sizes the screen.
 # The same lines can also be drawn as the device's pixels (display.py, with the
 # form's glyphs once use_glyphs() is given them) on a "sim_display" ("WxH",
-# default "128x64", the kiosk's OLED; "320x240" the handheld's panel) and
+# default "128x64", the kiosk's OLED; a handheld's "320x240", its panel) and
 # written as a binary PBM (P4, ink black): screenshot(path) writes the screen
 # last shown, and site.json "screenshot_dir" writes every screen shown there as
 # screen-0001.pbm, screen-0002.pbm, ... With glyphs, rows become what the
@@ -39,6 +42,8 @@ _AUTO_GAP_MS = 120
 _PRESENCE = 4
 _EXIT = 5
 _WAIT = 8  # and up: a pause of (step - _WAIT) ms
+# Below 0: the keyboard's keys, -1 - their index in _EDIT, or -ord(c) for a character typed (c >= " ").
+_EDIT = ("del", "left", "right")
 _RTC_RESET = 1609459200  # 2021-01-01T00:00:00Z, where the rp2 RTC starts at every boot
 
 
@@ -50,6 +55,7 @@ class Board(_Base):
     def __init__(self, cfg):
         _Base.__init__(self, cfg)
         self._script = array("l")
+        self.keyboard = cfg.get("role") == "handheld"  # the handheld's CardKB: typed characters as keys
         self._i = 0
         self._wait_until = None
         self._exit = False
@@ -58,18 +64,27 @@ class Board(_Base):
             with open(path) as f:
                 steps = json.load(f)
             for step in steps:
-                if not step or step[0] not in ("wait_ms", "presence", "key", "exit"):
+                if not step or step[0] not in ("wait_ms", "presence", "key", "exit", "type"):
                     raise ValueError("sim script: unknown step " + repr(step))
-                if step[0] == "key" and step[1] not in KEYS:
+                if step[0] == "key" and step[1] not in KEYS and not (self.keyboard and step[1] in _EDIT):
                     raise ValueError("sim script: unknown key " + repr(step[1]))
-                if step[0] == "key":
+                if step[0] == "type":
+                    if not self.keyboard:
+                        raise ValueError("sim script: typing needs a keyboard (role handheld)")
+                    for ch in step[1]:
+                        if ord(ch) < 32:
+                            raise ValueError("sim script: cannot type " + repr(ch))
+                        self._script.append(-ord(ch))
+                elif step[0] == "key" and step[1] in _EDIT:
+                    self._script.append(-1 - _EDIT.index(step[1]))
+                elif step[0] == "key":
                     self._script.append(KEYS.index(step[1]))
                 elif step[0] == "wait_ms":
                     self._script.append(_WAIT + step[1])
                 else:
                     self._script.append(_PRESENCE if step[0] == "presence" else _EXIT)
             steps = None
-        screen = cfg.get("sim_screen") or "21x8"
+        screen = cfg.get("sim_screen") or ("40x15" if self.keyboard else "21x8")
         self.cols, self.rows = [int(n) for n in screen.split("x")]
         self._live = None
         if cfg.get("sim_keys_port"):
@@ -85,7 +100,7 @@ class Board(_Base):
         self._next_auto = self.ticks_add(self.ticks_ms(), min(self._auto_ms, 1000))
         self._last_screen = None
         self._text_rows = self.rows
-        self.width_px, self.height_px = [int(n) for n in (cfg.get("sim_display") or "128x64").split("x")]
+        self.width_px, self.height_px = [int(n) for n in (cfg.get("sim_display") or ("320x240" if self.keyboard else "128x64")).split("x")]
         if self.width_px % 8:
             raise ValueError("sim_display: the width must be a multiple of 8 (a PBM row is whole bytes)")
         self.text = None  # display.Text, once pixels are asked for (use_glyphs, screenshots)
@@ -114,7 +129,7 @@ class Board(_Base):
                 word = self._live.recv(16).decode().strip()
             except OSError:
                 return  # EAGAIN: nothing pressed
-            if word in KEYS:
+            if word in KEYS or (self.keyboard and (word in _EDIT or len(word) == 1)):
                 self.push_key(word)
             elif word == "presence":
                 self.push_presence()
@@ -142,7 +157,10 @@ class Board(_Base):
             else:
                 if len(self._keys) >= 8:
                     break  # let the app catch up; the script waits
-                self.push_key(KEYS[step])
+                if step >= 0:
+                    self.push_key(KEYS[step])
+                else:
+                    self.push_key(_EDIT[-1 - step] if step >= -len(_EDIT) else chr(-step))
             self._i += 1
         if self._auto_ms and self.ticks_diff(now, self._next_auto) >= 0:
             if self._mode == "survey":

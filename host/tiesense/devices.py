@@ -31,6 +31,10 @@ import tiesense
 from . import wire
 
 HEAPSIZE = "190K"
+#: The heap a simulated device gets, by role. The handheld's interview form (fi_interview, 29 KB of JSON
+#: with its 231 glyphs) takes 110 KB of heap once parsed on this 64-bit unix port, whose objects are
+#: about twice a Pico's; with the firmware loaded from source it boots in 300K (docs/hardware.md).
+ROLE_HEAPSIZE = {"kiosk": HEAPSIZE, "handheld": "320K"}
 PACKAGE = Path(tiesense.__file__).resolve().parent
 INSTRUMENTS = PACKAGE / "instruments"
 
@@ -81,6 +85,10 @@ def _broker(url: str) -> tuple[str, int]:
     return u.hostname or "127.0.0.1", u.port or 1883
 
 
+#: The built-in form each role runs unless ``form`` says otherwise (firmware/config.py ROLE_DEFAULTS).
+ROLE_FORMS = {"kiosk": "tp_visit", "handheld": "fi_interview"}
+
+
 def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=None, auto=None, **config) -> Path:
     """Build a device filesystem in ``root`` and return it.
 
@@ -117,7 +125,7 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
         shutil.copyfile(src, dst)
     shutil.copyfile(PACKAGE / "wire.py", root / "wire.py")
     (root / "forms").mkdir(exist_ok=True)
-    form = config.get("form", "tp_visit")
+    form = config.get("form", ROLE_FORMS.get(role, "tp_visit"))
     if not (root / "forms" / f"{form}.json").exists():
         shutil.copyfile(INSTRUMENTS / f"{form}.json", root / "forms" / f"{form}.json")
     host, port = _broker(broker_url)
@@ -137,15 +145,22 @@ def stage(root, device_id: str, broker_url: str, role: str = "kiosk", script=Non
 
 
 class SimDevice:
-    """One simulated device: ``micropython -X heapsize=190K main.py`` in its root.
+    """One simulated device: ``micropython -X heapsize=190K main.py`` in its root (a handheld: 320K,
+    :data:`ROLE_HEAPSIZE`).
 
     Output (stdout and stderr) goes to the file ``output`` (``root/console.log``);
     ``read_output()`` returns its text.
     """
 
-    def __init__(self, root, micropython: str | None = None, heapsize: str = HEAPSIZE):
+    def __init__(self, root, micropython: str | None = None, heapsize: str | None = None):
         self.root = Path(root)
         self.micropython = micropython or find_micropython()
+        if heapsize is None:  # the role's (ROLE_HEAPSIZE), from the device's site.json
+            try:
+                role = json.loads((self.root / "site.json").read_text()).get("role", "kiosk")
+            except (OSError, ValueError, AttributeError):
+                role = "kiosk"
+            heapsize = ROLE_HEAPSIZE.get(role, HEAPSIZE)
         self.heapsize = heapsize
         self.output = self.root / "console.log"
         self.proc: subprocess.Popen | None = None
