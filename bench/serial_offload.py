@@ -6,7 +6,8 @@ Usage (from the repository root)::
     .venv/bin/python -m bench.serial_offload --records 2000 --chunk-bytes 16384
 
 Each repeat builds a fresh handheld: the real firmware under ``micropython
--X heapsize=190K`` (a Pico W's heap), provisioned with a key in a fresh
+-X heapsize`` of a simulated kiosk (``tiesense.devices.HEAPSIZE``), provisioned
+with a key in a fresh
 SQLite file, its broker unreachable, holding ``--records`` signed visit
 records (``tiesense.devices.fill_log``, through its own log.py), and serving
 the offload on one end of a socat pty pair
@@ -37,7 +38,7 @@ import time
 from pathlib import Path
 
 from tiesense import wire
-from tiesense.devices import SimDevice, fill_log, find_micropython, read_log_state, stage
+from tiesense.devices import HEAPSIZE, SimDevice, fill_log, find_micropython, read_log_state, stage
 from tiesense.ingest import IngestCore, Message
 from tiesense.ingest.serial import SerialOffload, _registry, open_port
 from tiesense.provisioning import provision
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
             runs = [once(Path(tmp), a.records, cb, micropython, socat) for _ in range(a.repeats)]
             rows.append((cb, runs))
     print(f"tiesense serial offload bench: {a.records} records over a socat pty, firmware under micropython "
-          f"-X heapsize=190K, median of {a.repeats}, {os.cpu_count()} cores")
+          f"-X heapsize={HEAPSIZE}, median of {a.repeats}, {os.cpu_count()} cores")
     print("| chunk bytes | chunks | seconds | records/s | host only | device + line | retries |")
     print("|---|---|---|---|---|---|---|")
     for cb, runs in rows:

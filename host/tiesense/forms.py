@@ -69,8 +69,12 @@ def builtin_forms() -> list[dict]:
 
     Examples
     --------
-    >>> sorted((f["id"], f["version"]) for f in builtin_forms())
-    [('fi_partner', '2026112401'), ('tp_presence', '2026113001'), ('tp_visit', '2026112401')]
+    >>> for f in builtin_forms():
+    ...     print(f["id"], f["version"])
+    fi_interview 2026113001
+    fi_partner 2026112401
+    tp_presence 2026113001
+    tp_visit 2026112401
     """
     return [load_form(p) for p in sorted(INSTRUMENTS.glob("*.json"))]
 
