@@ -126,7 +126,7 @@ def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', page, re.S)[1])
     nodes, edges = data["nodes"], data["edges"]
     assert len(nodes["code"]) == 12 and len(edges["u"]) == 16
-    assert set(nodes["type"]) == {"sme", "university", "gri", "techno_park"}
+    assert set(nodes["type"]) == {"sme", "university", "gri", "technopark"}
     assert all(lo <= v <= hi for v, lo, hi in zip(edges["value"], edges["low"], edges["high"]))
     # respondents: SMEs 1-6 and universities 7-10; ETRI (11) and the techno park (12) were only named
     assert [c for c, r in zip(nodes["code"], nodes["respondent"]) if not r] == [11, 12]

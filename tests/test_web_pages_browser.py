@@ -28,7 +28,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 N_ORGS, N_TIES = 5000, 20000
 #: Time to first render of the 5,000-node network, navigation start to plotly's promise, that fails the test.
 NETWORK_BOUND_MS = 10_000
-TYPES = ("sme", "startup", "large_firm", "university", "gri", "techno_park", "regional_agency", "finance")
+TYPES = ("sme", "startup", "large_firm", "university", "gri", "technopark", "regional_agency", "finance")
 REGIONS = ("Gyeongbuk", "Daegu", "Seoul", "Gyeonggi", "Busan", "Ulsan")
 PASSWORD = "a long password"  # conftest's user ada (analyst)
 
@@ -37,7 +37,7 @@ def big_network(store, seed: int = 7) -> None:
     """A second roster version of N_ORGS organisations (codes 1-12 keep their types) and N_TIES composite
     estimates: a ring through every organisation plus random pairs, so every one is drawn."""
     rng = np.random.default_rng(seed)
-    old = {1: "sme", 7: "university", 11: "gri", 12: "techno_park"}
+    old = {1: "sme", 7: "university", 11: "gri", 12: "technopark"}
     rows = []
     for code in range(1, N_ORGS + 1):
         kind = ("sme" if code <= 6 else "university" if code <= 10 else old.get(code)) if code <= 12 else \
