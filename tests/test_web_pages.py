@@ -304,3 +304,15 @@ def test_footfall_and_response_rate_come_from_the_presence_records_when_a_kiosk_
     data = web.get("/overview/data.json", "analyst").json()
     (k,) = [k for k in data["kiosks"] if k["device"] == "kiosk-88"]
     assert (k["approaches"], k["abandoned"], k["response_rate"], k["source"]) == (12, 1, 0.25, "presence records")
+    # the park's footfall series: one point per hour over every kiosk, completed surveys for analysts only
+    f = data["footfall"]
+    assert f["hour"] == ["2026-11-24T08:00:00Z", "2026-11-24T10:00:00Z"]
+    assert (f["approaches"], f["completed"], f["response_rate"]) == ([8, 4], [2, 1], [0.25, 0.25])
+    viewer = web.get("/overview/data.json", "viewer").json()["footfall"]
+    assert viewer == {"hour": f["hour"], "approaches": [8, 4]}
+    # the period filter applies to the presence records as to the visits
+    later = web.get("/overview/data.json?since=2026-11-24T09:00:00Z", "analyst").json()
+    assert later["footfall"]["approaches"] == [4]
+    (k,) = [k for k in later["kiosks"] if k["device"] == "kiosk-88"]
+    assert (k["approaches"], k["response_rate"]) == (4, 0.25)
+    assert web.get("/overview/data.json?site=nowhere", "analyst").json()["footfall"]["hour"] == []

@@ -424,12 +424,14 @@ def ties():
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap (same seed, same intervals).")
 def ties_recompute(db_path, mode, replicates, seed):
     """Recompute the survey-composite estimate of every dyad and the node and cluster measures, with bootstrap intervals."""
-    from .estimates import recompute, recompute_measures
+    from .estimates import recompute_all
 
     with _open_store(db_path) as store:
-        n = recompute(store, mode=mode, n_replicates=replicates, seed=seed)
+        # the replicates of the dyads' intervals, then of the measures' (a bar on a terminal, one line elsewhere)
+        with click.progressbar(length=2 * replicates, label="bootstrap replicates", file=sys.stderr,
+                               show_eta=False) as bar:
+            n, orgs = recompute_all(store, mode=mode, n_replicates=replicates, seed=seed, progress=bar.update)
         click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
-        orgs, _ = recompute_measures(store, mode=mode, n_replicates=replicates, seed=seed)
         click.echo(f"{orgs} organisations measured (org_measures, cluster_measures)")
 
 

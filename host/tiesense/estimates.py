@@ -28,9 +28,12 @@ Everything here reads and writes through a :class:`~tiesense.store.Store`
 from __future__ import annotations
 
 import calendar
+import functools
 import json
+import math
+import threading
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -41,7 +44,7 @@ from .ties.cluster import hub_dependence
 from .ties.decay import DecayTable
 from .ties.graph import Graph
 from .ties.estimators import TIE_TYPES, reconcile_dyads, survey_composite
-from .ties.uncertainty import bootstrap_respondents, decayed_rate_interval, dyad_intervals
+from .ties.uncertainty import ResampledDyads, bootstrap_counts, decayed_rate_interval, dyad_intervals
 
 INTERVIEW_FORM = "fi_partner"
 DAY = 86400.0
@@ -51,7 +54,15 @@ RECIPROCITY = {"mutual": 1.0, "we": 0.0, "they": 0.0}
 
 def _days(iso: str) -> float:
     """Days since the epoch of a wire timestamp (``2026-11-24T09:30:00Z``)."""
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) / DAY
+    return (_midnight(iso[:10]) + int(iso[11:13]) * 3600 + int(iso[14:16]) * 60 + int(iso[17:19])) / DAY \
+        if len(iso) == 20 and iso[10] == "T" and iso[19] == "Z" else \
+        calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) / DAY
+
+
+@functools.lru_cache(maxsize=4096)
+def _midnight(date: str) -> int:
+    """Seconds since the epoch at the start of a UTC day (``2026-11-24``); a survey wave has few days."""
+    return calendar.timegm(time.strptime(date, "%Y-%m-%d"))
 
 
 def _now_iso() -> str:
@@ -95,7 +106,7 @@ def interview_reports(store: Store) -> dict[str, np.ndarray]:
 
 
 def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
-              seed: int = 0, weights: dict | None = None) -> int:
+              seed: int = 0, weights: dict | None = None, progress: Callable[[int], None] | None = None) -> int:
     """Recompute the ``composite`` estimate of every dyad from the stored interviews; return the number of dyads.
 
     Replaces every ``composite`` row of ``tie_estimates`` in one transaction.
@@ -106,8 +117,15 @@ def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, leve
     mode : dyad reconciliation, one of mean, min, max, confirmed
     n_replicates, level, seed : the respondent bootstrap behind each interval
     weights : composite weights (default :data:`tiesense.ties.estimators.DEFAULT_WEIGHTS`)
+    progress : called with 1 after each bootstrap replicate (a progress bar's ``update``), or None
     """
-    r = interview_reports(store)
+    rows = _dyad_rows(interview_reports(store), mode, n_replicates, level, seed, weights, progress)
+    store.replace_estimates("composite", rows)
+    return len(rows)
+
+
+def _dyad_rows(r: dict, mode: str, n_replicates: int, level: float, seed: int, weights: dict | None,
+               progress) -> list[dict]:
     rows = []
     if len(r["respondent"]):
         value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"],
@@ -115,16 +133,34 @@ def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, leve
         dy = reconcile_dyads(r["respondent"], r["partner"], value, mode)
         if len(dy):
             iv = dyad_intervals(r["respondent"], r["partner"], value, mode, n_replicates=n_replicates,
-                                level=level, seed=seed)
+                                level=level, seed=seed, progress=progress)
             stamp = _now_iso()
-            for i in range(len(dy)):
-                rows.append({"u": int(dy.u[i]), "v": int(dy.v[i]), "estimator": "composite",
-                             "value": float(dy.value[i]), "low": float(iv.low[i]), "high": float(iv.high[i]),
-                             "observations": int(dy.n_reports[i]), "confirmed": int(bool(dy.confirmed[i])),
-                             "disagreement": None if np.isnan(dy.disagreement[i]) else float(dy.disagreement[i]),
-                             "updated_at": stamp})
-    store.replace_estimates("composite", rows)
-    return len(rows)
+            disagreement = [None if x != x else x for x in dy.disagreement.tolist()]
+            for u, v, val, lo, hi, n, c, d in zip(dy.u.tolist(), dy.v.tolist(), dy.value.tolist(), iv.low.tolist(),
+                                                  iv.high.tolist(), dy.n_reports.tolist(), dy.confirmed.tolist(),
+                                                  disagreement):
+                rows.append({"u": u, "v": v, "estimator": "composite", "value": val, "low": lo, "high": hi,
+                             "observations": n, "confirmed": int(c), "disagreement": d, "updated_at": stamp})
+    return rows
+
+
+def recompute_all(store: Store, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
+                  seed: int = 0, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """:func:`recompute` then :func:`recompute_measures` with the same arguments, reading the interviews once
+    and computing the dyads' intervals while betweenness runs; returns (dyads, organisations measured).
+
+    What ``tiesense ties recompute`` runs; ``progress`` is called with 1 after each of the
+    ``2 * n_replicates`` replicates (dyads, then measures). The tables are written as the two functions
+    write them, the estimates first.
+    """
+    r = interview_reports(store)
+    dyads: list[dict] = []
+    org_rows, cluster_rows = _measure_rows(
+        r, mode, n_replicates, level, seed, progress,
+        meanwhile=lambda: dyads.extend(_dyad_rows(r, mode, n_replicates, level, seed, None, progress)))
+    store.replace_estimates("composite", dyads)
+    store.replace_measures(org_rows, cluster_rows)
+    return len(dyads), len(org_rows) // len(ORG_MEASURES) if org_rows else 0
 
 
 #: Node measures written to ``org_measures`` (all with bootstrap intervals but betweenness).
@@ -132,11 +168,6 @@ ORG_MEASURES = ("strength", "degree", "constraint", "effective_size", "top_partn
 #: Weight given to a reported tie whose composite is 0 (weakest on every component), so it
 #: still counts as a tie in measures that divide by weights (constraint; betweenness distance 1/w).
 WEIGHT_FLOOR = 1e-3
-
-
-def _composite_graph(resp_idx, part_idx, value, n: int, mode: str) -> Graph:
-    d = reconcile_dyads(resp_idx, part_idx, value, mode)
-    return Graph.from_edges(d.u, d.v, np.maximum(d.value, WEIGHT_FLOOR), n=n)
 
 
 def _node_stats(g: Graph) -> np.ndarray:
@@ -147,7 +178,7 @@ def _node_stats(g: Graph) -> np.ndarray:
 
 
 def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 200, level: float = 0.95,
-                       seed: int = 0) -> tuple[int, int]:
+                       seed: int = 0, progress: Callable[[int], None] | None = None) -> tuple[int, int]:
     """Node and cluster measures on the reconciled composite graph, with bootstrap intervals.
 
     Organisations are the roster codes that appear in interviews. Per node:
@@ -157,9 +188,21 @@ def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 
     replicates; weighted betweenness (distance 1/w) as a point value. For the
     cluster: Freeman degree centralisation with its interval. Replaces the
     ``org_measures`` and ``cluster_measures`` tables in one transaction; returns
-    (organisations, cluster rows).
+    (organisations, cluster rows). ``progress`` is called with 1 after each replicate.
+
+    Each replicate's graph is cut from the full sample's
+    (:meth:`~tiesense.ties.uncertainty.ResampledDyads.graph`), and betweenness
+    runs in a thread beside the replicates (its kernel releases the GIL), so
+    both cores work.
     """
-    r = interview_reports(store)
+    org_rows, cluster_rows = _measure_rows(interview_reports(store), mode, n_replicates, level, seed, progress)
+    store.replace_measures(org_rows, cluster_rows)
+    return len(org_rows) // len(ORG_MEASURES) if org_rows else 0, len(cluster_rows)
+
+
+def _measure_rows(r: dict, mode: str, n_replicates: int, level: float, seed: int, progress,
+                  meanwhile: Callable[[], None] | None = None) -> tuple[list[dict], list[dict]]:
+    """The rows of ``org_measures`` and ``cluster_measures``; ``meanwhile`` runs while betweenness does."""
     stamp = _now_iso()
     org_rows, cluster_rows = [], []
     if len(r["respondent"]):
@@ -168,27 +211,50 @@ def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 
         pi = np.searchsorted(codes, r["partner"])
         n = len(codes)
         value = survey_composite(r["frequency"], r["duration"], r["closeness"], r["multiplexity"], r["reciprocity"])
-        g = _composite_graph(ri, pi, value, n, mode)
-        iv = bootstrap_respondents(
-            ri, lambda rows: _node_stats(_composite_graph(ri[rows], pi[rows], value[rows], n, mode)),
-            n_replicates=n_replicates, level=level, seed=seed)
-        between = structure.betweenness(g, normalized=True, weighted=True)
+        resampled = ResampledDyads(ri, pi, value, mode)
+        full = resampled.full
+        g = Graph.from_edges(full.u, full.v, np.maximum(full.value, WEIGHT_FLOOR), n=n)
+        between = np.zeros(n)
 
-        def num(x):
-            return None if x is None or not np.isfinite(x) else float(x)
+        def betweenness():  # one thread: the replicates have the other core
+            between[:] = structure.betweenness(g, normalized=True, weighted=True, threads=1)
 
+        worker = threading.Thread(target=betweenness, name="tiesense-betweenness")
+        worker.start()
+        calls = iter(range(n_replicates + 1))  # the first call is the full sample, not a replicate
+
+        def stat(times):
+            out = _node_stats(resampled.graph(times, n, WEIGHT_FLOOR))
+            if next(calls) and progress is not None:
+                progress(1)
+            return out
+
+        try:
+            if meanwhile is not None:
+                meanwhile()
+            iv = bootstrap_counts(ri, stat, n_replicates=n_replicates, level=level, seed=seed)
+        finally:
+            worker.join()
+
+        def nums(x: np.ndarray) -> list:
+            return [v if math.isfinite(v) else None for v in np.asarray(x, dtype=np.float64).tolist()]
+
+        orgs = codes.tolist()
         for k, name in enumerate(ORG_MEASURES[:-1]):
             sl = slice(k * n, (k + 1) * n)
-            for i in range(n):
-                org_rows.append({"org": int(codes[i]), "measure": name, "value": num(iv.estimate[sl][i]),
-                                 "low": num(iv.low[sl][i]), "high": num(iv.high[sl][i]), "updated_at": stamp})
-        for i in range(n):
-            org_rows.append({"org": int(codes[i]), "measure": "betweenness", "value": num(between[i]),
-                             "low": None, "high": None, "updated_at": stamp})
-        cluster_rows.append({"measure": "degree_centralization", "value": num(iv.estimate[-1]),
-                             "low": num(iv.low[-1]), "high": num(iv.high[-1]), "updated_at": stamp})
-    store.replace_measures(org_rows, cluster_rows)
-    return len(org_rows) // len(ORG_MEASURES) if org_rows else 0, len(cluster_rows)
+            for org, v, lo, hi in zip(orgs, nums(iv.estimate[sl]), nums(iv.low[sl]), nums(iv.high[sl])):
+                org_rows.append({"org": org, "measure": name, "value": v, "low": lo, "high": hi, "updated_at": stamp})
+        for org, v in zip(orgs, nums(between)):
+            org_rows.append({"org": org, "measure": "betweenness", "value": v, "low": None, "high": None,
+                             "updated_at": stamp})
+        (v,), (lo,), (hi,) = nums(iv.estimate[-1:]), nums(iv.low[-1:]), nums(iv.high[-1:])
+        cluster_rows.append({"measure": "degree_centralization", "value": v, "low": lo, "high": hi,
+                             "updated_at": stamp})
+    elif meanwhile is not None:
+        meanwhile()
+    return org_rows, cluster_rows
+
+
 
 
 class LiveTies:

@@ -45,9 +45,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.facility": "Facility",
         "ov.visits": "Visits",
         "ov.kiosks": "Footfall and response rate per kiosk",
-        "ov.kiosks.note": "Footfall is the presence sensor's count of approaches in each kiosk's last status "
-                          "(a running total); the response rate is records stored per approach. A presence time "
-                          "series is not kept yet, so these are totals, not a trend.",
+        "ov.kiosks.note": "Footfall is the presence sensor's count of approaches, summed from each kiosk's "
+                          "presence records over the period shown (the running total of its last status for a "
+                          "kiosk that sends none); the response rate is completed surveys per approach.",
+        "ov.footfall": "Footfall per hour (all kiosks)",
+        "ov.footfall.note": "Approaches the kiosks' presence sensors counted in each hour, and the surveys "
+                            "completed then; the response rate is completed surveys per approach.",
+        "ov.footfall.viewer": "Approaches the kiosks' presence sensors counted in each hour (responses per hour "
+                              "are shown to analysts).",
+        "ov.completed": "Completed surveys",
+        "ov.time": "Hour (UTC)",
         "ov.kiosks.viewer": "Visits per kiosk (approach counts are shown to analysts).",
         "ov.approaches": "Approaches",
         "ov.abandoned": "Abandoned",
@@ -167,8 +174,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.facility": "시설",
         "ov.visits": "방문 수",
         "ov.kiosks": "키오스크별 유동 인구와 응답률",
-        "ov.kiosks.note": "유동 인구는 각 키오스크의 마지막 상태에 담긴 접근 감지 누계이고, 응답률은 접근 한 번당 "
-                          "저장된 기록의 비율입니다. 재실 시계열은 아직 저장하지 않으므로 추세가 아닌 누계입니다.",
+        "ov.kiosks.note": "유동 인구는 재실 센서가 감지한 접근 수로, 표시한 기간 동안 각 키오스크의 재실 기록을 "
+                          "합한 값입니다(재실 기록을 보내지 않는 키오스크는 마지막 상태의 누계). 응답률은 접근 "
+                          "한 번당 완료된 설문의 비율입니다.",
+        "ov.footfall": "시간대별 유동 인구 (전체 키오스크)",
+        "ov.footfall.note": "시간마다 키오스크 재실 센서가 감지한 접근 수와 그 시간에 완료된 설문 수입니다. 응답률은 "
+                            "접근 한 번당 완료된 설문의 비율입니다.",
+        "ov.footfall.viewer": "시간마다 키오스크 재실 센서가 감지한 접근 수입니다 (시간대별 응답 수는 분석가에게 "
+                              "표시됩니다).",
+        "ov.completed": "완료된 설문",
+        "ov.time": "시각 (UTC)",
         "ov.kiosks.viewer": "키오스크별 방문 수 (접근 감지 수는 분석가에게 표시됩니다).",
         "ov.approaches": "접근",
         "ov.abandoned": "중도 포기",

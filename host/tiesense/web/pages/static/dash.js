@@ -62,6 +62,19 @@
          yaxis2: {overlaying: "y", side: "right", range: [0, 5], title: {text: T["ov.mean"]}},
          legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}})
     ];
+    var f = d.footfall, foot = [{type: "bar", name: T["ov.approaches"], x: f.hour, y: f.approaches,
+      marker: {color: "#cbd5e1"}, hovertemplate: "%{x|%Y-%m-%d %H:00} · %{y}<extra></extra>"}];
+    if (f.completed) {
+      foot.push({type: "bar", name: T["ov.completed"], x: f.hour, y: f.completed, marker: {color: "#2563eb"},
+                 hovertemplate: "%{x|%Y-%m-%d %H:00} · %{y}<extra></extra>"});
+      foot.push({type: "scatter", mode: "lines", name: T["ov.rate"], yaxis: "y2", x: f.hour, y: f.response_rate,
+                 line: {color: "#dc2626", width: 1.5}, connectgaps: false,
+                 hovertemplate: "%{x|%Y-%m-%d %H:00} · %{y:.0%}<extra></extra>"});
+    }
+    charts.push(plot("chart-footfall", foot, {barmode: "overlay", bargap: 0.1,
+      xaxis: {type: "date", title: {text: T["ov.time"]}}, yaxis: {title: {text: T["ov.approaches"]}},
+      yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%", showgrid: false},
+      legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}}));
     if (d.kiosks) {
       var k = d.kiosks;
       charts.push(plot("chart-kiosks", [
