@@ -134,15 +134,40 @@ def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     cards = data["cards"]
     assert cards["brokers"][0]["name"] in ("Gumi Techno Park", "ETRI Gumi")
     assert -1 <= cards["ei_type"] <= 1 and 0 <= cards["centralization"] <= 1
-    for key in ("card.brokers.cite", "card.constraint.cite", "card.ei.cite", "card.hub.cite"):
+    # the template's network: SMEs 1-6 tie to ETRI (gri) but to no government body; universities to the techno park
+    assert cards["helix"] == {"coverage": 0.0, "firms": 6, "to_academia": 6, "to_government": 0, "covered": 0}
+    assert ["sme", "technopark"] in cards["missing"] and ["university", "technopark"] not in cards["missing"]
+    for key in ("card.brokers.cite", "card.constraint.cite", "card.ei.cite", "card.hub.cite", "card.helix.cite",
+                "card.missing.cite"):
         assert html.escape(MESSAGES["en"][key].split(" (")[0]) in page  # the citation is on the page, one click away
-    assert page.count("<details>") == 4
+    assert page.count("<details>") == 6
     uni = web.get("/network?actor_type=university&threshold=&backbone=", "analyst").text
     assert "5 organisations, 4 ties shown" in uni
     backbone = web.get("/network?backbone=0.3", "analyst").text
     shown = int(re.search(r"(\d+) ties shown", backbone)[1])
     api = web.get("/api/estimates?estimator=composite&backbone=0.3&limit=1000", "analyst").json()["total"]
     assert shown == api
+
+
+def test_tie_type_and_partner_location_keep_the_ties_some_report_names_so_and_a_new_estimate_shows_at_once(web):
+    estimates.recompute(web.store, n_replicates=10)
+    # conftest's reports: even ones name "support" (1-6 to ETRI 11, 8 and 10 to the techno park 12); odd ones
+    # "traded", at "same_region" when their number is a multiple of 3 (2-3, 5-6, 9-12)
+    support = web.get("/network?tie_type=support", "analyst").text
+    assert "10 organisations, 8 ties shown" in support and "at least one interview report" in support
+    both = web.get("/network?tie_type=traded&scope=same_region&threshold=", "analyst").text
+    assert "6 organisations, 3 ties shown" in both
+    data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', both, re.S)[1])
+    names = {data["nodes"]["code"][i] for i in data["edges"]["u"] + data["edges"]["v"]}
+    assert names == {2, 3, 5, 6, 9, 12}
+    assert [c["code"] for c in data["scopes"]] == ["same_park", "same_region", "other_region", "abroad"]
+    assert data["tie_types"][0] == {"code": "traded", "label": "Buying, supplying, licensing, contract R&D"}
+    assert "관계 유형" in web.get("/network?lang=ko", "analyst").text
+    # the page is cached under the data version: a changed estimate is on the next page, not the cached one
+    assert "12 organisations, 16 ties shown" in web.get("/network", "analyst").text
+    rows = [r for r in web.store.estimates("composite") if (r["u"], r["v"]) != (1, 2)]
+    web.store.replace_estimates("composite", rows)
+    assert "12 organisations, 15 ties shown" in web.get("/network", "analyst").text
 
 
 def test_fleet_shows_every_device_and_the_alerts_on_the_page_and_as_a_feed(web):
@@ -195,7 +220,8 @@ def test_the_event_stream_tells_an_analyst_the_new_records_and_a_viewer_only_tha
         return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
 
     (first,) = events("analyst")
-    assert first["first"] and first["records"] == 26 and first["latest"] == []
+    # the first event lists the newest five records (the page's "latest records" card at once), newest first
+    assert first["first"] and first["records"] == 26 and [r["rowid"] for r in first["latest"]] == [26, 25, 24, 23, 22]
     (since,) = events("analyst", last=24)  # as the browser reconnects: what came after its last event
     assert not since["first"] and [r["form"] for r in since["latest"]] == ["fi_partner", "fi_partner"]
     (viewer,) = events("viewer", last=24)

@@ -67,8 +67,8 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
     Returns ``heatmap`` (cells keyed ``[facility, hour]``), ``footfall`` (columns ``hour``, ``approaches``
     and, when ``devices``, ``completed`` and ``response_rate``: the presence series over every kiosk),
     ``satisfaction`` (cells by facility with ``mean``), ``weekly`` (cells by week), ``per_kiosk`` (visits per
-    device, k-suppressed), ``kiosks`` (approaches, abandoned, records, response rate per device; only when
-    ``devices``), ``labels`` (facility names in ``lang``), ``k`` and ``suppressed`` (cells hidden in all).
+    device, k-suppressed), ``kiosks`` (approaches, abandoned, completed surveys, records, response rate per
+    device; only when ``devices``), ``labels`` (facility names in ``lang``), ``k`` and ``suppressed`` (cells hidden in all).
     """
     rows, _ = store.read(analysable.form_rows, analysable.VISIT_FORM, ["facility"], (), filters)
     heat = Counter((r["facility"], r["start"][11:13]) for r in rows if r.get("facility") and r.get("start"))
@@ -86,23 +86,32 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
         status, _ = store.read(store_devices.page_rows)
         sensed = {k.device: k for k in store.read(presence.kiosks, None, filters)}
         kiosks = []
+        listed = set()
         for d in status:
             if not ((d.get("role") in (None, "kiosk") or d.get("approaches") is not None or d["device"] in sensed)
                     and filters.site in (None, d["site"]) and filters.device in (None, d["device"])):
                 continue
+            listed.add(d["device"])
             p = sensed.get(d["device"])
             if p is not None:
-                kiosks.append({"device": d["device"], "site": d["site"], "approaches": p.approaches,
-                               "abandoned": p.abandoned, "records": d["records"], "response_rate": _rate(p),
-                               "source": "presence records"})
-            else:
+                kiosks.append(_kiosk(p, d["site"], d["records"]))
+            else:  # older firmware: the running count of its last status, records stored per approach
                 kiosks.append({"device": d["device"], "site": d["site"], "approaches": d["approaches"],
-                               "abandoned": d["abandoned"], "records": d["records"], "response_rate": response_rate(d),
-                               "source": "last status"})
+                               "abandoned": d["abandoned"], "completed": d["records"], "records": d["records"],
+                               "response_rate": response_rate(d), "source": "last status"})
+        for device, p in sensed.items():  # presence records from a kiosk that sent no status (yet)
+            if device not in listed:
+                kiosks.append(_kiosk(p, None, None))
+        kiosks.sort(key=lambda k: k["device"])
     hidden = sum(c["suppressed"] for part in (heatmap, satisfaction, weekly, per_kiosk) for c in part)
     return {"heatmap": heatmap, "footfall": footfall, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
             "kiosks": kiosks, "labels": choice_labels(store, analysable.VISIT_FORM, "facility", lang),
             "k": k, "suppressed": hidden, "visits": None if k is not None else len(rows)}
+
+
+def _kiosk(p: presence.Kiosk, site: str | None, records: int | None) -> dict:
+    return {"device": p.device, "site": site, "approaches": p.approaches, "abandoned": p.abandoned,
+            "completed": p.completed, "records": records, "response_rate": _rate(p), "source": "presence records"}
 
 
 def _rate(counts: presence.Counts) -> float | None:
