@@ -342,3 +342,31 @@ def test_footfall_and_response_rate_come_from_the_presence_records_when_a_kiosk_
     (k,) = [k for k in later["kiosks"] if k["device"] == "kiosk-88"]
     assert (k["approaches"], k["response_rate"]) == (4, 0.25)
     assert web.get("/overview/data.json?site=nowhere", "analyst").json()["footfall"]["hour"] == []
+
+
+def test_connections_to_the_bound_socket_send_without_waiting_for_acks():
+    """asyncio turns TCP_NODELAY on for accepted connections only when the listening socket's protocol is TCP;
+    without it a response written in two parts waited ~40 ms for the client's delayed ACK (bench/web.py)."""
+    import asyncio
+    import socket
+
+    from tiesense.web.server import bind
+
+    async def accepted_nodelay() -> int:
+        sock = bind("127.0.0.1", 0)
+        seen = asyncio.get_running_loop().create_future()
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                seen.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server = await asyncio.get_running_loop().create_server(Protocol, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        try:
+            return await asyncio.wait_for(seen, 5)
+        finally:
+            writer.close()
+            server.close()
+
+    assert bind("127.0.0.1", 0).proto == socket.IPPROTO_TCP
+    assert asyncio.run(accepted_nodelay()) != 0
