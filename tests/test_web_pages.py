@@ -10,10 +10,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+
 from tiesense import estimates, wire
 from tiesense.ingest import IngestCore, Message
 from tiesense.web.pages import ROUTERS
 from tiesense.web.pages.i18n import MESSAGES
+from tiesense.web.pages.network import unpacked
 
 from .conftest import ROOT
 
@@ -124,8 +127,11 @@ def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     estimates.recompute_measures(web.store, n_replicates=10)
     page = web.get("/network", "analyst").text
     data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', page, re.S)[1])
-    nodes, edges = data["nodes"], data["edges"]
-    assert len(nodes["code"]) == 12 and len(edges["u"]) == 16
+    nodes = data["nodes"]
+    edges = {k: unpacked(data["edges"][k], "<i4" if k in ("u", "v", "observations") else "<f4").tolist()
+             for k in ("u", "v", "value", "low", "high", "observations")}
+    assert len(nodes["code"]) == 12 and len(edges["u"]) == data["edges"]["count"] == 16
+    assert edges["observations"] == [1] * 16  # one report per dyad in conftest's interviews
     assert set(nodes["type"]) == {"sme", "university", "gri", "technopark"}
     assert all(lo <= v <= hi for v, lo, hi in zip(edges["value"], edges["low"], edges["high"]))
     # respondents: SMEs 1-6 and universities 7-10; ETRI (11) and the techno park (12) were only named
@@ -158,7 +164,8 @@ def test_tie_type_and_partner_location_keep_the_ties_some_report_names_so_and_a_
     both = web.get("/network?tie_type=traded&scope=same_region&threshold=", "analyst").text
     assert "6 organisations, 3 ties shown" in both
     data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', both, re.S)[1])
-    names = {data["nodes"]["code"][i] for i in data["edges"]["u"] + data["edges"]["v"]}
+    ends = np.concatenate([unpacked(data["edges"][k], "<i4") for k in ("u", "v")])
+    names = {data["nodes"]["code"][i] for i in ends.tolist()}
     assert names == {2, 3, 5, 6, 9, 12}
     assert [c["code"] for c in data["scopes"]] == ["same_park", "same_region", "other_region", "abroad"]
     assert data["tie_types"][0] == {"code": "traded", "label": "Buying, supplying, licensing, contract R&D"}

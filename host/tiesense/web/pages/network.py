@@ -17,6 +17,7 @@ respondents as in ``/api/measures/cluster``.
 """
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import weakref
@@ -39,7 +40,7 @@ from .network_query import DYAD_BASE
 from .overview import choice_labels
 from .render import render
 
-__all__ = ["router", "network_data", "network_view", "layout", "ESTIMATORS"]
+__all__ = ["router", "network_data", "network_view", "unpacked", "layout", "ESTIMATORS"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -133,6 +134,24 @@ def _cards(g, types: list[str], regions: list[str], codes: list[int], names: lis
             "type_pairs": len(density.types) * (len(density.types) + 1) // 2}
 
 
+def _packed(values: np.ndarray, dtype: str) -> str:
+    """A column as the base64 of its little-endian bytes (``<i4``, ``<f4``; NaN for a missing number, -1 for a
+    missing count): a browser reads it as an ``Int32Array`` or ``Float32Array`` at once, where 50,000 numbers
+    as JSON text cost tens of milliseconds to write and to parse. :func:`unpacked` reads it back."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
+
+
+def unpacked(text: str, dtype: str) -> np.ndarray:
+    """The array of a :func:`_packed` column.
+
+    Examples
+    --------
+    >>> unpacked(_packed(np.array([0.5, np.nan]), "<f4"), "<f4").tolist()
+    [0.5, nan]
+    """
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
 def _keys(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.minimum(u, v) * DYAD_BASE + np.maximum(u, v)
 
@@ -141,6 +160,10 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
                  backbone: float | None = None, actor_type: str | None = None, region: str | None = None,
                  tie_type: str | None = None, scope: str | None = None, lang: str = "en") -> dict:
     """Nodes, edges (as node indices) and cards of the view asked for, as JSON-ready columns.
+
+    The edges' columns (``u``, ``v`` node indices, ``value``, ``low``, ``high``, ``observations``) are packed
+    little-endian arrays in base64 (:func:`unpacked` reads them; ``count`` is their length): 50,000 ties
+    are the bulk of the page.
 
     ``tie_type`` and ``scope`` keep the ties with at least one interview report naming that tie type or
     partner location scope (:func:`~.network_query.reported_dyads`); the value shown stays the
@@ -209,9 +232,9 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
                   "respondent": responded.tolist(),
                   "measured": [list(t) for t in zip(measured("value"), measured("low"), measured("high"))],
                   "x": np.round(x, 3).tolist(), "y": np.round(y, 3).tolist()},
-        "edges": {"u": ui.tolist(), "v": vi.tolist(), "value": _column(e["value"]),
-                  "low": _column(e["low"]), "high": _column(e["high"]),
-                  "observations": [None if n < 0 else n for n in e["observations"].tolist()]},
+        "edges": {"count": len(ui), "u": _packed(ui, "<i4"), "v": _packed(vi, "<i4"),
+                  "value": _packed(e["value"], "<f4"), "low": _packed(e["low"], "<f4"),
+                  "high": _packed(e["high"], "<f4"), "observations": _packed(e["observations"], "<i4")},
         "cards": cards,
         "actor_types": sorted({t for t in roster["actor_type"] if t}),
         "regions": sorted({r for r in roster["region"] if r}),

@@ -17,6 +17,8 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import sqlite3
 
 import numpy as np
@@ -32,6 +34,18 @@ DYAD_BASE = 1 << 20
 
 _RESPONDENT = "json_extract(answers, '$.respondent_org')"
 _PARTNER = "json_extract(answers, '$.partner_org')"
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector paused (row tuples hold no cycles; reference counting frees them)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def interview_version(conn: sqlite3.Connection) -> tuple:
@@ -61,11 +75,13 @@ def estimate_columns(conn: sqlite3.Connection, estimator: str, min_value: float 
     if min_value is not None:
         sql += " AND value >= ?"
         params.append(min_value)
-    rows = conn.execute(sql, params).fetchall()
+    with _no_gc():  # 50,000 row tuples would set off the cyclic collector several times for nothing
+        rows = conn.execute(sql, params).fetchall()
+        columns = tuple(zip(*rows))
     if not rows:
         return {"u": np.zeros(0, np.int64), "v": np.zeros(0, np.int64), "value": np.zeros(0), "low": np.zeros(0),
                 "high": np.zeros(0), "observations": np.zeros(0, np.int64)}
-    u, v, value, low, high, obs = zip(*rows)
+    u, v, value, low, high, obs = columns
 
     def floats(col):
         return np.array([np.nan if x is None else x for x in col], dtype=np.float64) if None in col \

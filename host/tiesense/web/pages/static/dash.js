@@ -61,7 +61,7 @@
       breaks.push({pattern: "hour", bounds: [hours[hours.length - 1] + 1, hours[0]]});
     }
     return {barmode: "overlay", bargap: 0.15,
-      xaxis: {type: "date", title: {text: T["ov.time"]}, rangebreaks: breaks, tickformat: "%b %d %H:00"},
+      xaxis: {type: "date", title: {text: T["ov.time"]}, rangebreaks: breaks, tickformat: "%m-%d %H:00"},
       yaxis: {title: {text: T["ov.approaches"]}},
       yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%", showgrid: false},
       legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}};
@@ -190,15 +190,27 @@
     box.firstChild.style.transform = "translate(" + dx + "px," + dy + "px) scale(" + kx + "," + ky + ")";
   }
 
+  // a column the server packed (little-endian, base64) as a typed array: NaN / -1 where there is no number
+  function unpack(text, Type) {
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Type(bytes.buffer);
+  }
+
+  function num(x) { return x !== x ? "–" : String(Math.round(x * 1e4) / 1e4); }
+
   function drawNetwork(d) {
-    var n = d.nodes, e = d.edges, t0 = performance.now();
+    var n = d.nodes, t0 = performance.now();
+    var e = {u: unpack(d.edges.u, Int32Array), v: unpack(d.edges.v, Int32Array),
+             value: unpack(d.edges.value, Float32Array), low: unpack(d.edges.low, Float32Array),
+             high: unpack(d.edges.high, Float32Array), observations: unpack(d.edges.observations, Int32Array)};
     window.tiesense.dataMs = t0;  // the page's data parsed
     var mx = new Array(e.u.length), my = new Array(e.u.length), mt = new Array(e.u.length);
     for (var i = 0; i < e.u.length; i++) {
       var a = e.u[i], b = e.v[i];
       mx[i] = (n.x[a] + n.x[b]) / 2; my[i] = (n.y[a] + n.y[b]) / 2;
-      mt[i] = n.name[a] + " – " + n.name[b] + "<br>" + e.value[i] + " [" + e.low[i] + ", " + e.high[i] + "]"
-        + (e.observations[i] != null ? " · n=" + e.observations[i] : "");
+      mt[i] = n.name[a] + " – " + n.name[b] + "<br>" + num(e.value[i]) + " [" + num(e.low[i]) + ", "
+        + num(e.high[i]) + "]" + (e.observations[i] >= 0 ? " · n=" + e.observations[i] : "");
     }
     var traces = [
       {type: "scattergl", mode: "markers", x: mx, y: my, text: mt, hovertemplate: "%{text}<extra></extra>",
