@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import stats
 
 from .estimators import reconcile_dyads
 from .graph import Graph
@@ -433,6 +432,8 @@ def gamma_poisson_interval(count, exposure, *, level: float = 0.95, prior_shape:
     rate = prior_rate + t
     if (rate <= 0).any():
         raise ValueError("exposure must be positive under an improper prior (prior_rate = 0)")
+    from scipy import stats  # here, not at import: scipy.stats costs ~0.5 s that the bootstrap needs not
+
     lo = stats.gamma.ppf((1 - level) / 2, shape, scale=1.0 / rate)
     hi = stats.gamma.ppf((1 + level) / 2, shape, scale=1.0 / rate)
     return RateInterval(shape / rate, lo, hi, shape, rate)
