@@ -114,6 +114,11 @@ def server(web_template, tmp_path_factory):
                                 storage_full=0, refused=0, errors=0)
     IngestCore().process(store, [Message(wire.topic_status("kiosk-01"), status, time.time())])
     presence = presence_days(store)
+    for device, battery, flash in (("kiosk-21", 3950, 240_000), ("kiosk-22", 3250, 20_000)):  # 22: two alerts
+        kiosk = wire.encode_status(True, fw="0.9.2", role="kiosk", queue=2, battery_mv=battery,
+                                   time="2026-11-30T10:00:00Z", version=2, clock=wire.CLOCK_NTP, flash_free=flash,
+                                   storage_full=0, refused=0, errors=0)
+        IngestCore().process(store, [Message(wire.topic_status(device), kiosk, time.time())])
     api = ApiServer(create_app(store), "127.0.0.1", 0).start()
     api.records = 26 + presence  # the template's visits and interviews, and the presence records
     yield api, store
@@ -265,6 +270,8 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
 
 
 def test_the_fleet_data_and_korean_overview_pages_render(page, shots):
+    page.goto(page.base + "/fleet")
+    assert {"battery_low", "storage_low"} <= set(page.eval_on_selector_all("#alerts code", "els => els.map(e => e.textContent)"))
     for path, name, selector in (("/fleet", "fleet", "#devices tbody tr"), ("/data", "data", "#records tbody tr"),
                                  ("/overview?lang=ko", "overview-ko", "body[data-rendered~=overview]")):
         page.goto(page.base + path)
