@@ -48,7 +48,7 @@ def _check(n_replicates: int, level: float) -> None:
         raise ValueError("level must be in (0, 1)")
 
 
-def percentiles(reps: np.ndarray, q) -> np.ndarray:
+def percentiles(reps: np.ndarray, q, overwrite: bool = False) -> np.ndarray:
     """``np.nanquantile(reps, q, axis=0)`` (linear interpolation) of a 2-D array, the same numbers, faster.
 
     NumPy's ``nanquantile`` over many columns with a NaN among them falls back
@@ -73,7 +73,14 @@ def percentiles(reps: np.ndarray, q) -> np.ndarray:
     partial = np.flatnonzero((valid > 0) & (valid < n_rows))
     if len(whole) and n_rows:
         kth = sorted({int(k) for level in q for k in _around(level, n_rows)})
-        part = np.partition(cols[whole] if len(whole) < n_cols else cols, kth, axis=1)
+        if len(whole) < n_cols:
+            part = cols[whole]
+            part.partition(kth, axis=1)
+        elif overwrite or cols.base is None:  # a private copy, or the caller's to reorder
+            part = cols
+            part.partition(kth, axis=1)
+        else:
+            part = np.partition(cols, kth, axis=1)
         for i, level in enumerate(q):
             below, above = _around(level, n_rows)
             out[i, whole] = _lerp(part[:, below], part[:, above], level * (n_rows - 1) - below)
@@ -127,18 +134,35 @@ def bootstrap_counts(respondent, statistic: Callable[[np.ndarray], object], *,
 
 
 def _replicates(n_resp: int, statistic, shape: tuple, n_replicates: int, seed) -> np.ndarray:
-    """``statistic(times)`` of each replicate: each draws n_resp respondents with replacement."""
+    """``statistic(times)`` of each replicate: each draws n_resp respondents with replacement.
+
+    A 2-D result ``(n_replicates, k)`` is Fortran-ordered (each statistic's replicates together, which
+    :func:`percentiles` reads along), filled a block of replicates at a time so the writes stay local.
+    """
     rng = np.random.default_rng(seed)
-    reps = np.empty((n_replicates,) + shape, order="F")  # each statistic's replicates together: see percentiles
+    if len(shape) != 1:
+        reps = np.empty((n_replicates,) + shape)
+        for r in range(n_replicates):
+            reps[r] = statistic(np.bincount(rng.integers(0, n_resp, n_resp), minlength=n_resp))
+        return reps
+    columns = np.empty((shape[0], n_replicates))  # (statistic, replicate); returned transposed
+    block = np.empty((min(_BLOCK, n_replicates), shape[0]))
     for r in range(n_replicates):
-        reps[r] = statistic(np.bincount(rng.integers(0, n_resp, n_resp), minlength=n_resp))
-    return reps
+        block[r % _BLOCK] = statistic(np.bincount(rng.integers(0, n_resp, n_resp), minlength=n_resp))
+        if r % _BLOCK == _BLOCK - 1 or r == n_replicates - 1:
+            start = r - r % _BLOCK
+            columns[:, start:r + 1] = block[:r + 1 - start].T
+    return columns.T
 
 
-def _interval(estimate: np.ndarray, reps: np.ndarray, level: float) -> Interval:
+#: Replicates gathered before they are written into the statistics' rows.
+_BLOCK = 32
+
+
+def _interval(estimate: np.ndarray, reps: np.ndarray, level: float, overwrite: bool = False) -> Interval:
     q = [(1 - level) / 2, (1 + level) / 2]
     if reps.ndim == 2:
-        low, high = percentiles(reps, q)
+        low, high = percentiles(reps, q, overwrite)
     else:
         with np.errstate(invalid="ignore"):
             low, high = np.nanquantile(reps, q, axis=0) if np.isnan(reps).any() else np.quantile(reps, q, axis=0)
@@ -351,7 +375,7 @@ def dyad_intervals(respondent, partner, value, mode: str = "mean", *, n_replicat
         return value
 
     reps = _replicates(len(resampled.respondents), stat, (k,), n_replicates, seed)
-    iv = _interval(full.value, reps, level)
+    iv = _interval(full.value, reps, level, overwrite=True)  # the replicates are not returned
     return DyadIntervals(full.u, full.v, full.value, iv.low, iv.high, seen / n_replicates, full.n_reports)
 
 
