@@ -216,6 +216,9 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
         const px = new Uint8Array(4 * c.width * c.height);
         g.readPixels(0, 0, c.width, c.height, g.RGBA, g.UNSIGNED_BYTE, px);
         let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; }""")
+    out = shots / "network-5000.png"  # the whole network as first drawn
+    page.screenshot(path=str(out))
+    not_blank(out)
     # hovering the middle of a tie shows its interval
     spot = page.evaluate("""() => { const el = document.getElementById('chart-network'), fl = el._fullLayout;
         const box = el.querySelector('.nsewdrag').getBoundingClientRect(), d = el.data[0];
@@ -228,9 +231,6 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
     relayout = page.evaluate("""async () => { const el = document.getElementById('chart-network');
         const t0 = performance.now(); await Plotly.relayout(el, {'xaxis.range': [-20, 20], 'yaxis.range': [-20, 20]});
         return performance.now() - t0; }""")
-    out = shots / "network-5000.png"
-    page.screenshot(path=str(out))
-    not_blank(out)
     edges = page.evaluate("""() => { const c = document.querySelector('#chart-network .tiesense-edges canvas');
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; }""")

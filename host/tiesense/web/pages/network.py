@@ -35,7 +35,7 @@ from ..auth import Viewer
 from ..deps import SettingsDep, StoreDep
 from ..routes.estimates import cluster_rows
 from . import network_query
-from .i18n import lang_of
+from .i18n import MESSAGES, lang_of, translator
 from .network_query import DYAD_BASE
 from .overview import choice_labels
 from .render import render
@@ -223,6 +223,9 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
     x, y = layout(types, strength)
     g = Graph.from_edges(ui, vi, np.maximum(w, 1e-3), n=len(codes)) if len(codes) else None
     cards = _cards(g, types, regions, code_list, names) if g is not None else {}
+    t = translator(lang)
+    actor_labels = {a: (t(f"actor.{a}") if f"actor.{a}" in MESSAGES["en"] else a)
+                    for a in sorted(set(types) | {o for o in roster["actor_type"] if o})}
     tie_labels = choice_labels(store, analysable.INTERVIEW_FORM, "tie_types", lang)
     scope_labels = choice_labels(store, analysable.INTERVIEW_FORM, "scope", lang)
     return {
@@ -236,7 +239,8 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
                   "value": _packed(e["value"], "<f4"), "low": _packed(e["low"], "<f4"),
                   "high": _packed(e["high"], "<f4"), "observations": _packed(e["observations"], "<i4")},
         "cards": cards,
-        "actor_types": sorted({t for t in roster["actor_type"] if t}),
+        "actor_types": sorted({a for a in roster["actor_type"] if a}),
+        "actor_labels": actor_labels,
         "regions": sorted({r for r in roster["region"] if r}),
         "tie_types": [{"code": c, "label": label} for c, label in tie_labels.items()],
         "scopes": [{"code": c, "label": label} for c, label in scope_labels.items()],

@@ -224,6 +224,7 @@
     // its own buffers and draw calls, which without a GPU is most of the drawing time); the legend is one
     // empty SVG trace per actor type, which costs nothing to draw
     var few = n.type.length <= 60;  // few enough to name on the chart
+    var labels = d.actor_labels || {};
     var maxSize = n.type.length > 1000 ? 14 : n.type.length > 200 ? 20 : 28, minSize = n.type.length > 1000 ? 3 : 6;
     var colour = {}, colours = new Array(n.type.length), symbols = new Array(n.type.length);
     var sizes = new Array(n.type.length), texts = new Array(n.type.length);
@@ -233,7 +234,7 @@
       colours[j] = colour[n.type[j]];
       symbols[j] = responded ? "circle" : "circle-open";
       sizes[j] = minSize + (maxSize - minSize) * Math.sqrt(n.strength[j] / maxS);
-      texts[j] = n.name[j] + " (" + n.type[j] + (n.region[j] ? ", " + n.region[j] : "") + ")<br>"
+      texts[j] = n.name[j] + " (" + (labels[n.type[j]] || n.type[j]) + (n.region[j] ? ", " + n.region[j] : "") + ")<br>"
         + T["net.hover.shown"] + " " + n.strength[j] + (m[0] != null ? "<br>" + T["net.hover.composite"] + " " + m[0]
         + " [" + m[1] + ", " + m[2] + "]" : "") + (responded ? "" : "<br>" + T["net.hover.silent"]);
     }
@@ -242,7 +243,7 @@
                  textfont: {size: 11, color: "#334155"}, hovertemplate: "%{hovertext}<extra></extra>",
                  marker: {color: colours, symbol: symbols, size: sizes, line: {width: 1, color: colours}}});
     types.forEach(function (type) {
-      traces.push({type: "scatter", mode: "markers", name: type, x: [null], y: [null], hoverinfo: "skip",
+      traces.push({type: "scatter", mode: "markers", name: labels[type] || type, x: [null], y: [null], hoverinfo: "skip",
                    marker: {color: colour[type], size: 10}});
     });
     if (n.respondent.some(function (r) { return !r; })) {
