@@ -1,5 +1,5 @@
 """Every benchmark in one command: structure, estimators, the incremental decay update, store writes, ingest,
-the device log, serial offload.
+the device log, serial offload, the web side.
 
     .venv/bin/python -m bench                    # quick profile (10k and 100k edges), a few minutes
     .venv/bin/python -m bench --sizes 1M         # long profile
@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import decay, device_log, estimators, ingest, serial_offload, store, structure
+from . import decay, device_log, estimators, ingest, serial_offload, store, structure, web
 
 
 def main(argv=None) -> int:
@@ -36,6 +36,11 @@ def main(argv=None) -> int:
     print()
     serial_offload.main(["--records", str(min(500, max(100, structure.parse_size(a.sizes.split(",")[0]) // 10))),
                          "--repeats", str(min(a.repeats, 3))])
+    print()
+    # the web side at a fifth of the first size's organisations (its own default, 5,000 / 50,000, is the long run)
+    reports = structure.parse_size(a.sizes.split(",")[0])
+    web.main(["--orgs", str(max(100, reports // 5)), "--reports", str(reports), "--repeats", str(min(a.repeats, 3)),
+              "--replicates", str(20 if reports < 10_000 else 200)])
     print()
     return device_log.main(["--blocks", str(a.device_blocks)])
 

@@ -570,7 +570,7 @@ def user_version():
 WEB_ROSTER = ("code,name,actor_type,region,sector,size\n"
               + "".join(f"{c},SME {c},sme,Gyeongbuk,ICT,small\n" for c in range(1, 7))
               + "".join(f"{c},University {c},university,Daegu,,\n" for c in range(7, 11))
-              + "11,ETRI Gumi,gri,Gyeongbuk,,\n12,Gumi Techno Park,techno_park,Gyeongbuk,,\n")
+              + "11,ETRI Gumi,gri,Gyeongbuk,,\n12,Gumi Techno Park,technopark,Gyeongbuk,,\n")
 
 
 def _web_records():

@@ -12,7 +12,7 @@ from bench import structure
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_one_command_prints_structure_estimator_decay_and_ingest_tables():
+def test_one_command_prints_structure_estimator_decay_ingest_and_web_tables():
     out = subprocess.run(
         [sys.executable, "-m", "bench", "--sizes", "1500", "--repeats", "1", "--device-blocks", "24"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=True,
@@ -31,6 +31,29 @@ def test_one_command_prints_structure_estimator_decay_and_ingest_tables():
     assert "tiesense serial offload bench: 150 records" in out and len(serial) == 2, out[-800:]
     check_structure_table(out)
     check_device_log_table(out)
+    check_web_table(out)
+
+
+def check_web_table(out: str) -> None:
+    """The web bench: 300 organisations and 1,500 reports built, recomputed, served and drawn, every figure."""
+    assert "tiesense web bench: 300 organisations, 1500 tie reports" in out
+    rows = {}
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("tiesense web bench"))
+    for line in lines[start + 1:]:
+        if line.startswith("ties recompute said"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 5 and cells[2].endswith(" ms"):
+            rows[cells[0]] = cells
+    assert list(rows) == ["ties recompute", "GET /network, cold", "GET /network, cached", "GET /overview",
+                          "GET /overview/data.json", "GET /api/health (baseline)",
+                          "network page in chromium, from the overview", "network page in chromium, first visit"]
+    assert rows["ties recompute"][1].startswith("20 replicates, ")
+    assert int(rows["ties recompute"][1].split(", ")[1].split()[0]) > 1000  # dyads estimated from the reports
+    assert all(float(r[2].split()[0].replace(",", "")) > 0 for r in rows.values())
+    assert all(r[4].startswith("<= ") for label, r in rows.items() if "health" not in label)
+    assert "dyads estimated (composite, mean, 20 bootstrap replicates)" in out
 
 
 def check_device_log_table(out: str) -> None:

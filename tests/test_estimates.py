@@ -160,7 +160,8 @@ def test_cli_recompute_and_show(tmp_path):
         store_interviews(store, REPORTS)
     runner = CliRunner()
     out = runner.invoke(cli.main, ["ties", "recompute", "--db", str(db_path), "--replicates", "50"])
-    assert out.exit_code == 0 and out.output.startswith("4 dyads estimated")
+    assert out.exit_code == 0 and out.stdout.startswith("4 dyads estimated")
+    assert out.stderr.startswith("bootstrap replicates")  # the progress bar (one line when not on a terminal)
     shown = runner.invoke(cli.main, ["ties", "show", "--db", str(db_path), "--estimator", "composite"])
     assert shown.exit_code == 0
     lines = shown.output.strip().splitlines()
@@ -293,3 +294,28 @@ def test_cli_recompute_takes_weights_and_says_what_it_used(tmp_path):
         assert by_cli != {(r["u"], r["v"]): r["value"] for r in store.estimates("composite")}
     bad = runner.invoke(cli.main, ["ties", "recompute", "--db", str(db_path), "--weight", "warmth=1"])
     assert bad.exit_code == 2 and "not a component" in bad.output and "closeness" in bad.output
+
+
+def test_recompute_all_writes_what_recompute_and_recompute_measures_write_and_counts_every_replicate(tmp_path):
+    from tiesense.estimates import recompute_all, recompute_measures
+
+    def tables(store):
+        ties = store.conn.execute("SELECT u, v, value, low, high, observations FROM tie_estimates "
+                                  "WHERE estimator = 'composite' ORDER BY u, v").fetchall()
+        orgs = store.conn.execute("SELECT org, measure, value, low, high FROM org_measures "
+                                  "ORDER BY org, measure").fetchall()
+        return ties, orgs, store.conn.execute("SELECT measure, value, low, high FROM cluster_measures").fetchall()
+
+    with Store(tmp_path / "a.db") as one, Store(tmp_path / "b.db") as two:
+        store_interviews(one, REPORTS)
+        store_interviews(two, REPORTS)
+        recompute(one, n_replicates=40, seed=3)
+        recompute_measures(one, n_replicates=40, seed=3)
+        ticks = []
+        assert recompute_all(two, n_replicates=40, seed=3, progress=ticks.append) == (4, 4)
+        assert ticks == [1] * 80  # the dyads' 40 replicates, then the measures' 40
+        first, second = tables(one), tables(two)
+    assert [len(t) for t in first] == [len(t) for t in second] == [4, 32, 1]  # 4 orgs x (7 measures + responded)
+    for a, b in zip(first, second):
+        for row_a, row_b in zip(a, b):
+            assert row_a == pytest.approx(row_b, nan_ok=True) if None not in row_a else row_a == row_b

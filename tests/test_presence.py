@@ -73,3 +73,46 @@ def test_presence_without_records_says_what_to_expect(tmp_path):
     Store(db).close()
     out = CliRunner().invoke(cli.main, ["presence", "--db", str(db)])
     assert out.exit_code == 1 and "no presence records" in out.output and "presence_interval_s" in out.output
+
+
+def test_per_kiosk_and_park_totals_are_the_hourly_rows_summed(tmp_path):
+    import os
+
+    from tiesense.ingest import IngestCore, Message
+    from tiesense.presence import kiosks, park_hourly
+    from tiesense.store.analysable import Filters
+
+    def rec(device, seq, start, counts):
+        r = wire.make_record_v2("tp_presence", "2026113001", start, 300, 1, seq * 300, wire.CLOCK_NTP,
+                                [300, *counts], wire.new_record_id(os.urandom))
+        return wire.sign_record(r, seq, device, None)
+
+    # two kiosks; 1795510200 is 2026-11-24T08:50Z, 1795514400 10:00Z: (approaches, dwell_s, started, completed, abandoned)
+    sent = {"kiosk-01": [(1795510200, [8, 40, 3, 2, 1]), (1795510500, [2, 10, 1, 1, 0]),
+                         (1795514400, [4, 20, 1, 1, 0])],
+            "kiosk-02": [(1795510200, [6, 30, 2, 0, 2])]}
+    with Store(tmp_path / "p.db") as store:
+        for device, parts in sent.items():
+            batch = [rec(device, i + 1, t, c) for i, (t, c) in enumerate(parts)]
+            IngestCore().process(store, [Message(wire.topic_records(device),
+                                                 wire.encode_batch_from_encoded(device, batch, 2), 1795520000.0)])
+        hours = store.read(hourly)
+        per_kiosk = store.read(kiosks)
+        park = store.read(park_hourly)
+        later = store.read(kiosks, None, Filters(since="2026-11-24T09:30:00Z"))
+        one = store.read(kiosks, "kiosk-02")
+    assert [(h.device, h.hour, h.approaches, h.intervals) for h in hours] == [
+        ("kiosk-01", "2026-11-24T08:00:00Z", 10, 2), ("kiosk-01", "2026-11-24T10:00:00Z", 4, 1),
+        ("kiosk-02", "2026-11-24T08:00:00Z", 6, 1)]
+    for k in per_kiosk:  # each kiosk's totals are its hours summed
+        mine = [h for h in hours if h.device == k.device]
+        for field in ("approaches", "dwell_s", "started", "completed", "abandoned", "intervals"):
+            assert getattr(k, field) == sum(getattr(h, field) for h in mine), (k.device, field)
+        assert (k.first, k.last) == (mine[0].hour, mine[-1].hour)
+    assert [(k.device, k.approaches, k.completed, k.response_rate) for k in per_kiosk] == [
+        ("kiosk-01", 14, 4, 4 / 14), ("kiosk-02", 6, 0, 0.0)]
+    # the park's series: every kiosk summed per hour
+    assert [(h.device, h.hour, h.approaches, h.completed) for h in park] == [
+        (None, "2026-11-24T08:00:00Z", 16, 3), (None, "2026-11-24T10:00:00Z", 4, 1)]
+    assert [(k.device, k.approaches) for k in later] == [("kiosk-01", 4)]
+    assert [(k.device, k.abandoned) for k in one] == [("kiosk-02", 2)]

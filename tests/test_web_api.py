@@ -76,6 +76,10 @@ def test_roster_import_makes_a_version_and_says_what_is_wrong(web):
     bad = web.client.post("/api/roster", content="code,name\n1,x\n",
                           headers={**web.as_("admin"), "Content-Type": "text/csv"})
     assert bad.status_code == 422 and "actor_type" in bad.json()["error"]
+    typo = web.client.post("/api/roster", content="code,name,actor_type\n1,SME One,SME\n",
+                           headers={**web.as_("admin"), "Content-Type": "text/csv"})
+    assert typo.status_code == 422 and "line 2: actor type 'SME'" in typo.json()["error"]
+    assert "sme" in typo.json()["error"] and web.get("/api/roster/versions", "analyst").json()["total"] == 2
     assert web.client.post("/api/roster", content=csv_text, headers=web.as_("analyst")).status_code == 403
 
 

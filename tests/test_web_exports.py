@@ -64,7 +64,7 @@ def test_graphml_and_gexf_carry_node_attributes_and_intervals(estimated):
     g = nx.read_graphml(io.BytesIO(estimated.get("/api/exports/graphml", "analyst").content))
     assert g.number_of_nodes() == 12 and g.number_of_edges() == 16
     node = g.nodes["12"]
-    assert node["label"] == "Gumi Techno Park" and node["actor_type"] == "techno_park" and node["respondent"] is False
+    assert node["label"] == "Gumi Techno Park" and node["actor_type"] == "technopark" and node["respondent"] is False
     assert isinstance(node["strength"], float)
     u, v, e = next(iter(g.edges(data=True)))
     assert e["low"] <= e["weight"] <= e["high"] and e["observations"] >= 1

@@ -10,10 +10,13 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+
 from tiesense import estimates, wire
 from tiesense.ingest import IngestCore, Message
 from tiesense.web.pages import ROUTERS
 from tiesense.web.pages.i18n import MESSAGES
+from tiesense.web.pages.network import unpacked
 
 from .conftest import ROOT
 
@@ -124,9 +127,12 @@ def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     estimates.recompute_measures(web.store, n_replicates=10)
     page = web.get("/network", "analyst").text
     data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', page, re.S)[1])
-    nodes, edges = data["nodes"], data["edges"]
-    assert len(nodes["code"]) == 12 and len(edges["u"]) == 16
-    assert set(nodes["type"]) == {"sme", "university", "gri", "techno_park"}
+    nodes = data["nodes"]
+    edges = {k: unpacked(data["edges"][k], "<i4" if k in ("u", "v", "observations") else "<f4").tolist()
+             for k in ("u", "v", "value", "low", "high", "observations")}
+    assert len(nodes["code"]) == 12 and len(edges["u"]) == data["edges"]["count"] == 16
+    assert edges["observations"] == [1] * 16  # one report per dyad in conftest's interviews
+    assert set(nodes["type"]) == {"sme", "university", "gri", "technopark"}
     assert all(lo <= v <= hi for v, lo, hi in zip(edges["value"], edges["low"], edges["high"]))
     # respondents: SMEs 1-6 and universities 7-10; ETRI (11) and the techno park (12) were only named
     assert [c for c, r in zip(nodes["code"], nodes["respondent"]) if not r] == [11, 12]
@@ -134,15 +140,41 @@ def test_the_network_for_an_analyst_has_nodes_edges_cards_and_filters(web):
     cards = data["cards"]
     assert cards["brokers"][0]["name"] in ("Gumi Techno Park", "ETRI Gumi")
     assert -1 <= cards["ei_type"] <= 1 and 0 <= cards["centralization"] <= 1
-    for key in ("card.brokers.cite", "card.constraint.cite", "card.ei.cite", "card.hub.cite"):
+    # the template's network: SMEs 1-6 tie to ETRI (gri) but to no government body; universities to the techno park
+    assert cards["helix"] == {"coverage": 0.0, "firms": 6, "to_academia": 6, "to_government": 0, "covered": 0}
+    assert ["sme", "technopark"] in cards["missing"] and ["university", "technopark"] not in cards["missing"]
+    for key in ("card.brokers.cite", "card.constraint.cite", "card.ei.cite", "card.hub.cite", "card.helix.cite",
+                "card.missing.cite"):
         assert html.escape(MESSAGES["en"][key].split(" (")[0]) in page  # the citation is on the page, one click away
-    assert page.count("<details>") == 4
+    assert page.count("<details>") == 6
     uni = web.get("/network?actor_type=university&threshold=&backbone=", "analyst").text
     assert "5 organisations, 4 ties shown" in uni
     backbone = web.get("/network?backbone=0.3", "analyst").text
     shown = int(re.search(r"(\d+) ties shown", backbone)[1])
     api = web.get("/api/estimates?estimator=composite&backbone=0.3&limit=1000", "analyst").json()["total"]
     assert shown == api
+
+
+def test_tie_type_and_partner_location_keep_the_ties_some_report_names_so_and_a_new_estimate_shows_at_once(web):
+    estimates.recompute(web.store, n_replicates=10)
+    # conftest's reports: even ones name "support" (1-6 to ETRI 11, 8 and 10 to the techno park 12); odd ones
+    # "traded", at "same_region" when their number is a multiple of 3 (2-3, 5-6, 9-12)
+    support = web.get("/network?tie_type=support", "analyst").text
+    assert "10 organisations, 8 ties shown" in support and "at least one interview report" in support
+    both = web.get("/network?tie_type=traded&scope=same_region&threshold=", "analyst").text
+    assert "6 organisations, 3 ties shown" in both
+    data = json.loads(re.search(r'<script id="page-data" type="application/json">(.*?)</script>', both, re.S)[1])
+    ends = np.concatenate([unpacked(data["edges"][k], "<i4") for k in ("u", "v")])
+    names = {data["nodes"]["code"][i] for i in ends.tolist()}
+    assert names == {2, 3, 5, 6, 9, 12}
+    assert [c["code"] for c in data["scopes"]] == ["same_park", "same_region", "other_region", "abroad"]
+    assert data["tie_types"][0] == {"code": "traded", "label": "Buying, supplying, licensing, contract R&D"}
+    assert "관계 유형" in web.get("/network?lang=ko", "analyst").text
+    # the page is cached under the data version: a changed estimate is on the next page, not the cached one
+    assert "12 organisations, 16 ties shown" in web.get("/network", "analyst").text
+    rows = [r for r in web.store.estimates("composite") if (r["u"], r["v"]) != (1, 2)]
+    web.store.replace_estimates("composite", rows)
+    assert "12 organisations, 15 ties shown" in web.get("/network", "analyst").text
 
 
 def test_fleet_shows_every_device_and_the_alerts_on_the_page_and_as_a_feed(web):
@@ -195,7 +227,8 @@ def test_the_event_stream_tells_an_analyst_the_new_records_and_a_viewer_only_tha
         return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
 
     (first,) = events("analyst")
-    assert first["first"] and first["records"] == 26 and first["latest"] == []
+    # the first event lists the newest five records (the page's "latest records" card at once), newest first
+    assert first["first"] and first["records"] == 26 and [r["rowid"] for r in first["latest"]] == [26, 25, 24, 23, 22]
     (since,) = events("analyst", last=24)  # as the browser reconnects: what came after its last event
     assert not since["first"] and [r["form"] for r in since["latest"]] == ["fi_partner", "fi_partner"]
     (viewer,) = events("viewer", last=24)
@@ -304,3 +337,43 @@ def test_footfall_and_response_rate_come_from_the_presence_records_when_a_kiosk_
     data = web.get("/overview/data.json", "analyst").json()
     (k,) = [k for k in data["kiosks"] if k["device"] == "kiosk-88"]
     assert (k["approaches"], k["abandoned"], k["response_rate"], k["source"]) == (12, 1, 0.25, "presence records")
+    # the park's footfall series: one point per hour over every kiosk, completed surveys for analysts only
+    f = data["footfall"]
+    assert f["hour"] == ["2026-11-24T08:00:00Z", "2026-11-24T10:00:00Z"]
+    assert (f["approaches"], f["completed"], f["response_rate"]) == ([8, 4], [2, 1], [0.25, 0.25])
+    viewer = web.get("/overview/data.json", "viewer").json()["footfall"]
+    assert viewer == {"hour": f["hour"], "approaches": [8, 4]}
+    # the period filter applies to the presence records as to the visits
+    later = web.get("/overview/data.json?since=2026-11-24T09:00:00Z", "analyst").json()
+    assert later["footfall"]["approaches"] == [4]
+    (k,) = [k for k in later["kiosks"] if k["device"] == "kiosk-88"]
+    assert (k["approaches"], k["response_rate"]) == (4, 0.25)
+    assert web.get("/overview/data.json?site=nowhere", "analyst").json()["footfall"]["hour"] == []
+
+
+def test_connections_to_the_bound_socket_send_without_waiting_for_acks():
+    """asyncio turns TCP_NODELAY on for accepted connections only when the listening socket's protocol is TCP;
+    without it a response written in two parts waited ~40 ms for the client's delayed ACK (bench/web.py)."""
+    import asyncio
+    import socket
+
+    from tiesense.web.server import bind
+
+    async def accepted_nodelay() -> int:
+        sock = bind("127.0.0.1", 0)
+        seen = asyncio.get_running_loop().create_future()
+
+        class Protocol(asyncio.Protocol):
+            def connection_made(self, transport):
+                seen.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server = await asyncio.get_running_loop().create_server(Protocol, sock=sock)
+        _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+        try:
+            return await asyncio.wait_for(seen, 5)
+        finally:
+            writer.close()
+            server.close()
+
+    assert bind("127.0.0.1", 0).proto == socket.IPPROTO_TCP
+    assert asyncio.run(accepted_nodelay()) != 0

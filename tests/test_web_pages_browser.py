@@ -1,10 +1,19 @@
 """The dashboards in a real browser: Debian's chromium, headless, driven by Playwright (lessons.md: the
 launch arguments, and DNS kept on this machine). A few tests, one server and one browser for all:
 
-* log in, and the overview draws its four charts (plotly elements in the page, a screenshot that is not blank);
+* log in, and the overview draws its five charts (plotly elements in the page, a screenshot that is not blank);
 * the network page with 5,000 organisations and 20,000 ties renders with WebGL within a generous bound, and
-  a filter changes the view (the figures are printed: run with -s to see them);
+  the actor type, tie type and partner location filters each change the view (the figures are printed: run
+  with -s to see them);
+* the fleet and data pages, and the overview in Korean, render (screenshots);
 * a record stored while the overview is open appears on it without a reload (server-sent events).
+
+Screenshots go to ``$TIESENSE_SCREENSHOTS`` when it is set (a directory, created), else to the test's
+temporary directory; each is checked for content and its path printed. To look at them::
+
+    TIESENSE_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest -s tests/test_web_pages_browser.py
+
+(``docs/screenshots/`` is ignored by git: the PNGs are not committed.)
 
 No skips: without /usr/bin/chromium the tests fail and say how to install it.
 """
@@ -28,7 +37,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 N_ORGS, N_TIES = 5000, 20000
 #: Time to first render of the 5,000-node network, navigation start to plotly's promise, that fails the test.
 NETWORK_BOUND_MS = 10_000
-TYPES = ("sme", "startup", "large_firm", "university", "gri", "techno_park", "regional_agency", "finance")
+TYPES = ("sme", "startup", "large_firm", "university", "gri", "technopark", "regional_agency", "finance")
+#: Kiosks whose presence records (one per 15 minutes with anyone about, over four days) draw the footfall chart.
+PRESENCE_KIOSKS = ("kiosk-21", "kiosk-22")
 REGIONS = ("Gyeongbuk", "Daegu", "Seoul", "Gyeonggi", "Busan", "Ulsan")
 PASSWORD = "a long password"  # conftest's user ada (analyst)
 
@@ -37,7 +48,7 @@ def big_network(store, seed: int = 7) -> None:
     """A second roster version of N_ORGS organisations (codes 1-12 keep their types) and N_TIES composite
     estimates: a ring through every organisation plus random pairs, so every one is drawn."""
     rng = np.random.default_rng(seed)
-    old = {1: "sme", 7: "university", 11: "gri", 12: "techno_park"}
+    old = {1: "sme", 7: "university", 11: "gri", 12: "technopark"}
     rows = []
     for code in range(1, N_ORGS + 1):
         kind = ("sme" if code <= 6 else "university" if code <= 10 else old.get(code)) if code <= 12 else \
@@ -58,6 +69,36 @@ def big_network(store, seed: int = 7) -> None:
          "updated_at": stamp} for p, w in zip(sorted(pairs), value)])
 
 
+def presence_days(store, days: int = 4, seed: int = 11) -> int:
+    """Presence records of :data:`PRESENCE_KIOSKS`, 08:00-19:00 UTC from 2026-11-23 (signed v2, through the
+    ingest core as a kiosk sends them); returns how many."""
+    import os as _os
+
+    rng = np.random.default_rng(seed)
+    start = 1795392000  # 2026-11-23T00:00:00Z
+    stored = 0
+    for device in PRESENCE_KIOSKS:
+        parts, before = [], stored
+        for day in range(days):
+            for quarter in range(8 * 4, 19 * 4):
+                busy = 3 if quarter // 4 in (9, 12, 13, 17) else 1
+                approaches = int(rng.poisson(2.5 * busy))
+                if not approaches:
+                    continue
+                completed = int(rng.binomial(approaches, 0.3))
+                abandoned = int(rng.binomial(approaches - completed, 0.2))
+                t = start + day * 86400 + quarter * 900
+                rec = wire.make_record_v2("tp_presence", "2026113001", t, 900, 1, t - start + 60, wire.CLOCK_NTP,
+                                          [900, approaches, 15 * approaches, completed + abandoned, completed,
+                                           abandoned], wire.new_record_id(_os.urandom))
+                parts.append(wire.sign_record(rec, len(parts) + 1, device, None))
+        for i in range(0, len(parts), wire.MAX_BATCH_RECORDS):
+            batch = wire.encode_batch_from_encoded(device, parts[i:i + wire.MAX_BATCH_RECORDS], wire.V2)
+            stored += IngestCore().process(store, [Message(wire.topic_records(device), batch, time.time())]).stored
+        assert stored - before == len(parts), "every presence record stored"
+    return stored
+
+
 @pytest.fixture(scope="module")
 def server(web_template, tmp_path_factory):
     from tiesense.store import Store
@@ -72,7 +113,14 @@ def server(web_template, tmp_path_factory):
                                 time="2026-11-30T10:00:00Z", version=2, clock=wire.CLOCK_NTP, flash_free=200_000,
                                 storage_full=0, refused=0, errors=0)
     IngestCore().process(store, [Message(wire.topic_status("kiosk-01"), status, time.time())])
+    presence = presence_days(store)
+    for device, battery, flash in (("kiosk-21", 3950, 240_000), ("kiosk-22", 3250, 20_000)):  # 22: two alerts
+        kiosk = wire.encode_status(True, fw="0.9.2", role="kiosk", queue=2, battery_mv=battery,
+                                   time="2026-11-30T10:00:00Z", version=2, clock=wire.CLOCK_NTP, flash_free=flash,
+                                   storage_full=0, refused=0, errors=0)
+        IngestCore().process(store, [Message(wire.topic_status(device), kiosk, time.time())])
     api = ApiServer(create_app(store), "127.0.0.1", 0).start()
+    api.records = 26 + presence  # the template's visits and interviews, and the presence records
     yield api, store
     api.stop()
     store.close()
@@ -93,7 +141,12 @@ def browser():
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
-    """Where the screenshots go (printed by each test)."""
+    """Where the screenshots go: ``$TIESENSE_SCREENSHOTS`` (created) or the test's temporary directory."""
+    chosen = os.environ.get("TIESENSE_SCREENSHOTS")
+    if chosen:
+        path = Path(chosen)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     return tmp_path_factory.mktemp("screenshots")
 
 
@@ -108,6 +161,7 @@ def page(server, browser):
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.errors = errors
     pg.base = api.url
+    pg.records = api.records
     yield pg
     context.close()
 
@@ -133,7 +187,8 @@ def test_login_then_the_overview_draws_its_charts(page, shots):
     assert drawn(page, "chart-satisfaction", ".point path") == 2  # two facilities
     assert drawn(page, "chart-weekly", ".point path") >= 1
     assert drawn(page, "chart-kiosks", ".point path") >= 1
-    assert page.inner_text("#live").startswith("Records stored: 26")
+    assert drawn(page, "chart-footfall", ".point path") >= 2 * 4 * 10  # approaches and completed, every hour
+    assert page.inner_text("#live").startswith(f"Records stored: {page.records}")
     out = shots / "overview.png"
     page.screenshot(path=str(out), full_page=True)
     not_blank(out)
@@ -161,6 +216,9 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
         const px = new Uint8Array(4 * c.width * c.height);
         g.readPixels(0, 0, c.width, c.height, g.RGBA, g.UNSIGNED_BYTE, px);
         let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; }""")
+    out = shots / "network-5000.png"  # the whole network as first drawn
+    page.screenshot(path=str(out))
+    not_blank(out)
     # hovering the middle of a tie shows its interval
     spot = page.evaluate("""() => { const el = document.getElementById('chart-network'), fl = el._fullLayout;
         const box = el.querySelector('.nsewdrag').getBoundingClientRect(), d = el.data[0];
@@ -173,9 +231,6 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
     relayout = page.evaluate("""async () => { const el = document.getElementById('chart-network');
         const t0 = performance.now(); await Plotly.relayout(el, {'xaxis.range': [-20, 20], 'yaxis.range': [-20, 20]});
         return performance.now() - t0; }""")
-    out = shots / "network-5000.png"
-    page.screenshot(path=str(out))
-    not_blank(out)
     edges = page.evaluate("""() => { const c = document.querySelector('#chart-network .tiesense-edges canvas');
         const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++; return n; }""")
@@ -192,6 +247,41 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
     assert "actor_type=university" in page.url
     filtered = page.inner_text("#net-count")
     assert not filtered.startswith(f"{N_ORGS} organisations"), filtered
+    # tie type and partner location: the ties some interview report names so (the template's 16 reports:
+    # "traded" on the ring's pairs 1-2 ... 5-6, of which 2-3 and 5-6 at "same_region")
+    page.select_option("select[name=actor_type]", "")
+    page.select_option("select[name=tie_type]", "traded")
+    page.click("#net-filters button[type=submit]")
+    page.wait_for_selector("body[data-rendered~=network]")
+    assert "tie_type=traded" in page.url
+    support = page.inner_text("#net-count")
+    page.select_option("select[name=scope]", "same_region")
+    page.click("#net-filters button[type=submit]")
+    page.wait_for_selector("body[data-rendered~=network]")
+    both = page.inner_text("#net-count")
+    counts = [int(text.split()[0]) for text in (filtered, support, both)]
+    assert 0 < counts[1] < N_ORGS and 0 < counts[2] < counts[1], (filtered, support, both)
+    assert both.endswith("2 ties shown"), both
+    out = shots / "network-filtered.png"
+    page.screenshot(path=str(out))
+    not_blank(out, 10_000)
+    print(f"filtered by tie type and scope: {both}; screenshot {out}")
+    assert not page.errors, page.errors
+
+
+def test_the_fleet_data_and_korean_overview_pages_render(page, shots):
+    page.goto(page.base + "/fleet")
+    assert {"battery_low", "storage_low"} <= set(page.eval_on_selector_all("#alerts code", "els => els.map(e => e.textContent)"))
+    for path, name, selector in (("/fleet", "fleet", "#devices tbody tr"), ("/data", "data", "#records tbody tr"),
+                                 ("/overview?lang=ko", "overview-ko", "body[data-rendered~=overview]")):
+        page.goto(page.base + path)
+        page.wait_for_selector(selector)
+        out = shots / f"{name}.png"
+        page.screenshot(path=str(out), full_page=True)
+        not_blank(out, 10_000)
+        print(f"\n{name} screenshot: {out}")
+    assert "단지 개요" in page.inner_text("h1")
+    page.goto(page.base + "/lang/en?next=%2Foverview")
     assert not page.errors, page.errors
 
 
@@ -210,7 +300,7 @@ def test_a_new_record_appears_on_the_overview_without_a_reload(page, server):
     page.wait_for_selector(f"#latest li:has-text('{rec['id']}')", timeout=10_000)
     seen = (time.perf_counter() - t0) * 1000
     assert page.evaluate("() => window.stillHere === true")  # the same page: no reload
-    assert page.inner_text("#live").startswith("Records stored: 27")
+    assert page.inner_text("#live").startswith(f"Records stored: {page.records + 1}")
     page.wait_for_function("() => document.querySelectorAll('#chart-satisfaction .point path').length === 3")
     print(f"\nnew record on the page {seen:.0f} ms after it was stored")
     assert not page.errors, page.errors

@@ -59,6 +59,27 @@ def test_a_bad_roster_says_which_line(text, match):
         roster.parse_csv(text)
 
 
+def test_actor_types_are_the_cluster_measures_codes_and_every_wrong_line_is_named():
+    from tiesense.ties.cluster import ACTOR_TYPES
+
+    assert roster.actor_types() == ACTOR_TYPES
+    text = "code,name,actor_type\n1,A,sme\n2,Gumi TP,techno_park\n3,C,university\n4,Bank,Bank\n"
+    with pytest.raises(roster.RosterError) as e:
+        roster.parse_csv(text)
+    message = str(e.value)
+    assert "line 3: actor type 'techno_park'" in message and "line 5: actor type 'Bank'" in message
+    assert "line 2" not in message and "line 4" not in message
+    assert "technopark" in message and all(t in message for t in ACTOR_TYPES)  # what to write instead
+
+
+def test_importing_rows_with_an_unknown_actor_type_writes_nothing(tmp_path):
+    rows = roster.parse_csv(ROSTER)
+    with Store(tmp_path / "r.db") as store:
+        with pytest.raises(roster.RosterError, match=r"row 2 \(code 2\): actor type 'uni'"):
+            store.import_roster([rows[0], dict(rows[1], actor_type="uni")])
+        assert store.read(roster.current_version) is None and store.read(roster.versions) == []
+
+
 def test_only_hashes_of_secrets_are_stored(tmp_path):
     with Store(tmp_path / "a.db") as store:
         access.create_user(store, "ada", "a long password", "analyst")

@@ -431,7 +431,7 @@ def ties():
 def ties_recompute(db_path, mode, replicates, seed, weight_args, method, window_hours):
     """Recompute the survey-composite estimate of every dyad, co-presence from kiosk check-ins, and the node and
     cluster measures, with bootstrap intervals."""
-    from .estimates import recompute, recompute_copresence, recompute_measures
+    from .estimates import recompute_all, recompute_copresence
     from .ties.estimators import COMPONENTS, DEFAULT_WEIGHTS
 
     weights = dict(DEFAULT_WEIGHTS)
@@ -448,13 +448,15 @@ def ties_recompute(db_path, mode, replicates, seed, weight_args, method, window_
         if weights[name] < 0:
             raise click.BadParameter(f"'{arg}': weights are not negative", param_hint="--weight")
     with _open_store(db_path) as store:
-        n = recompute(store, mode=mode, n_replicates=replicates, seed=seed, weights=weights, method=method)
+        # the replicates of the dyads' intervals, then of the measures' (a bar on a terminal, one line elsewhere)
+        with click.progressbar(length=2 * replicates, label="bootstrap replicates", file=sys.stderr,
+                               show_eta=False) as bar:
+            n, orgs = recompute_all(store, mode=mode, n_replicates=replicates, seed=seed, weights=weights,
+                                    method=method, progress=bar.update)
         click.echo(f"{n} dyads estimated (composite, {mode}, {replicates} bootstrap replicates) in {db_path}")
         click.echo("  weights: " + ", ".join(f"{k} {weights[k]:g}" for k in COMPONENTS) + f"; standardised: {method}")
         pairs = recompute_copresence(store, window_hours=window_hours)
         click.echo(f"{pairs} co-present pairs (copresence, {window_hours:g} h events at each kiosk)")
-        orgs, _ = recompute_measures(store, mode=mode, n_replicates=replicates, seed=seed, weights=weights,
-                                     method=method)
         click.echo(f"{orgs} organisations measured (org_measures, cluster_measures)")
 
 

@@ -28,9 +28,12 @@ Everything here reads and writes through a :class:`~tiesense.store.Store`
 from __future__ import annotations
 
 import calendar
+import functools
 import json
+import math
+import threading
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -42,7 +45,7 @@ from .ties.cluster import hub_dependence
 from .ties.decay import DecayTable
 from .ties.graph import Graph
 from .ties.estimators import DEFAULT_ANCHORS, reconcile_dyads, survey_composite
-from .ties.uncertainty import bootstrap_respondents, decayed_rate_interval, dyad_intervals
+from .ties.uncertainty import ResampledDyads, bootstrap_counts, decayed_rate_interval, dyad_intervals
 
 #: The interview instruments whose tie reports feed the estimators: the firm-interaction
 #: interview (one record per respondent, a pass per partner) and its one-record-per-partner predecessor.
@@ -61,7 +64,15 @@ SCALED = ("frequency", "closeness", "trust")
 
 def _days(iso: str) -> float:
     """Days since the epoch of a wire timestamp (``2026-11-24T09:30:00Z``)."""
-    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) / DAY
+    return (_midnight(iso[:10]) + int(iso[11:13]) * 3600 + int(iso[14:16]) * 60 + int(iso[17:19])) / DAY \
+        if len(iso) == 20 and iso[10] == "T" and iso[19] == "Z" else \
+        calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) / DAY
+
+
+@functools.lru_cache(maxsize=4096)
+def _midnight(date: str) -> int:
+    """Seconds since the epoch at the start of a UTC day (``2026-11-24``); a survey wave has few days."""
+    return calendar.timegm(time.strptime(date, "%Y-%m-%d"))
 
 
 def _now_iso() -> str:
@@ -169,7 +180,8 @@ def composite(r: dict[str, np.ndarray], *, weights: dict | None = None, method: 
 
 
 def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
-              seed: int = 0, weights: dict | None = None, method: str = "anchors") -> int:
+              seed: int = 0, weights: dict | None = None, method: str = "anchors",
+              progress: Callable[[int], None] | None = None) -> int:
     """Recompute the ``composite`` estimate of every dyad from the stored interviews; return the number of dyads.
 
     Replaces every ``composite`` row of ``tie_estimates`` in one transaction.
@@ -181,24 +193,50 @@ def recompute(store: Store, *, mode: str = "mean", n_replicates: int = 500, leve
     n_replicates, level, seed : the respondent bootstrap behind each interval
     weights : composite weights (default :data:`tiesense.ties.estimators.DEFAULT_WEIGHTS`)
     method : standardisation: ``anchors`` (default: the scales' ends, so waves compare), minmax, zscore
+    progress : called with 1 after each bootstrap replicate (a progress bar's ``update``), or None
     """
-    r = interview_reports(store)
+    rows = _dyad_rows(interview_reports(store), mode, n_replicates, level, seed, weights, method, progress)
+    store.replace_estimates("composite", rows)
+    return len(rows)
+
+
+def _dyad_rows(r: dict, mode: str, n_replicates: int, level: float, seed: int, weights: dict | None,
+               method: str, progress) -> list[dict]:
     rows = []
     if len(r["respondent"]):
         value = composite(r, weights=weights, method=method)
         dy = reconcile_dyads(r["respondent"], r["partner"], value, mode)
         if len(dy):
             iv = dyad_intervals(r["respondent"], r["partner"], value, mode, n_replicates=n_replicates,
-                                level=level, seed=seed)
+                                level=level, seed=seed, progress=progress)
             stamp = _now_iso()
-            for i in range(len(dy)):
-                rows.append({"u": int(dy.u[i]), "v": int(dy.v[i]), "estimator": "composite",
-                             "value": float(dy.value[i]), "low": float(iv.low[i]), "high": float(iv.high[i]),
-                             "observations": int(dy.n_reports[i]), "confirmed": int(bool(dy.confirmed[i])),
-                             "disagreement": None if np.isnan(dy.disagreement[i]) else float(dy.disagreement[i]),
-                             "updated_at": stamp})
-    store.replace_estimates("composite", rows)
-    return len(rows)
+            disagreement = [None if x != x else x for x in dy.disagreement.tolist()]
+            for u, v, val, lo, hi, n, c, d in zip(dy.u.tolist(), dy.v.tolist(), dy.value.tolist(), iv.low.tolist(),
+                                                  iv.high.tolist(), dy.n_reports.tolist(), dy.confirmed.tolist(),
+                                                  disagreement):
+                rows.append({"u": u, "v": v, "estimator": "composite", "value": val, "low": lo, "high": hi,
+                             "observations": n, "confirmed": int(c), "disagreement": d, "updated_at": stamp})
+    return rows
+
+
+def recompute_all(store: Store, *, mode: str = "mean", n_replicates: int = 500, level: float = 0.95,
+                  seed: int = 0, weights: dict | None = None, method: str = "anchors",
+                  progress: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """:func:`recompute` then :func:`recompute_measures` with the same arguments, reading the interviews once
+    and computing the dyads' intervals while betweenness runs; returns (dyads, organisations measured).
+
+    What ``tiesense ties recompute`` runs; ``progress`` is called with 1 after each of the
+    ``2 * n_replicates`` replicates (dyads, then measures). The tables are written as the two functions
+    write them, the estimates first.
+    """
+    r = interview_reports(store)
+    dyads: list[dict] = []
+    org_rows, cluster_rows = _measure_rows(
+        r, store.read(_respondent_codes), mode, n_replicates, level, seed, weights, method, progress,
+        meanwhile=lambda: dyads.extend(_dyad_rows(r, mode, n_replicates, level, seed, weights, method, progress)))
+    store.replace_estimates("composite", dyads)
+    store.replace_measures(org_rows, cluster_rows)
+    return len(dyads), len(org_rows) // (len(ORG_MEASURES) + 1) if org_rows else 0
 
 
 def recompute_copresence(store: Store, *, window_hours: float = 1.0, alpha: float = 0.01,
@@ -242,11 +280,6 @@ ORG_MEASURES = ("strength", "degree", "constraint", "effective_size", "top_partn
 WEIGHT_FLOOR = 1e-3
 
 
-def _composite_graph(resp_idx, part_idx, value, n: int, mode: str) -> Graph:
-    d = reconcile_dyads(resp_idx, part_idx, value, mode)
-    return Graph.from_edges(d.u, d.v, np.maximum(d.value, WEIGHT_FLOOR), n=n)
-
-
 def _node_stats(g: Graph) -> np.ndarray:
     hub = hub_dependence(g)
     return np.concatenate([structure.strength(g, 1.0), structure.strength(g, 0.0), structure.constraint(g),
@@ -255,7 +288,8 @@ def _node_stats(g: Graph) -> np.ndarray:
 
 
 def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 200, level: float = 0.95,
-                       seed: int = 0, weights: dict | None = None, method: str = "anchors") -> tuple[int, int]:
+                       seed: int = 0, weights: dict | None = None, method: str = "anchors",
+                       progress: Callable[[int], None] | None = None) -> tuple[int, int]:
     """Node and cluster measures on the reconciled composite graph, with bootstrap intervals.
 
     Organisations are the roster codes that appear in interviews. Per node:
@@ -265,9 +299,25 @@ def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 
     replicates; weighted betweenness (distance 1/w) as a point value. For the
     cluster: Freeman degree centralisation with its interval. Replaces the
     ``org_measures`` and ``cluster_measures`` tables in one transaction; returns
-    (organisations, cluster rows).
+    (organisations, cluster rows). ``progress`` is called with 1 after each replicate.
+
+    Each replicate's graph is cut from the full sample's
+    (:meth:`~tiesense.ties.uncertainty.ResampledDyads.graph`), and betweenness
+    runs in a thread beside the replicates (its kernel releases the GIL), so
+    both cores work.
     """
-    r = interview_reports(store)
+    org_rows, cluster_rows = _measure_rows(interview_reports(store), store.read(_respondent_codes), mode,
+                                           n_replicates, level, seed, weights, method, progress)
+    store.replace_measures(org_rows, cluster_rows)
+    return len(org_rows) // (len(ORG_MEASURES) + 1) if org_rows else 0, len(cluster_rows)
+
+
+def _measure_rows(r: dict, respondents: Iterable[int], mode: str, n_replicates: int, level: float, seed: int,
+                  weights: dict | None, method: str, progress,
+                  meanwhile: Callable[[], None] | None = None) -> tuple[list[dict], list[dict]]:
+    """The rows of ``org_measures`` and ``cluster_measures`` (``respondents``: the codes that answered an
+    interview, for the ``responded`` flag); ``meanwhile`` runs while betweenness does."""
+    answered = set(respondents)
     stamp = _now_iso()
     org_rows, cluster_rows = [], []
     if len(r["respondent"]):
@@ -276,37 +326,58 @@ def recompute_measures(store: Store, *, mode: str = "mean", n_replicates: int = 
         pi = np.searchsorted(codes, r["partner"])
         n = len(codes)
         value = composite(r, weights=weights, method=method)
-        g = _composite_graph(ri, pi, value, n, mode)
-        iv = bootstrap_respondents(
-            ri, lambda rows: _node_stats(_composite_graph(ri[rows], pi[rows], value[rows], n, mode)),
-            n_replicates=n_replicates, level=level, seed=seed)
-        between = structure.betweenness(g, normalized=True, weighted=True)
+        resampled = ResampledDyads(ri, pi, value, mode)
+        full = resampled.full
+        g = Graph.from_edges(full.u, full.v, np.maximum(full.value, WEIGHT_FLOOR), n=n)
+        between = np.zeros(n)
 
-        def num(x):
-            return None if x is None or not np.isfinite(x) else float(x)
+        def betweenness():  # one thread: the replicates have the other core
+            between[:] = structure.betweenness(g, normalized=True, weighted=True, threads=1)
 
+        worker = threading.Thread(target=betweenness, name="tiesense-betweenness")
+        worker.start()
+        calls = iter(range(n_replicates + 1))  # the first call is the full sample, not a replicate
+
+        def stat(times):
+            out = _node_stats(resampled.graph(times, n, WEIGHT_FLOOR))
+            if next(calls) and progress is not None:
+                progress(1)
+            return out
+
+        try:
+            if meanwhile is not None:
+                meanwhile()
+            iv = bootstrap_counts(ri, stat, n_replicates=n_replicates, level=level, seed=seed)
+        finally:
+            worker.join()
+
+        def nums(x: np.ndarray) -> list:
+            return [v if math.isfinite(v) else None for v in np.asarray(x, dtype=np.float64).tolist()]
+
+        orgs = codes.tolist()
         for k, name in enumerate(ORG_MEASURES[:-1]):
             sl = slice(k * n, (k + 1) * n)
-            for i in range(n):
-                org_rows.append({"org": int(codes[i]), "measure": name, "value": num(iv.estimate[sl][i]),
-                                 "low": num(iv.low[sl][i]), "high": num(iv.high[sl][i]), "updated_at": stamp})
-        for i in range(n):
-            org_rows.append({"org": int(codes[i]), "measure": "betweenness", "value": num(between[i]),
-                             "low": None, "high": None, "updated_at": stamp})
+            for org, v, lo, hi in zip(orgs, nums(iv.estimate[sl]), nums(iv.low[sl]), nums(iv.high[sl])):
+                org_rows.append({"org": org, "measure": name, "value": v, "low": lo, "high": hi, "updated_at": stamp})
+        for org, v in zip(orgs, nums(between)):
+            org_rows.append({"org": org, "measure": "betweenness", "value": v, "low": None, "high": None,
+                             "updated_at": stamp})
         # Non-respondents: their measures come from what others reported about them only, so say so.
-        answered = set(store.read(_respondent_codes))
-        for i in range(n):
-            org_rows.append({"org": int(codes[i]), "measure": "responded", "value": float(int(codes[i]) in answered),
-                             "low": None, "high": None, "updated_at": stamp})
-        cluster_rows.append({"measure": "degree_centralization", "value": num(iv.estimate[-1]),
-                             "low": num(iv.low[-1]), "high": num(iv.high[-1]), "updated_at": stamp})
-    store.replace_measures(org_rows, cluster_rows)
-    return len(org_rows) // (len(ORG_MEASURES) + 1) if org_rows else 0, len(cluster_rows)
+        for org in orgs:
+            org_rows.append({"org": org, "measure": "responded", "value": float(org in answered), "low": None,
+                             "high": None, "updated_at": stamp})
+        (v,), (lo,), (hi,) = nums(iv.estimate[-1:]), nums(iv.low[-1:]), nums(iv.high[-1:])
+        cluster_rows.append({"measure": "degree_centralization", "value": v, "low": lo, "high": hi,
+                             "updated_at": stamp})
+    elif meanwhile is not None:
+        meanwhile()
+    return org_rows, cluster_rows
 
 
 def _respondent_codes(conn) -> list[int]:
     return [r[0] for r in conn.execute("SELECT DISTINCT respondent_org FROM respondents WHERE respondent_org "
                                        "IS NOT NULL")]
+
 
 
 class LiveTies:

@@ -9,37 +9,44 @@ without a record had no approaches and no surveys.
 
 The response rate is completed surveys per approach: how many of the people
 who came near the kiosk answered it (domain.md §4).
+
+Three views of the same sums, each one SQL aggregation: :func:`hourly` (per
+kiosk and hour, what ``tiesense presence`` prints), :func:`kiosks` (per kiosk,
+the overview's footfall and response rate) and :func:`park_hourly` (per hour
+over every kiosk, the overview's footfall series). Each takes the analysable
+:class:`~tiesense.store.analysable.Filters`' device, site and period.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .store.analysable import Filters
 from .store.connection import dicts
 
-__all__ = ["PRESENCE_FORM", "Hour", "hourly"]
+__all__ = ["PRESENCE_FORM", "Counts", "Hour", "Kiosk", "hourly", "kiosks", "park_hourly"]
 
 PRESENCE_FORM = "tp_presence"
 
-_HOURLY = """
-SELECT device, substr(start, 1, 13) || ':00:00Z' AS hour,
-       sum(json_extract(answers, '$.approaches')) AS approaches,
-       sum(json_extract(answers, '$.dwell_s')) AS dwell_s,
-       sum(json_extract(answers, '$.started')) AS started,
-       sum(json_extract(answers, '$.completed')) AS completed,
-       sum(json_extract(answers, '$.abandoned')) AS abandoned,
+_SUMS = """sum(json_extract(r.answers, '$.approaches')) AS approaches,
+       sum(json_extract(r.answers, '$.dwell_s')) AS dwell_s,
+       sum(json_extract(r.answers, '$.started')) AS started,
+       sum(json_extract(r.answers, '$.completed')) AS completed,
+       sum(json_extract(r.answers, '$.abandoned')) AS abandoned,
        count(*) AS intervals,
-       sum(CASE WHEN clock = 'unsynced' THEN 1 ELSE 0 END) AS unsynced
-FROM records WHERE form = ? {where}
-GROUP BY device, hour ORDER BY device, hour
+       sum(CASE WHEN r.clock = 'unsynced' THEN 1 ELSE 0 END) AS unsynced"""
+_HOUR = "substr(r.start, 1, 13) || ':00:00Z'"
+_QUERY = """
+SELECT {keys}, {sums}
+FROM records r LEFT JOIN identities i ON i.name = r.device
+WHERE r.form = ? {where}
+GROUP BY {group} ORDER BY {group}
 """
 
 
 @dataclass(frozen=True)
-class Hour:
-    """One kiosk's counts in one hour (``hour`` is its start, UTC)."""
+class Counts:
+    """What the presence records of a kiosk (or of every kiosk) add up to over some stretch of time."""
 
-    device: str
-    hour: str
     approaches: int
     dwell_s: int
     started: int
@@ -54,7 +61,33 @@ class Hour:
         return self.completed / self.approaches if self.approaches else None
 
 
-def hourly(conn, device: str | None = None) -> list[Hour]:
+@dataclass(frozen=True)
+class Hour(Counts):
+    """One kiosk's counts in one hour (``hour`` is its start, UTC); ``device`` None for every kiosk summed."""
+
+    device: str | None = None
+    hour: str = ""
+
+
+@dataclass(frozen=True)
+class Kiosk(Counts):
+    """One kiosk's counts over every hour asked for, from ``first`` to ``last`` (hour starts, UTC)."""
+
+    device: str = ""
+    first: str = ""
+    last: str = ""
+
+
+def _read(conn, keys: str, group: str, device: str | None, filters: Filters) -> list[dict]:
+    """Presence sums grouped by ``group``; ``filters``' device, site and period apply (``since <= end < until``)."""
+    only = Filters(device=device if device is not None else filters.device, site=filters.site,
+                   since=filters.since, until=filters.until)
+    where, params = only.where(interview=False)
+    sql = _QUERY.format(keys=keys, sums=_SUMS, where="".join(f" AND {w}" for w in where), group=group)
+    return dicts(conn, sql, [PRESENCE_FORM] + params)
+
+
+def hourly(conn, device: str | None = None, filters: Filters = Filters()) -> list[Hour]:
     """Footfall and responses per kiosk and hour, from the stored ``tp_presence`` records.
 
     Examples
@@ -71,8 +104,20 @@ def hourly(conn, device: str | None = None) -> list[Hour]:
     >>> (h,) = hourly(store.conn)
     >>> h.hour, h.approaches, h.completed, h.response_rate
     ('2026-11-24T08:00:00Z', 8, 2, 0.25)
+    >>> (k,) = kiosks(store.conn)
+    >>> k.device, k.approaches, k.first == k.last == h.hour
+    ('kiosk-01', 8, True)
     """
-    where, params = "", [PRESENCE_FORM]
-    if device is not None:
-        where, params = "AND device = ?", params + [device]
-    return [Hour(**row) for row in dicts(conn, _HOURLY.format(where=where), params)]
+    return [Hour(**row) for row in _read(conn, f"r.device AS device, {_HOUR} AS hour", "device, hour", device,
+                                         filters)]
+
+
+def park_hourly(conn, filters: Filters = Filters()) -> list[Hour]:
+    """Footfall and responses per hour over every kiosk (``device`` None): the park's time series."""
+    return [Hour(**row) for row in _read(conn, f"{_HOUR} AS hour", "hour", None, filters)]
+
+
+def kiosks(conn, device: str | None = None, filters: Filters = Filters()) -> list[Kiosk]:
+    """Each kiosk's totals over the records asked for (one row per kiosk with presence records), by device."""
+    keys = f"r.device AS device, min({_HOUR}) AS first, max({_HOUR}) AS last"
+    return [Kiosk(**row) for row in _read(conn, keys, "device", device, filters)]

@@ -22,8 +22,8 @@ from typing import Iterable
 
 from .connection import dicts
 
-__all__ = ["COLUMNS", "REQUIRED", "RosterError", "parse_csv", "import_rows", "current_version", "versions",
-           "organisations", "organisation", "CURRENT"]
+__all__ = ["COLUMNS", "REQUIRED", "RosterError", "parse_csv", "check_actor_types", "import_rows",
+           "current_version", "versions", "organisations", "organisation", "CURRENT"]
 
 #: Columns of a roster row, in file order.
 COLUMNS = ("code", "name", "actor_type", "region", "sector", "size")
@@ -49,7 +49,8 @@ def parse_csv(text: str) -> list[dict]:
     ------
     RosterError
         A missing column, a code that is not a positive integer, a code twice,
-        an empty name or actor type; the message names the line.
+        an empty name or actor type; the message names the line. An actor type
+        that is not one of :func:`actor_types` (every such line is named).
 
     Examples
     --------
@@ -68,7 +69,7 @@ def parse_csv(text: str) -> list[dict]:
     if missing:
         raise RosterError(f"the roster has no column {', '.join(missing)} (header: {', '.join(header)}); "
                           f"the columns are {', '.join(COLUMNS)}")
-    rows, seen = [], {}
+    rows, lines, seen = [], [], {}
     for line, cells in enumerate(reader, start=2):
         if not any(c.strip() for c in cells):
             continue
@@ -95,9 +96,41 @@ def parse_csv(text: str) -> list[dict]:
             if not row[c]:
                 raise RosterError(f"line {line}: organisation {code} has no {c}")
         rows.append(row)
+        lines.append(line)
     if not rows:
         raise RosterError("the roster has a header but no organisations")
+    check_actor_types(rows, [f"line {n}" for n in lines])
     return rows
+
+
+def actor_types() -> tuple[str, ...]:
+    """The actor type codes a roster may use: :data:`tiesense.ties.cluster.ACTOR_TYPES`, the one list the
+    cluster measures group by (imported here, never re-typed)."""
+    from ..ties.cluster import ACTOR_TYPES
+
+    return ACTOR_TYPES
+
+
+def check_actor_types(rows: list[dict], where: list[str] | None = None) -> None:
+    """Raise :class:`RosterError` naming every row whose ``actor_type`` is not one of :func:`actor_types`.
+
+    ``where`` names each row in the message (default ``row <i> (code <code>)``, counting from 1).
+
+    Examples
+    --------
+    >>> check_actor_types([{"code": 1, "actor_type": "sme"}, {"code": 12, "actor_type": "techno_park"}])
+    Traceback (most recent call last):
+    ...
+    tiesense.store.roster.RosterError: row 2 (code 12): actor type 'techno_park': not an actor type ...
+    """
+    allowed = actor_types()
+    bad = [(where[i] if where else f"row {i + 1} (code {r.get('code')})", r.get("actor_type"))
+           for i, r in enumerate(rows) if r.get("actor_type") not in allowed]
+    if bad:
+        shown = "; ".join(f"{w}: actor type {t!r}" for w, t in bad[:20])
+        more = f"; and {len(bad) - 20} more rows" if len(bad) > 20 else ""
+        raise RosterError(f"{shown}{more}: not an actor type the cluster measures know; use one of "
+                          f"{', '.join(allowed)} (tiesense.ties.cluster.ACTOR_TYPES)")
 
 
 def _digest(rows: list[dict]) -> str:
@@ -110,9 +143,11 @@ def import_rows(conn: sqlite3.Connection, rows: Iterable[dict], source: str | No
     """Make ``rows`` the current roster (inside the caller's write transaction).
 
     Returns ``(version, created)``: the new version, or the current one with
-    ``created`` False when its rows are the same.
+    ``created`` False when its rows are the same. Raises :class:`RosterError` for an actor type that is
+    not one of :func:`actor_types` (:func:`check_actor_types`), before anything is written.
     """
     rows = list(rows)
+    check_actor_types(rows)
     digest = _digest(rows)
     cur = conn.execute("SELECT version, digest FROM roster_versions ORDER BY version DESC LIMIT 1").fetchone()
     if cur is not None and cur[1] == digest:

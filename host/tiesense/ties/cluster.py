@@ -210,11 +210,12 @@ def hub_dependence(g: Graph) -> HubDependence:
         with np.errstate(invalid="ignore", divide="ignore"):
             p = g.data / strength[s]
         hhi_all = np.bincount(s, weights=p * p, minlength=g.n)
-        # largest weight per row: sort by (row, weight), take the last of each row
-        order = np.lexsort((g.data, s))
-        last = g.indptr[1:][deg > 0] - 1
-        pick = order[last]
-        rows = s[pick]
+        # largest weight per row, and the last half-edge of the row holding it (one pass each, no sort)
+        rows = np.flatnonzero(deg > 0)
+        starts = g.indptr[:-1][rows]
+        row_max = np.maximum.reduceat(g.data, starts)
+        at_max = np.where(g.data == np.repeat(row_max, deg[rows]), np.arange(len(g.data)), -1)
+        pick = np.maximum.reduceat(at_max, starts)
         top_share[rows] = p[pick]
         top[rows] = g.indices[pick]
         hhi[has] = hhi_all[has]

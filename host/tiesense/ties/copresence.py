@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
-from scipy.stats import hypergeom
 
 from ._copresence import event_pairs
 from .graph import Graph
@@ -83,7 +81,7 @@ def session_events(place, time, gap: float) -> np.ndarray:
     return out
 
 
-def incidence(org, event, n_orgs: int | None = None) -> sparse.csr_matrix:
+def incidence(org, event, n_orgs: int | None = None) -> "scipy.sparse.csr_matrix":
     """Binary organisation x event incidence (repeated check-ins of one organisation at one event count once).
 
     Examples
@@ -103,6 +101,8 @@ def incidence(org, event, n_orgs: int | None = None) -> sparse.csr_matrix:
     elif n_orgs < need:
         raise ValueError(f"n_orgs={n_orgs} but organisation id {need - 1} was seen")
     n_events = int(event.max(initial=-1) + 1)
+    from scipy import sparse  # here, not at import: scipy costs ~0.5 s that `tiesense ties recompute` needs not
+
     m = sparse.csr_matrix((np.ones(len(org), dtype=np.int64), (org, event)), shape=(n_orgs, n_events))
     m.sum_duplicates()
     m.data[:] = 1
@@ -212,6 +212,8 @@ def hypergeom_pvalue(shared, n_a, n_b, n_events) -> np.ndarray:
     Tumminello, M., Miccichè, S., Lillo, F., Piilo, J. & Mantegna, R. N. (2011).
     Statistically validated networks in bipartite complex systems. PLoS ONE 6(3), e17994.
     """
+    from scipy.stats import hypergeom  # here, not at import (see incidence)
+
     return hypergeom.sf(np.asarray(shared) - 1, n_events, n_a, n_b)
 
 

@@ -45,9 +45,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.facility": "Facility",
         "ov.visits": "Visits",
         "ov.kiosks": "Footfall and response rate per kiosk",
-        "ov.kiosks.note": "Footfall is the presence sensor's count of approaches in each kiosk's last status "
-                          "(a running total); the response rate is records stored per approach. A presence time "
-                          "series is not kept yet, so these are totals, not a trend.",
+        "ov.kiosks.note": "Footfall is the presence sensor's count of approaches, summed from each kiosk's "
+                          "presence records over the period shown (the running total of its last status for a "
+                          "kiosk that sends none); the response rate is completed surveys per approach.",
+        "ov.footfall": "Footfall per hour (all kiosks)",
+        "ov.footfall.note": "Approaches the kiosks' presence sensors counted in each hour, and the surveys "
+                            "completed then; the response rate is completed surveys per approach.",
+        "ov.footfall.viewer": "Approaches the kiosks' presence sensors counted in each hour (responses per hour "
+                              "are shown to analysts).",
+        "ov.completed": "Completed surveys",
+        "ov.time": "Hour (UTC)",
         "ov.kiosks.viewer": "Visits per kiosk (approach counts are shown to analysts).",
         "ov.approaches": "Approaches",
         "ov.abandoned": "Abandoned",
@@ -77,8 +84,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.hover.shown": "strength in this view",
         "net.hover.composite": "composite strength [bootstrap interval]",
         "net.hover.silent": "did not respond",
-        "net.filters.note": "Tie type and location scope filters need estimates per filter, which are not stored "
-                            "yet; filter by the organisations' actor type and region.",
+        "net.filters.note": "Tie type and location scope keep the ties that at least one interview report "
+                            "names with that type or scope; the strength shown is the estimate over all of the "
+                            "pair's reports.",
+        "net.tie_type": "Tie type",
+        "net.scope": "Partner location",
         "net.viewer": "The network shows single organisations, so it is for analysts. Cluster measures:",
         "card.definition": "Definition and source",
         "card.brokers": "Brokers (Gould-Fernandez roles)",
@@ -110,6 +120,33 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "Networks 1, 215-239; the Gumi case: Lee (2008), seeds/000 L113.",
         "card.hub.dependent": "{n} organisations put 80 % or more of their tie strength on one partner",
         "card.centralization": "Degree centralisation: {v}",
+        "card.helix": "Triple-helix coverage",
+        "card.helix.counts": "{covered} of {firms} firms are tied to both academia and government ({academia} to "
+                             "academia, {government} to government).",
+        "card.helix.def": "The share of firms (large, SME, start-up, foreign) with at least one tie to a university "
+                          "or research institute and at least one to a government body, agency or techno-park.",
+        "card.helix.cite": "Etzkowitz, H. & Leydesdorff, L. (2000). The dynamics of innovation: from National "
+                           "Systems and \"Mode 2\" to a Triple Helix of university-industry-government relations. "
+                           "Research Policy 29(2), 109-123.",
+        "card.missing": "Missing links between actor types",
+        "card.missing.count": "{n} of {m} pairs of actor types have no tie at all",
+        "card.missing.def": "Pairs of actor types (both present) between which no tie is shown: where a cluster "
+                            "initiative could broker introductions.",
+        "card.missing.cite": "Cluster Policies Whitebook (2004), on the links a cluster lacks (seeds/004 L4886).",
+        "actor.large_firm": "Large firm",
+        "actor.sme": "SME",
+        "actor.startup": "Start-up",
+        "actor.foreign_firm": "Foreign firm",
+        "actor.university": "University",
+        "actor.gri": "Government research institute",
+        "actor.research_centre": "Research centre",
+        "actor.national_agency": "National agency",
+        "actor.regional_agency": "Regional agency",
+        "actor.technopark": "Techno-park",
+        "actor.innovation_council": "Innovation council",
+        "actor.association": "Association",
+        "actor.finance": "Finance",
+        "actor.services": "Professional services",
         "card.top": "Top",
         "card.low": "Least constrained",
         "card.high": "Most constrained",
@@ -167,8 +204,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.facility": "시설",
         "ov.visits": "방문 수",
         "ov.kiosks": "키오스크별 유동 인구와 응답률",
-        "ov.kiosks.note": "유동 인구는 각 키오스크의 마지막 상태에 담긴 접근 감지 누계이고, 응답률은 접근 한 번당 "
-                          "저장된 기록의 비율입니다. 재실 시계열은 아직 저장하지 않으므로 추세가 아닌 누계입니다.",
+        "ov.kiosks.note": "유동 인구는 재실 센서가 감지한 접근 수로, 표시한 기간 동안 각 키오스크의 재실 기록을 "
+                          "합한 값입니다(재실 기록을 보내지 않는 키오스크는 마지막 상태의 누계). 응답률은 접근 "
+                          "한 번당 완료된 설문의 비율입니다.",
+        "ov.footfall": "시간대별 유동 인구 (전체 키오스크)",
+        "ov.footfall.note": "시간마다 키오스크 재실 센서가 감지한 접근 수와 그 시간에 완료된 설문 수입니다. 응답률은 "
+                            "접근 한 번당 완료된 설문의 비율입니다.",
+        "ov.footfall.viewer": "시간마다 키오스크 재실 센서가 감지한 접근 수입니다 (시간대별 응답 수는 분석가에게 "
+                              "표시됩니다).",
+        "ov.completed": "완료된 설문",
+        "ov.time": "시각 (UTC)",
         "ov.kiosks.viewer": "키오스크별 방문 수 (접근 감지 수는 분석가에게 표시됩니다).",
         "ov.approaches": "접근",
         "ov.abandoned": "중도 포기",
@@ -198,8 +243,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.hover.shown": "이 화면의 관계 강도",
         "net.hover.composite": "종합 관계 강도 [부트스트랩 구간]",
         "net.hover.silent": "무응답",
-        "net.filters.note": "관계 유형·위치 범위별 필터는 필터마다 추정치가 필요하나 아직 저장하지 않습니다. 기관의 "
-                            "주체 유형과 지역으로 거르십시오.",
+        "net.filters.note": "관계 유형·위치 범위 필터는 그 유형이나 범위로 응답된 보고가 하나 이상 있는 관계만 "
+                            "남깁니다. 표시되는 강도는 두 기관에 대한 모든 보고로 추정한 값입니다.",
+        "net.tie_type": "관계 유형",
+        "net.scope": "상대 기관 위치",
         "net.viewer": "네트워크는 개별 기관을 보여 주므로 분석가용입니다. 클러스터 지표:",
         "card.definition": "정의와 출처",
         "card.brokers": "중개자 (Gould-Fernandez 역할)",
@@ -229,6 +276,33 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "Networks 1, 215-239; 구미 사례: Lee (2008), seeds/000 L113.",
         "card.hub.dependent": "관계 강도의 80 % 이상을 한 협력처에 두는 기관: {n}곳",
         "card.centralization": "연결 중앙집중도: {v}",
+        "card.helix": "삼중나선 연계율",
+        "card.helix.counts": "기업 {firms}곳 중 {covered}곳이 학계와 정부 모두와 연결되어 있습니다 (학계 {academia}곳, "
+                             "정부 {government}곳).",
+        "card.helix.def": "대학·연구기관과 관계가 하나 이상 있고 정부·지원기관·테크노파크와도 관계가 하나 이상 있는 "
+                          "기업(대기업·중소기업·창업기업·외국기업)의 비율입니다.",
+        "card.helix.cite": "Etzkowitz, H. & Leydesdorff, L. (2000). The dynamics of innovation: from National "
+                           "Systems and \"Mode 2\" to a Triple Helix of university-industry-government relations. "
+                           "Research Policy 29(2), 109-123.",
+        "card.missing": "주체 유형 간 빠진 연결",
+        "card.missing.count": "주체 유형 쌍 {m}개 중 {n}개 사이에는 관계가 전혀 없습니다",
+        "card.missing.def": "둘 다 존재하지만 서로 간에 표시된 관계가 없는 주체 유형 쌍입니다. 클러스터 사업이 소개와 "
+                            "연결을 주선할 수 있는 곳입니다.",
+        "card.missing.cite": "Cluster Policies Whitebook (2004), 클러스터에 없는 연결에 대하여 (seeds/004 L4886).",
+        "actor.large_firm": "대기업",
+        "actor.sme": "중소기업",
+        "actor.startup": "창업기업",
+        "actor.foreign_firm": "외국기업",
+        "actor.university": "대학",
+        "actor.gri": "정부출연연구기관",
+        "actor.research_centre": "연구센터",
+        "actor.national_agency": "중앙정부 기관",
+        "actor.regional_agency": "지역 기관",
+        "actor.technopark": "테크노파크",
+        "actor.innovation_council": "혁신협의회",
+        "actor.association": "협회·단체",
+        "actor.finance": "금융기관",
+        "actor.services": "전문 서비스",
         "card.top": "상위",
         "card.low": "제약도 낮음",
         "card.high": "제약도 높음",

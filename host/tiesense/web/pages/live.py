@@ -75,7 +75,8 @@ async def events(request: Request, store: StoreDep, who: Viewer,
             mark = await asyncio.to_thread(store.read, high_water)
             if mark != seen:
                 if analyst:
-                    total, rows = await asyncio.to_thread(store.read, newest, seen if seen is not None else mark)
+                    # the first event lists the newest records there are (the page's "latest records" at once)
+                    total, rows = await asyncio.to_thread(store.read, newest, seen if seen is not None else 0)
                     yield _event("records", mark, {"records": total, "latest": rows, "first": seen is None})
                 else:
                     yield _event("records", mark, {"changed": seen is not None, "first": seen is None})

@@ -8,8 +8,8 @@ Nodes are the organisations of the ties shown, coloured by actor type (current r
 ``alpha`` (as ``/api/estimates``: alphas computed over all of the estimator's ties); the hover gives each
 tie's interval. ``actor_type`` and ``region`` keep the ties touching an organisation of that type or region.
 
-Positions are computed here, in O(n): each actor type gets a sector of a circle, and inside it the
-organisations are laid on a sunflower spiral, strongest at the centre. It is deterministic (the same view
+Positions are computed here, in O(n): each actor type gets a disc on a circle (arcs as long as the discs),
+and inside it the organisations are laid on a sunflower spiral, strongest at the centre. It is deterministic (the same view
 draws the same picture) and does not depend on a force layout that would cost seconds at 5,000 nodes.
 
 The page is for analysts (single organisations); a viewer sees the cluster measures, hidden under k
@@ -17,22 +17,30 @@ respondents as in ``/api/measures/cluster``.
 """
 from __future__ import annotations
 
+import base64
 import math
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 
 from ...store import analysable
-from ...store import estimates as store_estimates
-from ...store import roster as store_roster
 from ..auth import Viewer
 from ..deps import SettingsDep, StoreDep
 from ..routes.estimates import cluster_rows
+from . import network_query
+from .i18n import MESSAGES, lang_of, translator
+from .network_query import DYAD_BASE
+from .overview import choice_labels
 from .render import render
 
-__all__ = ["router", "network_data", "layout", "ESTIMATORS"]
+__all__ = ["router", "network_data", "network_view", "unpacked", "layout", "ESTIMATORS"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,7 +49,8 @@ _GOLDEN = math.pi * (3 - math.sqrt(5))
 
 
 def layout(groups: list[str], strength: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` of each node: a sector per group (by size, largest first), a sunflower spiral inside it.
+    """``(x, y)`` of each node: a disc per group on a circle (largest first, from the top), a sunflower spiral
+    inside each disc with the strongest node at its centre.
 
     Examples
     --------
@@ -56,15 +65,17 @@ def layout(groups: list[str], strength: np.ndarray) -> tuple[np.ndarray, np.ndar
     names, inverse, counts = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True,
                                        return_counts=True)
     order = np.argsort(-counts, kind="stable")
-    # a group's centre on a circle, spaced by the group's size; its own radius grows with sqrt(size)
-    total = counts.sum()
-    ring = max(1.0, math.sqrt(total) * 0.9)
-    angle = 0.0
+    # each group is a disc of radius about 0.5 sqrt(size) (the spiral below); the discs sit on a circle, each
+    # taking an arc as long as its diameter and a gap, so the circle is evenly filled whatever the sizes
+    radius = 0.5 * np.sqrt(counts + 0.5) + 0.6
+    ring = max(1.0, 1.15 * 2 * radius.sum() / (2 * math.pi), 1.3 * radius.max())
+    total = 2 * radius.sum()
+    angle = math.pi / 2  # the largest group at the top
     for g in order:
         members = np.flatnonzero(inverse == g)
-        share = counts[g] / total
-        mid = angle + math.pi * share
-        angle += 2 * math.pi * share
+        share = 2 * radius[g] / total
+        mid = angle - math.pi * share
+        angle -= 2 * math.pi * share
         cx, cy = (ring * math.cos(mid), ring * math.sin(mid)) if len(names) > 1 else (0.0, 0.0)
         ranked = members[np.argsort(-strength[members], kind="stable")]
         k = np.arange(len(ranked))
@@ -79,14 +90,18 @@ def _num(x) -> float | None:
 
 
 def _column(values) -> list:
-    """A column of numbers (None allowed) rounded to 4 decimals, NaN and None as None: vectorised."""
-    a = np.round(np.array([np.nan if x is None else x for x in list(values)], dtype=np.float64), 4)
+    """A column of numbers (an array, or a list with None) rounded to 4 decimals, NaN and None as None."""
+    if not isinstance(values, np.ndarray):
+        values = np.array([np.nan if x is None else x for x in list(values)], dtype=np.float64)
+    a = np.round(values.astype(np.float64, copy=False), 4)
+    if not np.isnan(a).any():
+        return a.tolist()
     return [None if x != x else x for x in a.tolist()]
 
 
 def _cards(g, types: list[str], regions: list[str], codes: list[int], names: list[str]) -> dict:
     from ...ties import structure
-    from ...ties.cluster import ei_index, hub_dependence
+    from ...ties.cluster import ACTOR_TYPES, ei_index, hub_dependence, triple_helix, type_density
 
     n = g.n
     if n == 0 or g.m == 0:
@@ -104,64 +119,131 @@ def _cards(g, types: list[str], regions: list[str], codes: list[int], names: lis
     hub = hub_dependence(g)
     dependent = int(np.sum(np.nan_to_num(hub.top_share) >= 0.8))
     region = [r or "?" for r in regions]
+    helix = triple_helix(g, types)
+    density = type_density(g, types, [t for t in ACTOR_TYPES if t in set(types)] +
+                           sorted(set(types).difference(ACTOR_TYPES)))
     return {"brokers": brokers, "constraint_low": lowest, "constraint_high": highest,
             "ei_region": _num(ei_index(g, region, weighted=True)),
             "ei_type": _num(ei_index(g, types, weighted=True)),
-            "hub_dependent": dependent, "centralization": _num(structure.degree_centralization(g))}
+            "hub_dependent": dependent, "centralization": _num(structure.degree_centralization(g)),
+            "helix": {"coverage": _num(helix.coverage), "firms": int(helix.firm.sum()),
+                      "to_academia": int((helix.firm & helix.to_academia).sum()),
+                      "to_government": int((helix.firm & helix.to_government).sum()),
+                      "covered": int(helix.covered.sum())},
+            "missing": [list(pair) for pair in density.missing if analysable.NOT_ON_ROSTER not in pair],
+            "type_pairs": len(density.types) * (len(density.types) + 1) // 2}
+
+
+def _packed(values: np.ndarray, dtype: str) -> str:
+    """A column as the base64 of its little-endian bytes (``<i4``, ``<f4``; NaN for a missing number, -1 for a
+    missing count): a browser reads it as an ``Int32Array`` or ``Float32Array`` at once, where 50,000 numbers
+    as JSON text cost tens of milliseconds to write and to parse. :func:`unpacked` reads it back."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
+
+
+def unpacked(text: str, dtype: str) -> np.ndarray:
+    """The array of a :func:`_packed` column.
+
+    Examples
+    --------
+    >>> unpacked(_packed(np.array([0.5, np.nan]), "<f4"), "<f4").tolist()
+    [0.5, nan]
+    """
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
+def _keys(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return np.minimum(u, v) * DYAD_BASE + np.maximum(u, v)
 
 
 def network_data(store, estimator: str = "composite", threshold: float | None = None,
-                 backbone: float | None = None, actor_type: str | None = None, region: str | None = None) -> dict:
-    """Nodes, edges (as node indices) and cards of the view asked for, as JSON-ready columns."""
+                 backbone: float | None = None, actor_type: str | None = None, region: str | None = None,
+                 tie_type: str | None = None, scope: str | None = None, lang: str = "en") -> dict:
+    """Nodes, edges (as node indices) and cards of the view asked for, as JSON-ready columns.
+
+    The edges' columns (``u``, ``v`` node indices, ``value``, ``low``, ``high``, ``observations``) are packed
+    little-endian arrays in base64 (:func:`unpacked` reads them; ``count`` is their length): 50,000 ties
+    are the bulk of the page.
+
+    ``tie_type`` and ``scope`` keep the ties with at least one interview report naming that tie type or
+    partner location scope (:func:`~.network_query.reported_dyads`); the value shown stays the
+    estimator's over all of the dyad's reports (estimates per tie type are not stored).
+    """
     from ...estimates import disparity_alphas
     from ...ties.graph import Graph
 
-    if backbone is not None:
-        every, _ = store.read(store_estimates.page_estimates, estimator)
-        alphas = disparity_alphas(every)
-        rows = [r for r in every if alphas[(r["u"], r["v"])] < backbone
-                and (threshold is None or r["value"] >= threshold)]
-    else:
-        rows, _ = store.read(store_estimates.page_estimates, estimator, threshold)
-    orgs, _ = store.read(store_roster.organisations)
-    roster = {o["code"]: o for o in orgs}
-    if actor_type or region:
-        def keep(code):
-            o = roster.get(code) or {}
-            return (not actor_type or o.get("actor_type") == actor_type) and (not region or o.get("region") == region)
-
-        rows = [r for r in rows if keep(r["u"]) or keep(r["v"])]
-    resp, _ = store.read(analysable.respondents)
-    responded = {r["code"] for r in resp}
-    u = np.array([r["u"] for r in rows], dtype=np.int64)
-    v = np.array([r["v"] for r in rows], dtype=np.int64)
-    w = np.array([r["value"] or 0.0 for r in rows], dtype=np.float64)
-    codes = np.unique(np.concatenate([u, v])) if len(rows) else np.zeros(0, dtype=np.int64)
+    e = store.read(network_query.estimate_columns, estimator, None if backbone is not None else threshold)
+    if backbone is not None and len(e["u"]):
+        alphas = disparity_alphas([{"u": u, "v": v, "value": None if w != w else w}
+                                   for u, v, w in zip(e["u"].tolist(), e["v"].tolist(), e["value"].tolist())])
+        alpha = np.array([alphas[(u, v)] for u, v in zip(e["u"].tolist(), e["v"].tolist())])
+        keep = alpha < backbone
+        if threshold is not None:
+            keep &= e["value"] >= threshold
+        e = {k: col[keep] for k, col in e.items()}
+    roster = store.read(network_query.roster_columns)
+    if (actor_type or region) and len(e["u"]):
+        on = np.ones(len(roster["code"]), dtype=bool)
+        if actor_type:
+            on &= np.array([t == actor_type for t in roster["actor_type"]], dtype=bool)
+        if region:
+            on &= np.array([r == region for r in roster["region"]], dtype=bool)
+        chosen = roster["code"][on]
+        keep = np.isin(e["u"], chosen) | np.isin(e["v"], chosen)
+        e = {k: col[keep] for k, col in e.items()}
+    if (tie_type or scope) and len(e["u"]):
+        named = store.read(network_query.reported_dyads, tie_type or None, scope or None)
+        keep = np.isin(_keys(e["u"], e["v"]), named)
+        e = {k: col[keep] for k, col in e.items()}
+    u, v = e["u"], e["v"]
+    w = np.nan_to_num(e["value"], nan=0.0)
+    codes = np.unique(np.concatenate([u, v]))
     ui, vi = np.searchsorted(codes, u), np.searchsorted(codes, v)
     strength = np.bincount(np.concatenate([ui, vi]), weights=np.concatenate([w, w]), minlength=len(codes))
-    code_list = codes.tolist()
-    types = [(roster.get(c) or {}).get("actor_type") or analysable.NOT_ON_ROSTER for c in code_list]
-    regions = [(roster.get(c) or {}).get("region") for c in code_list]
-    names = [(roster.get(c) or {}).get("name") or f"#{c}" for c in code_list]
+    # roster fields of each node (a code not on the roster: its number, "(not on roster)")
+    at = np.searchsorted(roster["code"], codes)
+    listed = (at < len(roster["code"])) & (roster["code"][np.minimum(at, max(len(roster["code"]) - 1, 0))] == codes) \
+        if len(roster["code"]) else np.zeros(len(codes), dtype=bool)
+    code_list, at_list, listed_list = codes.tolist(), at.tolist(), listed.tolist()
+    types = [roster["actor_type"][i] or analysable.NOT_ON_ROSTER if ok else analysable.NOT_ON_ROSTER
+             for i, ok in zip(at_list, listed_list)]
+    regions = [roster["region"][i] if ok else None for i, ok in zip(at_list, listed_list)]
+    names = [roster["name"][i] or f"#{c}" if ok else f"#{c}" for c, i, ok in zip(code_list, at_list, listed_list)]
+    responded = np.isin(codes, _respondents(store))
     # the composite graph's node strength with its bootstrap interval, when tiesense ties recompute wrote it
-    stored, _ = store.read(store_estimates.page_org_measures, "strength")
-    interval = {r["org"]: (r["value"], r["low"], r["high"]) for r in stored}
+    m = store.read(network_query.measure_columns, "strength")
+    pos = np.searchsorted(m["org"], codes)
+    has = (pos < len(m["org"])) & (m["org"][np.minimum(pos, max(len(m["org"]) - 1, 0))] == codes) \
+        if len(m["org"]) else np.zeros(len(codes), dtype=bool)
+
+    def measured(col):
+        return _column(np.where(has, m[col][np.minimum(pos, max(len(m["org"]) - 1, 0))], np.nan)
+                       if len(m["org"]) else np.full(len(codes), np.nan))
+
     x, y = layout(types, strength)
     g = Graph.from_edges(ui, vi, np.maximum(w, 1e-3), n=len(codes)) if len(codes) else None
     cards = _cards(g, types, regions, code_list, names) if g is not None else {}
+    t = translator(lang)
+    actor_labels = {a: (t(f"actor.{a}") if f"actor.{a}" in MESSAGES["en"] else a)
+                    for a in sorted(set(types) | {o for o in roster["actor_type"] if o})}
+    tie_labels = choice_labels(store, analysable.INTERVIEW_FORM, "tie_types", lang)
+    scope_labels = choice_labels(store, analysable.INTERVIEW_FORM, "scope", lang)
     return {
         "estimator": estimator, "threshold": threshold, "backbone": backbone,
         "nodes": {"code": code_list, "name": names, "type": types, "region": regions,
                   "strength": _column(strength),
-                  "respondent": [c in responded for c in code_list],
-                  "measured": [_column(interval.get(c, (None, None, None))) for c in code_list],
+                  "respondent": responded.tolist(),
+                  "measured": [list(t) for t in zip(measured("value"), measured("low"), measured("high"))],
                   "x": np.round(x, 3).tolist(), "y": np.round(y, 3).tolist()},
-        "edges": {"u": ui.tolist(), "v": vi.tolist(), "value": _column(r["value"] for r in rows),
-                  "low": _column(r["low"] for r in rows), "high": _column(r["high"] for r in rows),
-                  "observations": [r["observations"] for r in rows]},
+        "edges": {"count": len(ui), "u": _packed(ui, "<i4"), "v": _packed(vi, "<i4"),
+                  "value": _packed(e["value"], "<f4"), "low": _packed(e["low"], "<f4"),
+                  "high": _packed(e["high"], "<f4"), "observations": _packed(e["observations"], "<i4")},
         "cards": cards,
-        "actor_types": sorted({o["actor_type"] for o in orgs if o.get("actor_type")}),
-        "regions": sorted({o["region"] for o in orgs if o.get("region")}),
+        "actor_types": sorted({a for a in roster["actor_type"] if a}),
+        "actor_labels": actor_labels,
+        "regions": sorted({r for r in roster["region"] if r}),
+        "tie_types": [{"code": c, "label": label} for c, label in tie_labels.items()],
+        "scopes": [{"code": c, "label": label} for c, label in scope_labels.items()],
     }
 
 
@@ -173,13 +255,53 @@ def _float(text: str | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+_RESPONDENTS: "weakref.WeakKeyDictionary[object, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _respondents(store) -> np.ndarray:
+    """:func:`~.network_query.respondent_codes`, read again only when interviews were added or removed."""
+    key = store.read(network_query.interview_version)
+    kept = _RESPONDENTS.get(store)
+    if kept is None or kept[0] != key:
+        kept = (key, store.read(network_query.respondent_codes))
+        _RESPONDENTS[store] = kept
+    return kept[1]
+
+
+#: Views already built, per store: {data version and view: (data, its JSON for the page)}, a few each.
+_VIEWS: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+_VIEWS_KEPT = 8
+_VIEWS_LOCK = threading.Lock()
+
+
+def network_view(store, estimator: str = "composite", **view) -> tuple[dict, Markup]:
+    """:func:`network_data` and its JSON (HTML-safe, for the page's script tag), cached per store under the
+    data version (:func:`~.network_query.data_version`): a page asked again before anything it shows was
+    written is not computed again. Any new interview, estimate, measure or roster version makes a new key."""
+    key = (estimator, store.read(network_query.data_version, estimator), tuple(sorted(view.items())))
+    with _VIEWS_LOCK:
+        kept = _VIEWS.setdefault(store, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    data = network_data(store, estimator, **view)
+    built = (data, Markup(htmlsafe_json_dumps(data, separators=(",", ":"))))
+    with _VIEWS_LOCK:
+        kept[key] = built
+        while len(kept) > _VIEWS_KEPT:
+            kept.popitem(last=False)
+    return built
+
+
 @router.get("/network", response_class=HTMLResponse)
 def network(request: Request, store: StoreDep, settings: SettingsDep, who: Viewer,
             estimator: Annotated[str, Query()] = "composite",
             threshold: Annotated[str | None, Query()] = None,
             backbone: Annotated[str | None, Query(description="alpha, 0 < alpha <= 1")] = None,
             actor_type: Annotated[str | None, Query()] = None,
-            region: Annotated[str | None, Query()] = None):
+            region: Annotated[str | None, Query()] = None,
+            tie_type: Annotated[str | None, Query()] = None,
+            scope: Annotated[str | None, Query()] = None):
     """The network page (analysts); a viewer gets the cluster measures, k-gated."""
     if who.role == "viewer":
         rows = cluster_rows(store, settings, who)
@@ -190,7 +312,11 @@ def network(request: Request, store: StoreDep, settings: SettingsDep, who: Viewe
     threshold, backbone = _float(threshold), _float(backbone)  # an empty field of the form is "no filter"
     if backbone is not None and not 0 < backbone <= 1:
         backbone = None
-    data = network_data(store, estimator, threshold, backbone, actor_type or None, region or None)
-    return render(request, who, "network.html", data=data, estimators=ESTIMATORS,
+    lang = lang_of(request)
+    data, payload = network_view(store, estimator, threshold=threshold, backbone=backbone,
+                                 actor_type=actor_type or None, region=region or None, tie_type=tie_type or None,
+                                 scope=scope or None, lang=lang)
+    return render(request, who, "network.html", data=data, data_json=payload, estimators=ESTIMATORS,
                   form={"estimator": estimator, "threshold": "" if threshold is None else threshold,
-                        "backbone": backbone, "actor_type": actor_type or "", "region": region or ""})
+                        "backbone": backbone, "actor_type": actor_type or "", "region": region or "",
+                        "tie_type": tie_type or "", "scope": scope or ""})

@@ -1,5 +1,5 @@
-"""The park overview: visits per facility and hour, footfall and response rate per kiosk, satisfaction by
-facility and the weekly trend.
+"""The park overview: visits per facility and hour, footfall per hour, footfall and response rate per kiosk,
+satisfaction by facility and the weekly trend.
 
 Every number comes from the same library functions as ``/api/aggregates/visits``
 (:func:`tiesense.aggregates.visit_cells`) and, like there, a viewer's cells
@@ -8,14 +8,19 @@ The facility x hour heatmap groups by two keys, which the aggregates do not;
 it counts the visit rows (:func:`tiesense.store.analysable.form_rows`) here and
 suppresses them under the same rule.
 
-Footfall per kiosk comes from the kiosks' presence records (``tp_presence``,
-one per interval in which anything happened: :func:`tiesense.presence.hourly`),
-summed over their hours, with the response rate completed surveys per
-approach. A kiosk with no presence records yet (older firmware) falls back to
-the running count of approaches in its *last* status and the response rate of
-:func:`tiesense.fleet.response_rate`. Approach counts are device rows, shown
+Footfall comes from the kiosks' presence records (``tp_presence``, one per
+interval in which anything happened), summed in SQL by :mod:`tiesense.presence`
+over the same site and period as the other charts: per hour over every kiosk
+(:func:`~tiesense.presence.park_hourly`, the footfall series) and per kiosk
+(:func:`~tiesense.presence.kiosks`), with the response rate completed surveys
+per approach (at most 1: a sensor can miss someone who then answers). A kiosk
+with no presence records yet (older firmware) falls back to the running count
+of approaches in its *last* status and the response rate of
+:func:`tiesense.fleet.response_rate`. Per-kiosk counts are device rows, shown
 to analysts (as ``/api/devices`` is); a viewer sees visits per kiosk,
-k-suppressed.
+k-suppressed, and of the footfall series the approaches only (sensor counts,
+not respondents; completed surveys per hour are visits, which the heatmap
+suppresses under k).
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from fastapi.responses import HTMLResponse
 
 from ... import aggregates
 from ...fleet import response_rate
-from ...presence import hourly
+from ... import presence
 from ...forms import form_questions
 from ...store import analysable
 from ...store import devices as store_devices
@@ -59,10 +64,11 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
                   lang: str = "en") -> dict:
     """Everything the overview draws, as JSON-ready dicts; ``k`` None for an analyst (nothing suppressed).
 
-    Returns ``heatmap`` (cells keyed ``[facility, hour]``), ``satisfaction`` (cells by facility with
-    ``mean``), ``weekly`` (cells by week), ``per_kiosk`` (visits per device, k-suppressed), ``kiosks``
-    (approaches, abandoned, records, response rate per device; only when ``devices``), ``labels``
-    (facility names in ``lang``), ``k`` and ``suppressed`` (cells hidden in all).
+    Returns ``heatmap`` (cells keyed ``[facility, hour]``), ``footfall`` (columns ``hour``, ``approaches``
+    and, when ``devices``, ``completed`` and ``response_rate``: the presence series over every kiosk),
+    ``satisfaction`` (cells by facility with ``mean``), ``weekly`` (cells by week), ``per_kiosk`` (visits per
+    device, k-suppressed), ``kiosks`` (approaches, abandoned, completed surveys, records, response rate per
+    device; only when ``devices``), ``labels`` (facility names in ``lang``), ``k`` and ``suppressed`` (cells hidden in all).
     """
     rows, _ = store.read(analysable.form_rows, analysable.VISIT_FORM, ["facility"], (), filters)
     heat = Counter((r["facility"], r["start"][11:13]) for r in rows if r.get("facility") and r.get("start"))
@@ -71,34 +77,46 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
     satisfaction = aggregates.visit_cells(store, "facility", value="satisfaction", filters=filters, k=k)
     weekly = aggregates.visit_cells(store, "week", value="satisfaction", filters=filters, k=k)
     per_kiosk = aggregates.visit_cells(store, "device", value=None, filters=filters, k=k)
+    series = store.read(presence.park_hourly, filters)
+    footfall = {"hour": [h.hour for h in series], "approaches": [h.approaches for h in series]}
     kiosks = None
     if devices:
+        footfall["completed"] = [h.completed for h in series]
+        footfall["response_rate"] = [_rate(h) for h in series]
         status, _ = store.read(store_devices.page_rows)
-        sensed: dict[str, dict] = {}
-        for h in store.read(hourly):  # the presence records, summed per kiosk
-            t = sensed.setdefault(h.device, {"approaches": 0, "abandoned": 0, "completed": 0})
-            t["approaches"] += h.approaches
-            t["abandoned"] += h.abandoned
-            t["completed"] += h.completed
+        sensed = {k.device: k for k in store.read(presence.kiosks, None, filters)}
         kiosks = []
+        listed = set()
         for d in status:
             if not ((d.get("role") in (None, "kiosk") or d.get("approaches") is not None or d["device"] in sensed)
                     and filters.site in (None, d["site"]) and filters.device in (None, d["device"])):
                 continue
+            listed.add(d["device"])
             p = sensed.get(d["device"])
             if p is not None:
-                rate = round(min(1.0, p["completed"] / p["approaches"]), 4) if p["approaches"] else None
-                kiosks.append({"device": d["device"], "site": d["site"], "approaches": p["approaches"],
-                               "abandoned": p["abandoned"], "records": d["records"], "response_rate": rate,
-                               "source": "presence records"})
-            else:
+                kiosks.append(_kiosk(p, d["site"], d["records"]))
+            else:  # older firmware: the running count of its last status, records stored per approach
                 kiosks.append({"device": d["device"], "site": d["site"], "approaches": d["approaches"],
-                               "abandoned": d["abandoned"], "records": d["records"], "response_rate": response_rate(d),
-                               "source": "last status"})
+                               "abandoned": d["abandoned"], "completed": d["records"], "records": d["records"],
+                               "response_rate": response_rate(d), "source": "last status"})
+        for device, p in sensed.items():  # presence records from a kiosk that sent no status (yet)
+            if device not in listed:
+                kiosks.append(_kiosk(p, None, None))
+        kiosks.sort(key=lambda k: k["device"])
     hidden = sum(c["suppressed"] for part in (heatmap, satisfaction, weekly, per_kiosk) for c in part)
-    return {"heatmap": heatmap, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
+    return {"heatmap": heatmap, "footfall": footfall, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
             "kiosks": kiosks, "labels": choice_labels(store, analysable.VISIT_FORM, "facility", lang),
             "k": k, "suppressed": hidden, "visits": None if k is not None else len(rows)}
+
+
+def _kiosk(p: presence.Kiosk, site: str | None, records: int | None) -> dict:
+    return {"device": p.device, "site": site, "approaches": p.approaches, "abandoned": p.abandoned,
+            "completed": p.completed, "records": records, "response_rate": _rate(p), "source": "presence records"}
+
+
+def _rate(counts: presence.Counts) -> float | None:
+    rate = counts.response_rate
+    return None if rate is None else round(min(1.0, rate), 4)
 
 
 def _given(filters: analysable.Filters) -> analysable.Filters:

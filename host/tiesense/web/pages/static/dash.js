@@ -10,7 +10,7 @@
   var COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d",
                  "#ea580c", "#4f46e5", "#0d9488", "#9333ea", "#ca8a04", "#475569", "#be123c"];
   var CONFIG = {responsive: true, displaylogo: false};
-  window.tiesense = {rendered: {}};
+  window.tiesense = {rendered: {}, scriptMs: performance.now()};  // scriptMs: plotly.js and the page parsed
 
   function done(name) {
     window.tiesense.rendered[name] = performance.now();
@@ -28,6 +28,45 @@
   // ------------------------------------------------------------------ overview
   function label(d, key) { return (d.labels && d.labels[key]) || key; }
 
+  // The footfall series has a point per hour with presence records: an hour missing between two points breaks
+  // the lines (null), and the hours of day no kiosk ever reported (nights) are folded out of the time axis.
+  function footfallTraces(f) {
+    var hour = [], approaches = [], completed = [], rate = [];
+    for (var i = 0; i < f.hour.length; i++) {
+      if (i && Date.parse(f.hour[i]) - Date.parse(f.hour[i - 1]) > 3600e3) {
+        hour.push(new Date(Date.parse(f.hour[i - 1]) + 3600e3).toISOString());
+        approaches.push(null); completed.push(null); rate.push(null);
+      }
+      hour.push(f.hour[i]); approaches.push(f.approaches[i]);
+      if (f.completed) { completed.push(f.completed[i]); rate.push(f.response_rate[i]); }
+    }
+    var tip = "%{x|%Y-%m-%d %H:00} · %{y}<extra></extra>";
+    var out = [{type: "bar", name: T["ov.approaches"], x: hour, y: approaches, marker: {color: "#cbd5e1"},
+                hovertemplate: tip}];
+    if (f.completed) {
+      out.push({type: "bar", name: T["ov.completed"], x: hour, y: completed, marker: {color: "#2563eb"},
+                hovertemplate: tip});
+      out.push({type: "scatter", mode: "lines", name: T["ov.rate"], yaxis: "y2", x: hour, y: rate,
+                line: {color: "#dc2626", width: 1.5}, hovertemplate: "%{x|%Y-%m-%d %H:00} · %{y:.0%}<extra></extra>"});
+    }
+    return out;
+  }
+
+  function footfallLayout(f) {
+    var seen = {};
+    f.hour.forEach(function (h) { seen[+h.slice(11, 13)] = true; });
+    var hours = Object.keys(seen).map(Number).sort(function (a, b) { return a - b; });
+    var breaks = [];
+    if (hours.length && hours[hours.length - 1] - hours[0] < 20) {
+      breaks.push({pattern: "hour", bounds: [hours[hours.length - 1] + 1, hours[0]]});
+    }
+    return {barmode: "overlay", bargap: 0.15,
+      xaxis: {type: "date", title: {text: T["ov.time"]}, rangebreaks: breaks, tickformat: "%m-%d %H:00"},
+      yaxis: {title: {text: T["ov.approaches"]}},
+      yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%", showgrid: false},
+      legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}};
+  }
+
   function drawOverview(d) {
     var facilities = [], hours = [];
     for (var h = 0; h < 24; h++) hours.push((h < 10 ? "0" : "") + h);
@@ -43,15 +82,17 @@
     });
     var charts = [
       plot("chart-heatmap", [{type: "heatmap", x: hours, y: facilities.map(function (f) { return label(d, f); }),
-        z: z, text: text, colorscale: "Blues", hoverongaps: false,
-        hovertemplate: "%{y} %{x}:00 · %{text}<extra></extra>", colorbar: {title: {text: T["ov.visits"]}}}],
-        {xaxis: {title: {text: T["ov.hour"]}}, margin: {l: 170, r: 20, t: 10, b: 45}}),
+        z: z, text: text, colorscale: [[0, "#eff6ff"], [0.5, "#60a5fa"], [1, "#1e3a8a"]], hoverongaps: false,
+        zmin: 0, hovertemplate: "%{y} %{x}:00 · %{text}<extra></extra>", colorbar: {title: {text: T["ov.visits"]}}}],
+        {xaxis: {title: {text: T["ov.hour"]}, dtick: 2}, yaxis: {automargin: true},
+         margin: {l: 20, r: 20, t: 10, b: 45}}),
       plot("chart-satisfaction", [{type: "bar", orientation: "h",
         y: d.satisfaction.map(function (c) { return label(d, c.key); }),
         x: d.satisfaction.map(function (c) { return c.mean; }), marker: {color: "#2563eb"},
         customdata: d.satisfaction.map(function (c) { return c.suppressed ? "< k" : c.visits; }),
         hovertemplate: "%{y}: %{x:.2f} (%{customdata})<extra></extra>"}],
-        {xaxis: {range: [0, 5], title: {text: T["ov.mean"]}}, margin: {l: 170, r: 20, t: 10, b: 45}}),
+        {xaxis: {range: [0, 5], title: {text: T["ov.mean"]}}, yaxis: {automargin: true},
+         margin: {l: 20, r: 20, t: 10, b: 45}}),
       plot("chart-weekly", [
         {type: "bar", name: T["ov.visits"], x: d.weekly.map(function (c) { return c.key; }),
          y: d.weekly.map(function (c) { return c.visits; }), marker: {color: "#93c5fd"}},
@@ -59,16 +100,17 @@
          x: d.weekly.map(function (c) { return c.key; }), y: d.weekly.map(function (c) { return c.mean; }),
          line: {color: "#dc2626"}}],
         {xaxis: {title: {text: T["ov.week"]}, type: "category"}, yaxis: {title: {text: T["ov.visits"]}},
-         yaxis2: {overlaying: "y", side: "right", range: [0, 5], title: {text: T["ov.mean"]}},
+         yaxis2: {overlaying: "y", side: "right", range: [0, 5], dtick: 1, showgrid: false, title: {text: T["ov.mean"]}},
          legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}})
     ];
+    charts.push(plot("chart-footfall", footfallTraces(d.footfall), footfallLayout(d.footfall)));
     if (d.kiosks) {
       var k = d.kiosks;
       charts.push(plot("chart-kiosks", [
         {type: "bar", name: T["ov.approaches"], x: k.map(function (r) { return r.device; }),
          y: k.map(function (r) { return r.approaches; }), marker: {color: "#cbd5e1"}},
-        {type: "bar", name: T["ov.records"], x: k.map(function (r) { return r.device; }),
-         y: k.map(function (r) { return r.records; }), marker: {color: "#2563eb"}},
+        {type: "bar", name: T["ov.completed"], x: k.map(function (r) { return r.device; }),
+         y: k.map(function (r) { return r.completed; }), marker: {color: "#2563eb"}},
         {type: "scatter", mode: "markers", name: T["ov.rate"], yaxis: "y2", x: k.map(function (r) { return r.device; }),
          y: k.map(function (r) { return r.response_rate; }), marker: {size: 12, color: "#dc2626"}}],
         {barmode: "group", yaxis2: {overlaying: "y", side: "right", range: [0, 1], tickformat: ".0%"},
@@ -122,8 +164,9 @@
     var g = c.getContext("2d");
     var sx = c.width / (xr[1] - xr[0]), sy = c.height / (yr[1] - yr[0]);
     g.clearRect(0, 0, c.width, c.height);
-    g.strokeStyle = "rgba(71,85,105,0.22)";
-    g.lineWidth = 0.7 * ratio;
+    // many ties: each faint, so that where they bunch shows (a hairball of 50,000 opaque lines shows nothing)
+    g.strokeStyle = "rgba(51,65,85," + Math.min(0.35, Math.max(0.03, 1000 / Math.max(1, e.u.length))) + ")";
+    g.lineWidth = (e.u.length > 5000 ? 0.5 : 0.8) * ratio;
     g.beginPath();
     for (var i = 0; i < e.u.length; i++) {
       var a = e.u[i], b = e.v[i];
@@ -147,14 +190,27 @@
     box.firstChild.style.transform = "translate(" + dx + "px," + dy + "px) scale(" + kx + "," + ky + ")";
   }
 
+  // a column the server packed (little-endian, base64) as a typed array: NaN / -1 where there is no number
+  function unpack(text, Type) {
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Type(bytes.buffer);
+  }
+
+  function num(x) { return x !== x ? "–" : String(Math.round(x * 1e4) / 1e4); }
+
   function drawNetwork(d) {
-    var n = d.nodes, e = d.edges, t0 = performance.now();
+    var n = d.nodes, t0 = performance.now();
+    var e = {u: unpack(d.edges.u, Int32Array), v: unpack(d.edges.v, Int32Array),
+             value: unpack(d.edges.value, Float32Array), low: unpack(d.edges.low, Float32Array),
+             high: unpack(d.edges.high, Float32Array), observations: unpack(d.edges.observations, Int32Array)};
+    window.tiesense.dataMs = t0;  // the page's data parsed
     var mx = new Array(e.u.length), my = new Array(e.u.length), mt = new Array(e.u.length);
     for (var i = 0; i < e.u.length; i++) {
       var a = e.u[i], b = e.v[i];
       mx[i] = (n.x[a] + n.x[b]) / 2; my[i] = (n.y[a] + n.y[b]) / 2;
-      mt[i] = n.name[a] + " – " + n.name[b] + "<br>" + e.value[i] + " [" + e.low[i] + ", " + e.high[i] + "]"
-        + (e.observations[i] != null ? " · n=" + e.observations[i] : "");
+      mt[i] = n.name[a] + " – " + n.name[b] + "<br>" + num(e.value[i]) + " [" + num(e.low[i]) + ", "
+        + num(e.high[i]) + "]" + (e.observations[i] >= 0 ? " · n=" + e.observations[i] : "");
     }
     var traces = [
       {type: "scattergl", mode: "markers", x: mx, y: my, text: mt, hovertemplate: "%{text}<extra></extra>",
@@ -164,29 +220,41 @@
     var types = [];
     n.type.forEach(function (t) { if (types.indexOf(t) < 0) types.push(t); });
     types.sort();
-    // one trace per actor type and response (a symbol per trace, not per point: cheaper to draw)
-    types.forEach(function (type, k) {
-      [true, false].forEach(function (responded) {
-        var idx = [];
-        for (var i = 0; i < n.type.length; i++) if (n.type[i] === type && n.respondent[i] === responded) idx.push(i);
-        if (!idx.length) return;
-        traces.push({type: "scattergl", mode: "markers", name: type, legendgroup: type,
-          showlegend: responded || !n.type.some(function (t, i) { return t === type && n.respondent[i]; }),
-          x: idx.map(function (i) { return n.x[i]; }), y: idx.map(function (i) { return n.y[i]; }),
-          text: idx.map(function (i) {
-            var m = n.measured[i];
-            return n.name[i] + " (" + type + (n.region[i] ? ", " + n.region[i] : "") + ")<br>" + T["net.hover.shown"]
-              + " " + n.strength[i] + (m[0] != null ? "<br>" + T["net.hover.composite"] + " " + m[0] + " [" + m[1]
-              + ", " + m[2] + "]" : "") + (responded ? "" : "<br>" + T["net.hover.silent"]); }),
-          hovertemplate: "%{text}<extra></extra>",
-          marker: {color: COLOURS[k % COLOURS.length], symbol: responded ? "circle" : "circle-open",
-                   size: idx.map(function (i) { return 5 + 20 * Math.sqrt(n.strength[i] / maxS); })}});
-      });
+    // every organisation in ONE WebGL trace (colour, symbol and size per point: each extra WebGL trace costs
+    // its own buffers and draw calls, which without a GPU is most of the drawing time); the legend is one
+    // empty SVG trace per actor type, which costs nothing to draw
+    var few = n.type.length <= 60;  // few enough to name on the chart
+    var labels = d.actor_labels || {};
+    var maxSize = n.type.length > 1000 ? 14 : n.type.length > 200 ? 20 : 28, minSize = n.type.length > 1000 ? 3 : 6;
+    var colour = {}, colours = new Array(n.type.length), symbols = new Array(n.type.length);
+    var sizes = new Array(n.type.length), texts = new Array(n.type.length);
+    types.forEach(function (type, k) { colour[type] = COLOURS[k % COLOURS.length]; });
+    for (var j = 0; j < n.type.length; j++) {
+      var m = n.measured[j], responded = n.respondent[j];
+      colours[j] = colour[n.type[j]];
+      symbols[j] = responded ? "circle" : "circle-open";
+      sizes[j] = minSize + (maxSize - minSize) * Math.sqrt(n.strength[j] / maxS);
+      texts[j] = n.name[j] + " (" + (labels[n.type[j]] || n.type[j]) + (n.region[j] ? ", " + n.region[j] : "") + ")<br>"
+        + T["net.hover.shown"] + " " + n.strength[j] + (m[0] != null ? "<br>" + T["net.hover.composite"] + " " + m[0]
+        + " [" + m[1] + ", " + m[2] + "]" : "") + (responded ? "" : "<br>" + T["net.hover.silent"]);
+    }
+    traces.push({type: "scattergl", mode: few ? "markers+text" : "markers", name: "", showlegend: false,
+                 x: n.x, y: n.y, hovertext: texts, text: few ? n.name : undefined, textposition: "top center",
+                 textfont: {size: 11, color: "#334155"}, hovertemplate: "%{hovertext}<extra></extra>",
+                 marker: {color: colours, symbol: symbols, size: sizes, line: {width: 1, color: colours}}});
+    types.forEach(function (type) {
+      traces.push({type: "scatter", mode: "markers", name: labels[type] || type, x: [null], y: [null], hoverinfo: "skip",
+                   marker: {color: colour[type], size: 10}});
     });
+    if (n.respondent.some(function (r) { return !r; })) {
+      traces.push({type: "scatter", mode: "markers", name: T["net.hover.silent"], x: [null], y: [null],
+                   hoverinfo: "skip", marker: {color: "#64748b", size: 10, symbol: "circle-open"}});
+    }
     var el = document.getElementById("chart-network");
     return plot("chart-network", traces, {
       hovermode: "closest", dragmode: "pan", legend: {orientation: "h"}, margin: {l: 10, r: 10, t: 10, b: 10},
       xaxis: {visible: false}, yaxis: {visible: false, scaleanchor: "x"}}).then(function () {
+        window.tiesense.plottedMs = performance.now();
         drawEdges(el, n, e);
         window.tiesense.networkMs = performance.now();
         window.tiesense.networkDrawMs = performance.now() - t0;
@@ -216,18 +284,20 @@
       var d = JSON.parse(ev.data);
       window.tiesense.lastEvent = d;
       if (d.records != null) badge.textContent = T["live.records"].replace("{n}", d.records);
-      if (d.first) return;
-      badge.classList.add("flash");
-      setTimeout(function () { badge.classList.remove("flash"); }, 1500);
       var list = document.getElementById("latest");
       if (list && d.latest) {
         d.latest.slice().reverse().forEach(function (r) {
           var li = document.createElement("li");
-          li.className = "new";
-          li.textContent = T["live.new"] + ": " + r.form + " · " + r.device + " · " + r.end + " · " + r.id;
+          if (!d.first) li.className = "new";
+          li.textContent = (d.first ? "" : T["live.new"] + ": ") + r.form + " · " + r.device + " · " + r.end + " · "
+            + r.id;
           list.insertBefore(li, list.firstChild);
         });
+        while (list.children.length > 8) list.removeChild(list.lastChild);
       }
+      if (d.first) return;
+      badge.classList.add("flash");
+      setTimeout(function () { badge.classList.remove("flash"); }, 1500);
       if (page === "overview") refreshOverview();
     });
   }
