@@ -50,7 +50,7 @@ def test_a_survey_typed_at_the_terminal_lands_in_the_serving_hosts_database(tmp_
         assert "Traceback" not in dev.device.read_output()
 
 
-def test_a_handheld_alone_starts_its_own_host_and_draws_a_wider_screen(tmp_path, wait_until, survey_keys):
+def test_a_handheld_alone_starts_its_own_host_and_runs_the_interview_typed(tmp_path, wait_until):
     db = tmp_path / "alone.db"
     said = []
     dev, host = open_session(db, handheld=True, echo=said.append)
@@ -61,16 +61,18 @@ def test_a_handheld_alone_starts_its_own_host_and_draws_a_wider_screen(tmp_path,
             dev.update()
             return pred(dev.screen.lines)
 
-        wait_until(lambda: showing(lambda s: "Press ok to start" in s), 20, "the handheld's idle screen")
-        for step in survey_keys(1, 1, 1):
-            if step[0] != "wait_ms":
-                dev.press(step[-1] if step[0] == "key" else "presence")
-        wait_until(lambda: host.store.records("virtual-handheld"), 20, "the handheld's survey in the database")
-        wait_until(lambda: showing(lambda s: "Press ok to start" in s), 20, "the idle screen again")
+        wait_until(lambda: showing(lambda s: "ok: new interview" in s), 20, "the handheld's home screen")
         dev.press("ok")
-        wait_until(lambda: showing(lambda s: s[0].startswith("1/")), 10, "the first question")
+        wait_until(lambda: showing(lambda s: s[0].startswith("1/")), 10, "the interview's first question")
         assert len(dev.screen.lines) == 15 and max(len(ln) for ln in dev.screen.lines) > 21  # wider than a kiosk's
-        assert any("BOOT tiesense fw" in m for m in dev.messages)
+        for event in ("down", "ok", "ok"):  # consent yes, the reference period's note
+            dev.press(event)
+        wait_until(lambda: showing(lambda s: any("Which organisation" in ln for ln in s)), 10, "the respondent")
+        for ch in "exam":  # typed on the keyboard: finds the organisation by its first letters
+            dev.press(ch)
+        wait_until(lambda: showing(lambda s: s[-1] == "find: exam" and any(ln.startswith("> Example") for ln in s)),
+                   10, "the typed letters finding the organisation")
+        assert any("BOOT tiesense fw" in m and "role handheld" in m for m in dev.messages)
     finally:
         dev.close()
         host.stop()

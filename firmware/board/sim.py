@@ -126,7 +126,9 @@ class Board(_Base):
     def _poll_live(self):
         while len(self._keys) < 8:
             try:
-                word = self._live.recv(16).decode().strip()
+                word = self._live.recv(16).decode()
+                if len(word) > 1:
+                    word = word.strip()  # an event word; one character is a typed one, a space too
             except OSError:
                 return  # EAGAIN: nothing pressed
             if word in KEYS or (self.keyboard and (word in _EDIT or len(word) == 1)):

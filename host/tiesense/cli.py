@@ -837,8 +837,8 @@ def forms_new(name, out):
 @click.option("--sim", is_flag=True, required=True,
               help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")
 @click.option("--handheld", is_flag=True,
-              help="The handheld's 320x240 screen (40x15 characters); it runs the kiosk app until the firmware "
-                   "has a handheld one.")
+              help="A handheld: the firm-interaction interview on its 320x240 screen (40x15 characters), "
+                   "typed on the keyboard.")
 @click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
               help="The host's database: the device is provisioned there, and connects to the embedded broker of "
                    "the 'tiesense serve' running on it (else one is started here).")

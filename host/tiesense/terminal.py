@@ -2,7 +2,8 @@
 
 The terminal is put in raw mode; arrow keys up/down move, Enter or the right arrow is
 ``ok``, Backspace or the left arrow is ``back``, ``p`` is someone walking up (the presence
-sensor), ``q`` or Ctrl-C quits. Under the box: the device's latest console messages and how
+sensor), ``q`` or Ctrl-C quits. A handheld has a keyboard: what is typed goes to the device
+(its CardKB), Backspace deletes, Esc or the left arrow is ``back``, and Ctrl-C quits. Under the box: the device's latest console messages and how
 many of its records the host has stored, so a newcomer sees the survey they answered arrive.
 
 Examples
@@ -11,6 +12,8 @@ Examples
 ['down', 'up', 'ok', 'back', 'presence']
 >>> decode_keys(b"\\x03")
 ['quit']
+>>> decode_keys(b"Ab1\\x7f\\x1b\\r", typing=True)
+['A', 'b', '1', 'del', 'back', 'ok']
 >>> print(box(["Hi", "there"], 5))
 +-----+
 |Hi   |
@@ -37,10 +40,14 @@ _SEQUENCES = {
 _SINGLE = {b"\r": "ok", b"\n": "ok", b" ": "ok", b"\x7f": "back", b"\x08": "back", b"p": "presence",
            b"q": "quit", b"\x03": "quit", b"\x04": "quit"}
 HELP = "up/down: arrows  ok: Enter  back: Backspace  p: someone walks up  q: quit"
+HELP_HANDHELD = "type to answer or find  up/down: arrows  ok: Enter  back: Esc  delete: Backspace  quit: Ctrl-C"
+_TYPING = {b"\r": "ok", b"\n": "ok", b"\x7f": "del", b"\x08": "del", b"\x1b": "back", b"\x03": "quit",
+           b"\x04": "quit"}
 
 
-def decode_keys(data: bytes) -> list[str]:
-    """Device events (and ``quit``) from bytes read off a raw-mode terminal; other keys are ignored."""
+def decode_keys(data: bytes, typing: bool = False) -> list[str]:
+    """Device events (and ``quit``) from bytes read off a raw-mode terminal; other keys are ignored.
+    ``typing`` (a handheld): printable characters are typed characters, Backspace ``del``, Esc ``back``."""
     out, i = [], 0
     while i < len(data):
         three = data[i:i + 3]
@@ -49,7 +56,11 @@ def decode_keys(data: bytes) -> list[str]:
             i += 3
             continue
         one = data[i:i + 1]
-        if one in _SINGLE:
+        if typing and one in _TYPING:
+            out.append(_TYPING[one])
+        elif typing and b" " <= one <= b"~":
+            out.append(one.decode())
+        elif not typing and one in _SINGLE:
             out.append(_SINGLE[one])
         i += 1
     return out
@@ -69,7 +80,7 @@ def render(dev: VirtualDevice, stored: int | None) -> str:
     host = (f"host: {stored} record(s) from {dev.name} stored in {dev.conn.db_path}" if stored is not None
             else f"host: database {dev.conn.db_path}")
     parts = [f"tiesense virtual {kind} {dev.name} (real firmware under micropython)",
-             box(dev.screen.lines, dev.cols), HELP, "", *msgs, "", host]
+             box(dev.screen.lines, dev.cols), HELP_HANDHELD if dev.handheld else HELP, "", *msgs, "", host]
     return "\x1b[H\x1b[2J" + "\n".join(parts).replace("\n", "\r\n") + "\r\n"
 
 
@@ -114,7 +125,7 @@ def run_terminal(dev: VirtualDevice, stdin=None, out=None) -> int:
                 dirty = False
             ready, _, _ = select.select([fd], [], [], 0.05)
             if ready:
-                for event in decode_keys(os.read(fd, 64)):
+                for event in decode_keys(os.read(fd, 64), typing=dev.handheld):
                     if event == "quit":
                         return 0
                     dev.press(event)

@@ -28,7 +28,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .devices import SimDevice, find_micropython, stage
+from .devices import ROLE_FORMS, SimDevice, find_micropython, stage
 
 __all__ = ["Screen", "VirtualDevice", "VirtualError", "KIOSK_SCREEN", "HANDHELD_SCREEN", "EVENTS"]
 
@@ -117,8 +117,8 @@ class VirtualDevice:
     name : str
         Device id (default ``virtual-kiosk`` / ``virtual-handheld``); provisioned afresh each run.
     handheld : bool
-        The handheld's 40x15 screen. The firmware has no handheld app yet (issue 12 item 5): the
-        device runs the kiosk app, role ``kiosk``, on that screen.
+        A handheld (role ``handheld``): the interview on its 40x15 screen, typed on a keyboard
+        (:meth:`press` takes typed characters and ``del`` too).
     root : path, optional
         The device's filesystem (default: a temporary folder, removed by :meth:`close`).
     site : str
@@ -126,7 +126,7 @@ class VirtualDevice:
     """
 
     def __init__(self, conn: Connection, name: str | None = None, *, handheld: bool = False,
-                 root: str | Path | None = None, site: str = "virtual", form: str = "tp_visit"):
+                 root: str | Path | None = None, site: str = "virtual", form: str | None = None):
         self.conn = conn
         self.handheld = handheld
         self.name = name or ("virtual-handheld" if handheld else "virtual-kiosk")
@@ -134,7 +134,8 @@ class VirtualDevice:
         self._own_root = root is None
         self.root = Path(tempfile.mkdtemp(prefix=f"tiesense-{self.name}-")) if root is None else Path(root)
         self.site = site
-        self.form = form
+        self.role = "handheld" if handheld else "kiosk"
+        self.form = form or ROLE_FORMS[self.role]
         self.keys_port = 0
         self.device: SimDevice | None = None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -161,7 +162,7 @@ class VirtualDevice:
         try:
             with Store(self.conn.db_path) as store:
                 login = provision_afresh(store, self.name, self.site, broker_host=self.conn.broker_host,
-                                         broker_port=self.conn.broker_port, role="kiosk")
+                                         broker_port=self.conn.broker_port, role=self.role)
         except ProvisioningError as e:
             raise VirtualError(str(e)) from None
         config = {k: v for k, v in login.site_config.items()
@@ -169,14 +170,16 @@ class VirtualDevice:
         self.keys_port = _free_udp_port()
         config.update(sim_keys_port=self.keys_port, sim_screen=f"{self.cols}x{self.rows}", form=self.form,
                       backoff_max_s=5)
-        stage(self.root, self.name, f"mqtt://{self.conn.broker_host}:{self.conn.broker_port}", role="kiosk",
+        stage(self.root, self.name, f"mqtt://{self.conn.broker_host}:{self.conn.broker_port}", role=self.role,
               **config)
         self.device = SimDevice(self.root, micropython=micropython).start()
         return self
 
     def press(self, event: str) -> None:
-        """Send ``event`` (one of :data:`EVENTS`) to the device, as a button press."""
-        if event not in EVENTS:
+        """Send ``event`` (one of :data:`EVENTS`; on a handheld also ``del`` or one typed character) to the
+        device, as a button press."""
+        typed = self.handheld and (event == "del" or (len(event) == 1 and " " <= event <= "~"))
+        if event not in EVENTS and not typed:
             raise ValueError(f"{event!r} is not one of {', '.join(EVENTS)}")
         self._sock.sendto(event.encode(), ("127.0.0.1", self.keys_port))
 
