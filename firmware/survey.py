@@ -400,8 +400,11 @@ class Survey:
                     return None
                 b.show(self.lines())
                 continue
-            if (idle_ms and b.ticks_diff(b.ticks_ms(), last) > idle_ms) or b.finished():
-                self.abandoned = True  # idle, or a simulation's end: the draft stays for a resume
+            if idle_ms and b.ticks_diff(b.ticks_ms(), last) > idle_ms:
+                self.abandoned = True
+                return None
+            if not idle_ms and b.finished():  # a simulation ending a survey that never idles out:
+                self.abandoned = True  # its draft stays for a resume, as after a power cut
                 return None
             if between is not None:
                 between()

@@ -111,7 +111,7 @@ def test_each_device_does_only_its_own_business(secured, tmp_path, mqtt_device, 
         assert host.stats["quarantined"] == 0 and snooped == []
         wait_until(lambda: forms, 10, "the host's retained forms to reach kiosk-05")
         assert "9999999999" not in {f["version"] for f in forms}, "a device's form reached another device"
-        assert {f["id"] for f in forms} <= {"tp_visit", "fi_partner", "tp_presence"}
+        assert {f["id"] for f in forms} <= {"tp_visit", "fi_partner", "fi_interview", "tp_presence"}
 
 
 def test_strangers_and_revoked_devices_are_refused(secured, wait_until):

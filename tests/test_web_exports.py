@@ -30,7 +30,8 @@ def test_the_csv_zip_has_one_odk_style_table_per_form_and_the_respondents(web):
     r = web.get("/api/exports/csv", "analyst")
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.content))
-    assert sorted(z.namelist()) == ["fi_partner.csv", "respondents.csv", "tp_presence.csv", "tp_visit.csv"]
+    # a table per form with records (no kiosk sent presence records here: no tp_presence table)
+    assert sorted(z.namelist()) == ["fi_partner.csv", "respondents.csv", "tp_visit.csv"]
     visits = read_csv(z.read("tp_visit.csv"))
     assert len(visits) == 10 and list(visits[0])[:4] == ["SubmissionDate", "start", "end", "deviceid"]
     assert visits[0]["KEY"] == visits[0]["meta-instanceID"] and visits[0]["facility"] == "shared_lab"
@@ -55,9 +56,43 @@ def test_labels_replace_names_and_codes(web):
 def test_xlsx_has_a_sheet_per_table(web):
     r = web.get("/api/exports/xlsx", "analyst")
     wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
-    assert wb.sheetnames == ["respondents", "fi_partner", "tp_presence", "tp_visit"]  # the parent before its repeat
+    assert wb.sheetnames == ["respondents", "fi_partner", "tp_visit"]  # the parent before its repeat
     rows = list(wb["fi_partner"].iter_rows(values_only=True))
     assert len(rows) == 17 and "PARENT_KEY" in rows[0]
+
+
+def test_a_repeat_is_a_sheet_of_its_own_with_its_parents_key(web):
+    # an interview of the handheld's form: its partner passes become rows of fi_interview-partner_loop
+    import os
+
+    from tiesense import wire
+    from tiesense.forms import builtin_form
+    from tiesense.ingest import IngestCore, Message
+
+    form = builtin_form("fi_interview")
+    loop = next(q for q in form["questions"] if q["name"] == "partner_loop")
+
+    def one_pass(partner, freq):
+        d = {"partner": partner, "tie_types": ["traded"], "frequency": freq, "formality": "formal",
+             "channel": "face_to_face", "closeness": "3", "trust": "4", "initiated": "we",
+             "knowledge_flow": "both_ways", "importance": "3", "scope": "same_park", "alters_tied": ["nobody"]}
+        return [d.get(n) for n in wire.answer_fields(loop)]
+
+    answers = {"consent": "yes", "respondent_org": "102", "size_band": "small", "sector": "machinery",
+               "rd_activity": "rd_unit", "partners": ["101", "103"], "partner_loop": [one_pass("101", "4"),
+                                                                                   one_pass("103", "2")]}
+    rec = wire.make_record("handheld-01", 1, "fi_interview", form["version"], "2026-11-30T10:00:00Z",
+                           "2026-11-30T10:20:00Z", answers, wire.new_instance_id(os.urandom))
+    report = IngestCore().process(web.store, [Message(wire.topic_records("handheld-01"),
+                                                      wire.encode_batch("handheld-01", [rec]), 0.0)])
+    assert report.stored == 1, report
+    z = zipfile.ZipFile(io.BytesIO(web.get("/api/exports/csv", "analyst").content))
+    assert {"fi_interview.csv", "fi_interview-partner_loop.csv"} <= set(z.namelist())
+    (parent,) = read_csv(z.read("fi_interview.csv"))
+    passes = read_csv(z.read("fi_interview-partner_loop.csv"))
+    assert [(p["partner"], p["frequency"], p["PARENT_KEY"]) for p in passes] == [
+        ("101", "4", parent["KEY"]), ("103", "2", parent["KEY"])]
+    assert passes[1]["KEY"] == parent["KEY"] + "/partner_loop[2]" and "partner_loop" not in parent
 
 
 def test_graphml_and_gexf_carry_node_attributes_and_intervals(estimated):

@@ -3,8 +3,10 @@
 One table per form, and for the interview its parent: ``tp_visit`` (one row
 per visit), ``respondents`` (one row per respondent organisation, the parent)
 and ``fi_partner`` (one row per partner named, the repeat, whose
-``PARENT_KEY`` is its respondent's ``KEY``). Another published form gets a
-table of its own. A table spans every version of its form: a column for each
+``PARENT_KEY`` is its respondent's ``KEY``). Another form with records gets
+a table of its own, and one more per repeat (``fi_interview-partner_loop``: a
+row per pass, ``PARENT_KEY`` the record's ``KEY``, as ODK Central exports
+repeats). A table spans every version of its form: a column for each
 question any version asked, the newest version's order first, empty where a
 record's version lacked it.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from .. import wire
 from ..aggregates import all_forms
 from ..forms import form_questions
 from ..store import Store, analysable
@@ -96,15 +99,40 @@ def _chunks(store: Store, fn, *args, count: int) -> Iterator[dict]:
         yield from rows
 
 
-def _form_table(store: Store, form: str, cols: _Columns, filters) -> Table:
+def _form_tables(store: Store, form: str, questions: list[dict], labels: bool, lang: str, filters) -> list[Table]:
+    """The form's table, then one per repeat (ODK's: a row per pass, ``PARENT_KEY`` its record's ``KEY``,
+    ``KEY`` the record's with ``/repeat[n]``); none for a form without records."""
     _, count = store.read(analysable.form_rows, form, [], (), filters, 0, 0)
+    if not count:
+        return []
+    repeats = [q for q in questions if q["type"] == "repeat"]
+    cols = _Columns([q for q in questions if q["type"] != "repeat"], labels, lang)
+    read = cols.names() + [q["name"] for q in repeats]
+    decode = cols.multi() + [q["name"] for q in repeats]
+
+    def records():
+        return _chunks(store, analysable.form_rows, form, read, decode, filters, count=count)
 
     def rows():
-        for r in _chunks(store, analysable.form_rows, form, cols.names(), cols.multi(), filters, count=count):
+        for r in records():
             yield ([r["received_at"], r["start"], r["end"], r["device"], r["site"], r["form_version"]]
                    + cols.cells(r) + [r["instance_id"], r["instance_id"]])
 
-    return Table(form, _HEAD + cols.headers + _TAIL, count, rows)
+    out = [Table(form, _HEAD + cols.headers + _TAIL, count, rows)]
+    for rq in repeats:
+        inner = [q for q in rq.get("questions") or [] if q.get("type") not in ("note", "repeat")]
+        names = wire.answer_fields(rq)
+        child = _Columns(inner, labels, lang)
+        n = sum(len(r[rq["name"]] or []) for r in records())
+
+        def passes(rq=rq, names=names, child=child):
+            for r in records():
+                for i, values in enumerate(r[rq["name"]] or [], 1):
+                    d = dict(zip(names, values)) if isinstance(values, list) else {}
+                    yield child.cells(d) + [r["instance_id"], f"{r['instance_id']}/{rq['name']}[{i}]"]
+
+        out.append(Table(f"{form}-{rq['name']}", child.headers + ["PARENT_KEY", "KEY"], n, passes))
+    return out
 
 
 def _respondent_key(code) -> str:
@@ -117,10 +145,11 @@ def survey_tables(store: Store, *, labels: bool = False, lang: str = "en", names
     forms = all_forms(store)
     out = []
     for form in sorted({f["id"] for f in forms}):
-        cols = _Columns(form_questions(forms, form), labels, lang)
+        questions = form_questions(forms, form)
         if form != INTERVIEW_FORM:
-            out.append(_form_table(store, form, cols, filters))
+            out.extend(_form_tables(store, form, questions, labels, lang, filters))
             continue
+        cols = _Columns(questions, labels, lang)
         # the parent: one row per respondent organisation
         _, n_resp = store.read(analysable.respondents, filters, 0, 0)
         resp_cols = ["KEY", "respondent_org"] + (["name"] if names else []) + [
