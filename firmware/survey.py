@@ -329,8 +329,11 @@ class Survey:
         head = "%d/%d" % (at, n)
         if cur["pass"]:
             head += " " + (cur.get("repeat") or "") + " " + "%d/%d" % (cur["pass"], cur["passes"])
-        out = [head[:cols]]
-        out.extend(wrap(cur["label"], b.fits)[:3 if rows <= 8 else rows // 2])
+        out = [head[:cols]] if rows > 4 else []  # a 4-line screen (the OLED drawing Korean) keeps its lines
+        limit = 3 if rows <= 8 else rows // 2
+        if cur["type"] != "note":
+            limit = min(limit, max(1, rows - 3))  # leave room for at least one choice or the value
+        out.extend(wrap(cur["label"], b.fits)[:limit])
         room = rows - len(out) - 1
         t = cur["type"]
         q = cur["question"]
