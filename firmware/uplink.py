@@ -354,7 +354,7 @@ class Uplink:
                 self._on_command(msg)
             else:
                 p = wire.parse_topic(topic)
-                if p is not None and p[1] == "form":
+                if p is not None and p[1] == "form" and p[0] == self.form_id:  # another form: not read at all
                     self._on_form(msg)
             self._oom = 0
         except wire.WireError as e:  # unsigned, forged, stale or malformed: refused, counted, reported

@@ -166,6 +166,8 @@ def _loads(payload, what, versions=(V1,)):
     if isinstance(payload, (bytes, bytearray, memoryview)):
         try:
             payload = bytes(payload).decode("utf-8")
+        except MemoryError:  # a device short of heap: not the sender's fault, and not to be called so
+            raise
         except Exception:
             raise WireError(what + " is not UTF-8")
     try:
