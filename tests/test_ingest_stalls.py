@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -63,9 +64,21 @@ def test_broker_killed_during_a_backlog_then_more_records(tmp_path, mosquitto, m
     dev = mqtt_device(mosquitto.url, "kiosk-01", resend_after=3.0, per_message=1)
     first = [visit("kiosk-01", s) for s in range(1, 3201)]
     backlog(mosquitto, db, dev, first)
-    with Host(db, broker_url=mosquitto.url) as host:
-        wait_until(lambda: host.stats["stored"] >= 300, 30, "the host to work into the backlog")
-        mosquitto.kill()
+    started, killed = threading.Event(), threading.Event()
+
+    def kill_mid_backlog(report):
+        # A subscriber, in the ingest thread after each batch's commit: slow while the host starts (so the
+        # backlog cannot drain before the host has published its forms), then the broker dies after the
+        # first batch of the running host.
+        if not started.is_set():
+            time.sleep(0.3)
+        elif report.stored and not killed.is_set():
+            killed.set()
+            mosquitto.kill()
+
+    with Host(db, broker_url=mosquitto.url, on_batch=kill_mid_backlog) as host:
+        started.set()
+        wait_until(killed.is_set, 30, "the host to work into the backlog")
         at_kill = host.stats["stored"]
         assert at_kill < len(first), "the backlog was worked off before the kill: nothing was tested"
         line = wait_until(lambda: "broker connection lost" in host.status_line() and host.status_line(), 10,
