@@ -53,10 +53,16 @@ def test_roster_versions_keep_history_and_the_same_rows_make_none(tmp_path):
     ("code,name,actor_type\nx,A,sme\n", "line 2: code 'x'"),
     ("code,name,actor_type\n1,A,sme\n1,B,sme\n", "line 3: code 1 is already on line 2"),
     ("code,name,actor_type\n1,A,\n", "no actor_type"),
+    ("\r0", "no column code"),  # schemathesis sent this to POST /api/roster: a csv.Error was a server error
+    ("code,name,actor_type\n1," + "x" * 200_000 + ",sme\n", "line 2: not CSV"),
 ])
 def test_a_bad_roster_says_which_line(text, match):
     with pytest.raises(roster.RosterError, match=match):
         roster.parse_csv(text)
+
+
+def test_a_roster_saved_with_old_mac_line_endings_reads():
+    assert [r["code"] for r in roster.parse_csv("code,name,actor_type\r7,Gumi,university\r8,B,sme\r")] == [7, 8]
 
 
 def test_actor_types_are_the_cluster_measures_codes_and_every_wrong_line_is_named():

@@ -38,6 +38,20 @@ class RosterError(ValueError):
     """A roster file the host cannot take; the message names the line and what to change."""
 
 
+def _csv_rows(text: str):
+    """The CSV's rows (newlines inside quotes, and lone carriage returns, as the csv module reads them);
+    a malformed line is a RosterError naming it."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise RosterError(f"line {reader.line_num}: not CSV ({e}): save the roster as CSV, "
+                              "one organisation per line") from None
+
+
 def parse_csv(text: str) -> list[dict]:
     """Roster rows from CSV text with a header row (``code,name,actor_type[,region,sector,size]``).
 
@@ -58,7 +72,7 @@ def parse_csv(text: str) -> list[dict]:
     [{'code': 7, 'name': 'Gumi Univ', 'actor_type': 'university', 'region': None, 'sector': None, 'size': None}]
     """
     text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text))
+    reader = _csv_rows(text)
     try:
         header = next(reader)
     except StopIteration:
