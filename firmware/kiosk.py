@@ -79,8 +79,8 @@ class Kiosk:
         self.board = board
         self.log = log
         self.uplink = uplink
-        self._use_form(form)
         self.lang = cfg["language"]
+        self._use_form(form)
         self.idle_ms = cfg["survey_idle_s"] * 1000
         self.approaches = 0
         self.completed = 0
@@ -275,17 +275,37 @@ class Kiosk:
             i = langs.index(self.lang) if self.lang in langs else 0
             self.lang = langs[(i + (1 if key == "down" else -1)) % len(langs)]
             print("KIOSK language %s" % self.lang)
+            self._fit_language()
             self.idle_screen()
             return
         self.take_survey()
         if self.lang != self.cfg["language"]:
             self.lang = self.cfg["language"]
+            self._fit_language()
             self.idle_screen()
 
     def _use_form(self, form):
         """Run ``form`` from now on, its glyphs drawn by the board (decoded once: the text is dropped)."""
         self.form = form
         self.board.use_glyphs(form.pop("glyphs", None))
+        if hasattr(self, "lang"):
+            self._fit_language()
+
+    def _fit_language(self):
+        """Lines as high as the glyphs while the language shown needs them (its title or a label outside
+        ASCII), else the 8x8 font's: more lines on the kiosk's small screen."""
+        lang = self.lang
+        wide = False
+        for obj in [self.form.get("title")] + [q.get("label") for q in self.form["questions"]]:
+            t = obj.get(lang) if isinstance(obj, dict) else None
+            if t:
+                for ch in t:
+                    if ord(ch) > 127:
+                        wide = True
+                        break
+            if wide:
+                break
+        self.board.wide_text(wide)
 
     def _pause(self, ms):
         b = self.board

@@ -80,6 +80,11 @@ class Board:
         Pass it as ``form.pop("glyphs", None)``: once decoded, its base64 text is garbage.
         Boards with a pixel screen override it (display.py); a text screen has nothing to do."""
 
+    def wide_text(self, on):
+        """The screen's lines are as high as the form's glyphs (``on``: the language shown uses them), else
+        as high as the 8x8 font: an English survey keeps the OLED's 8 lines though its form carries Korean.
+        Pixel boards override it; a text screen has nothing to do."""
+
     def fits(self, text):
         """True when ``text`` fits one screen line (pixel boards measure pixels: wrap with this)."""
         return len(text) <= self.cols

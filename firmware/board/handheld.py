@@ -22,12 +22,14 @@
 # 16 rows whose bits changed (a CRC per band), each converted to RGB565 by
 # framebuf's blit with a two-colour palette (in C, no per-pixel Python)
 # into one band buffer of 10,240 bytes reused for every band. Lines are 16
-# pixels apart (40 x 15 characters), the 8x8 font centred in each line.
+# pixels apart (40 x 15 characters): the form's glyphs (display.py, 16 px,
+# Korean) or the 8x8 font centred in each line.
 # The driver is written here from the ILI9341 datasheet (commands 0x01
 # software reset, 0x11 sleep out, 0x3A pixel format, 0x36 memory access
 # control, 0x29 display on, 0x2A/0x2B column/page address, 0x2C write).
 import binascii
 import framebuf
+import gc
 import machine
 import time
 
@@ -35,6 +37,7 @@ from micropython import const
 
 from board.base import Board as _Base
 from board.picow import Board as _PicoW
+from display import Text
 
 PIN_SDA = const(4)
 PIN_SCL = const(5)
@@ -135,6 +138,7 @@ class Board(_PicoW):
             self.kb = None
             print("board: no CardKB at 0x%02x" % I2C_ADDR)
         self._adc = machine.ADC(machine.Pin(PIN_BATTERY))
+        self.text = None  # display.Text once a form's glyphs are given (use_glyphs)
         self.mono = bytearray(_ROW_BYTES * H)
         self.fb = framebuf.FrameBuffer(self.mono, W, H, framebuf.MONO_HLSB)
         mv = memoryview(self.mono)
@@ -192,11 +196,23 @@ class Board(_PicoW):
         """Backlight brightness, 0-100 %."""
         self._backlight.duty_u16(max(0, min(100, percent)) * 65535 // 100)
 
+    def use_glyphs(self, table):
+        self.text = None  # the old table's bitmaps go before the new ones are decoded
+        gc.collect()
+        self.text = Text(table)
+
+    def fits(self, text):
+        return self.text.width(text) <= W if self.text is not None else len(text) <= self.cols
+
     def show(self, lines):
         fb = self.fb
         fb.fill(0)
+        t = self.text
         for i, ln in enumerate(lines[:self.rows]):
-            fb.text(ln[:self.cols], 0, i * BAND + 4, 1)
+            if t is None:
+                fb.text(ln[:self.cols], 0, i * BAND + 4, 1)
+            else:  # every line a band of 16 px: a form's glyphs (16 px) or the 8x8 font, centred
+                t.draw(fb, ln, 0, i * BAND, 1, BAND)
         self.flush()
 
     def flush(self):

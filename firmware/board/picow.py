@@ -186,6 +186,9 @@ class Board(_Base):
         self.text = Text(table)
         self.rows = _H // self.text.h
 
+    def wide_text(self, on):
+        self.rows = _H // (self.text.h if on else 8)
+
     def fits(self, text):
         return self.text.width(text) <= _W
 

@@ -199,6 +199,10 @@ class Board(_Base):
         self.text = Text(table)
         self.rows = self.height_px // self.text.h if table else self._text_rows
 
+    def wide_text(self, on):
+        glyphs = self.text is not None and self.text.glyphs()
+        self.rows = self.height_px // self.text.h if on and glyphs else self._text_rows
+
     def fits(self, text):
         if self.text is None or not self.text.glyphs():
             return _Base.fits(self, text)

@@ -239,6 +239,26 @@ def test_pixels_are_the_text_in_the_palette_colours_in_panel_byte_order():
     assert any(ref.pixel(x, y) for x in range(16) for y in range(16))
 
 
+def test_a_forms_glyphs_are_drawn_in_their_band():
+    # a made-up two-glyph table (rows of known bits): the wide glyph's 16x16 pixels reach the panel as drawn
+    import binascii
+
+    bits = bytes([(7 * i + 3) & 0xFF for i in range(32)])
+    b = board()
+    b.use_glyphs({"h": 16, "narrow": "", "wide": "가", "bits": binascii.b2a_base64(bits).decode().strip()})
+    assert b.fits("가" * 20) and not b.fits("가" * 21), "20 wide glyphs to a 320 px line"
+    SPI.log = []
+    b.show(["", "가"])
+    band = [w for w in bands_written(SPI.log) if w[0] == 16][0][2]
+    check_eq(band is None, False, "ink and paper only")
+    got = band[1]
+    for y in range(16):
+        for x in range(16):
+            want = (bits[2 * y + x // 8] >> (7 - x % 8)) & 1
+            i = y * 320 + x
+            check_eq((got[i >> 3] >> (7 - (i & 7))) & 1, want, "glyph pixel %d,%d" % (x, y))
+
+
 def test_battery_reads_vsys_through_the_divider():
     b = board()
     ADC.raw = 39714  # 2.0 V at the pin

@@ -31,6 +31,9 @@ class KeyBoard(Board):
     def use_glyphs(self, table):
         self.glyphs.append(table)
 
+    def wide_text(self, on):
+        self.wide = on
+
     def sleep_ms(self, ms):
         pass
 
@@ -89,6 +92,18 @@ def test_a_forms_glyphs_go_to_the_board_once():
     k, _ = kiosk(form)
     check_eq(k.board.glyphs, [{"h": 16, "narrow": "", "wide": "가", "bits": "AAAA"}])
     check_eq("glyphs" in k.form, False, "the form keeps no copy")
+
+
+def test_lines_are_as_high_as_the_glyphs_only_while_the_language_needs_them():
+    # the kiosk's OLED keeps its 8 lines of the 8x8 font in English though the form carries Korean glyphs
+    k, _ = kiosk(dict(FORM))
+    check_eq(k.board.wide, False, "English: the 8x8 font's lines")
+    k.idle_key("down")
+    check_eq((k.lang, k.board.wide), ("ko", True), "Korean: the glyphs' 16 px lines")
+    for key in ["down", "ok", "down", "ok", "up", "ok"]:
+        k.board.push_key(key)
+    k.idle_key("ok")
+    check_eq((k.lang, k.board.wide), ("en", False), "the next visitor: English again")
 
 
 def test_a_form_in_one_language_starts_on_any_key():
