@@ -16,6 +16,7 @@ from kiosk import Kiosk
 from log import Log
 from ramdisk import RAMBlockDev
 from runner import check_eq, run
+from offlineuplink import OfflineUplink
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)
@@ -56,21 +57,6 @@ class KeyBoard(Board):
 
     def sleep_ms(self, ms):
         pass
-
-
-class OfflineUplink:
-    def __init__(self):
-        self.counters = {}
-        self.up = False
-
-    def service(self):
-        pass
-
-    def wake(self):
-        pass
-
-    def take_form(self):
-        return None
 
 
 def cfg(policy):

@@ -10,6 +10,7 @@ from board.base import Board
 from kiosk import Kiosk
 from log import Log
 from runner import check_eq, run
+from offlineuplink import OfflineUplink
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)
@@ -36,21 +37,6 @@ class KeyBoard(Board):
 
     def sleep_ms(self, ms):
         pass
-
-
-class OfflineUplink:
-    def __init__(self):
-        self.counters = {}
-        self.up = False
-
-    def service(self):
-        pass
-
-    def wake(self):
-        pass
-
-    def take_form(self):
-        return None
 
 
 def kiosk(form):

@@ -14,6 +14,7 @@ import wire
 from log import Log
 from ramdisk import RAMBlockDev, fill_with_file
 from runner import check_eq, run
+from offlineuplink import OfflineUplink
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)
@@ -45,21 +46,6 @@ class KeyBoard(Board):
 
     def sleep_ms(self, ms):
         pass
-
-
-class OfflineUplink:
-    def __init__(self):
-        self.counters = {}
-        self.up = False
-
-    def service(self):
-        pass
-
-    def wake(self):
-        pass
-
-    def take_form(self):
-        return None
 
 
 def press(k, keys):
