@@ -14,9 +14,9 @@ import wire
 from board.base import Board
 from kiosk import Kiosk
 from log import Log
+from offlineuplink import OfflineUplink
 from ramdisk import RAMBlockDev
 from runner import check_eq, run
-from offlineuplink import OfflineUplink
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)

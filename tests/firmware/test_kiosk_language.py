@@ -9,8 +9,8 @@ import wire
 from board.base import Board
 from kiosk import Kiosk
 from log import Log
-from runner import check_eq, run
 from offlineuplink import OfflineUplink
+from runner import check_eq, run
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)

@@ -12,9 +12,9 @@ from board.base import Board
 from kiosk import Kiosk
 import wire
 from log import Log
+from offlineuplink import OfflineUplink
 from ramdisk import RAMBlockDev, fill_with_file
 from runner import check_eq, run
-from offlineuplink import OfflineUplink
 
 with open("host/tiesense/instruments/tp_visit.json") as f:
     FORM = json.load(f)
