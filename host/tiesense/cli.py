@@ -833,6 +833,61 @@ def forms_new(name, out):
                f"tiesense forms compile {path} --for {target(name)}")
 
 
+@forms_group.command("publish")
+@click.argument("form_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(exists=True, dir_okay=False),
+              help="The host's database: the published versions, and the sites' keys that sign the form.")
+@click.option("--for", "target", default=None, type=click.Choice(["kiosk", "handheld"]),
+              help="Compile an XLSForm (.xlsx, .xls, .md) for this device first; a compiled form (.json) as it is.")
+@click.option("--wave", default=None, help="The survey wave of this version's records that carry no wave answer.")
+@click.option("--broker", default=None, metavar="mqtt[s]://[USER@]HOST:PORT",
+              help="Deliver through this broker with the host's login (default: the embedded broker of the host "
+                   "serving --db; with no host running, it delivers the form when it starts).")
+@broker_login_options
+def forms_publish(form_file, db_path, target, wave, broker, password_file, ca_file, cert_file, key_file):
+    """Publish a form version to the host's database and deliver it to the devices (retained, signed for
+    every site). A published version never changes; a new one must be newer and keep each question's type."""
+    import json as _json
+
+    from . import wire
+    from .commands import CommandError, embedded_login, login_file, publish_message
+    from .publishing import PublishError, publish
+    from .xlsform import FormRefused, compile_xlsform
+
+    if Path(form_file).suffix.lower() == ".json":
+        try:
+            form = _json.loads(Path(form_file).read_text(encoding="utf-8"))
+        except ValueError as e:
+            raise click.ClickException(f"{form_file} is not JSON ({e}): give a compiled form or an XLSForm")
+    else:
+        if target is None:
+            raise click.ClickException(f"{form_file} is an XLSForm: say which device runs it, --for kiosk or "
+                                       "--for handheld")
+        try:
+            form = compile_xlsform(form_file, target).form
+        except FormRefused as e:
+            raise click.ClickException(f"{form_file} cannot run on a {target}: {e}")
+    try:
+        with _open_store(db_path) as store:
+            created = publish(store, form, wave=wave)
+            stored = {(f["id"], f["version"]): f for f in store.forms()}[(form["id"], form["version"])]
+            site_keys = store.site_keys() or None
+    except PublishError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"{'published' if created else 'already published'}: {form['id']} version {form['version']}"
+               + (f", wave {wave}" if wave else "") + f" in {db_path}")
+    if broker is None and not login_file(db_path).exists():
+        click.echo("no host is serving it now: the host delivers it to the devices when it starts")
+        return
+    try:
+        address = broker_address(broker, password_file, ca_file, cert_file, key_file) or embedded_login(db_path)
+        publish_message(address, wire.topic_form(form["id"]), wire.encode_form(stored, site_keys),
+                        qos=wire.QOS_FORM, retain=True, what="the form")
+    except (CommandError, ValueError, wire.WireError) as e:
+        raise click.ClickException(f"published, but not delivered: {e}; the host delivers it at its next start")
+    click.echo(f"delivered to the devices of form {form['id']} (retained on {wire.topic_form(form['id'])})")
+
+
 @main.command("kiosk")
 @click.option("--sim", is_flag=True, required=True,
               help="Run the real firmware under micropython, drawn in this terminal (the only kind so far).")

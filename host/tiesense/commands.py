@@ -91,6 +91,20 @@ def send_command(broker_url: str | BrokerAddress, device: str, cmd: str, args: d
             payload = wire.encode_command(cmd, cmd_id or uuid.uuid4().hex[:12], args)
         except wire.WireError as e:
             raise CommandError(str(e)) from None
+    publish_message(broker_url, wire.topic_command(device), payload, qos=wire.QOS_COMMAND, timeout=timeout,
+                    what="the command")
+    return json.loads(payload)["id"]
+
+
+def publish_message(broker_url: str | BrokerAddress, topic: str, payload: bytes, *, qos: int, retain: bool = False,
+                    timeout: float = 10.0, what: str = "the message") -> None:
+    """Publish one message with the host's login and wait until the broker has it.
+
+    Raises
+    ------
+    CommandError
+        The broker is unreachable, refuses the login, or does not take the message.
+    """
     address = broker_url if isinstance(broker_url, BrokerAddress) else BrokerAddress.parse(broker_url)
     broker_url = address.url  # without the password, for messages
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"tiesense-cmd-{uuid.uuid4().hex[:8]}")
@@ -107,14 +121,13 @@ def send_command(broker_url: str | BrokerAddress, device: str, cmd: str, args: d
         if not answered.wait(timeout):
             raise CommandError(f"the broker at {broker_url} did not answer the login within {timeout:g} s")
         if connack[0].is_failure:
-            raise CommandError(f"the broker at {broker_url} refused the login ({connack[0]}): commands need the "
+            raise CommandError(f"the broker at {broker_url} refused the login ({connack[0]}): this needs the "
                                "host's login, --broker mqtt://tiesense-host@HOST:PORT --password-file FILE "
                                "(see docs/operations.md)")
-        info = client.publish(wire.topic_command(device), payload, qos=wire.QOS_COMMAND)
+        info = client.publish(topic, payload, qos=qos, retain=retain)
         info.wait_for_publish(timeout)
         if not info.is_published():
-            raise CommandError(f"the broker at {broker_url} did not take the command within {timeout:g} s")
+            raise CommandError(f"the broker at {broker_url} did not take {what} within {timeout:g} s")
     finally:
         client.loop_stop()
         client.disconnect()
-    return json.loads(payload)["id"]

@@ -44,6 +44,34 @@ class HostError(RuntimeError):
     """The host cannot start; the message is one line a user can act on."""
 
 
+class _PublishedForms(FormRegistry):
+    """The host's forms; a version missing here is looked up among the versions published to its database."""
+
+    def __init__(self, store):
+        super().__init__()
+        self._store = store
+
+    def get(self, form_id: str, version: str) -> dict | None:
+        form = super().get(form_id, version)
+        if form is None:
+            from .store.forms import spec
+
+            form = self._store.read(spec, form_id, version)
+            if form is not None:
+                self.add(form)
+        return form
+
+
+def _newest(forms: list[dict]) -> list[dict]:
+    """The newest version of each form id (versions compare as numbers, as devices compare them), by id."""
+    newest: dict[str, dict] = {}
+    for f in forms:
+        have = newest.get(f["id"])
+        if have is None or wire.newer_version(f["version"], have["version"]):
+            newest[f["id"]] = f
+    return [newest[k] for k in sorted(newest)]
+
+
 class Host:
     """Broker (embedded unless ``broker_url`` is given), store, forms and ingest.
 
@@ -157,9 +185,13 @@ class Host:
                 self.store.publish_form(f)
         except FormConflict as e:
             raise HostError(str(e)) from None
-        # Check records against every version ever published, not only the newest.
+        # Check records against every version ever published, not only the newest, and against a version
+        # published to the database while this host runs (`tiesense forms publish`), found there on first sight.
+        self.forms = _PublishedForms(self.store)
         for f in self.store.forms() + forms:
             self.forms.add(f)
+        # Devices get the newest version of each form, built in or published.
+        forms = _newest(self.store.forms() + forms)
         address = self._broker_url
         if address is None:
             # The embedded broker lets in only provisioned devices and this run of the host,

@@ -7,7 +7,7 @@ import sqlite3
 
 from .. import wire
 
-__all__ = ["FormConflict", "publish", "specs"]
+__all__ = ["FormConflict", "publish", "specs", "spec"]
 
 
 class FormConflict(ValueError):
@@ -40,3 +40,9 @@ def publish(conn: sqlite3.Connection, form: dict, published_at: str) -> bool:
 def specs(conn: sqlite3.Connection) -> list[dict]:
     """Every published form spec (dicts), by id and version."""
     return [json.loads(s) for (s,) in conn.execute("SELECT spec FROM forms ORDER BY form_id, version")]
+
+
+def spec(conn: sqlite3.Connection, form_id: str, version: str) -> dict | None:
+    """The published form ``form_id`` ``version``, or None."""
+    row = conn.execute("SELECT spec FROM forms WHERE form_id = ? AND version = ?", [form_id, version]).fetchone()
+    return None if row is None else json.loads(row[0])

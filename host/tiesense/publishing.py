@@ -1,0 +1,104 @@
+"""Publishing a form version: the checks a new version must pass, then the host's database.
+
+A published form id + version never changes (:mod:`tiesense.store.forms` refuses
+other content under a published version). Before that, a new version of a form
+already published must be **newer** (versions compare as numbers, as devices
+compare them: ``wire.newer_version``; ``10`` is newer than ``9``), and may not
+give a question another type under the same name, since every version stays
+readable and an export's column would then mix two kinds of answer: rename the
+question instead. The versions compared are those published to this host's
+database; the instruments built into tiesense are not (the shipped visit form's
+satisfaction, a labelled select of "1" to "5", follows the built-in range of
+1 to 5, and both are read as the same integer into ``visits.satisfaction``). ``wave`` (a publish option) is kept in the form as its
+``wave`` setting, which the analysable rows use for records that carry no
+``wave`` answer of their own (docs/instruments.md).
+
+The host that serves the database delivers a published version to devices
+(retained, signed for every site): at its next start, or at once through its
+broker (``tiesense forms publish``).
+"""
+from __future__ import annotations
+
+from . import wire
+from .forms import FormError, _check_form, builtin_forms
+from .store import FormConflict, Store
+
+__all__ = ["PublishError", "check_new_version", "publish"]
+
+
+class PublishError(ValueError):
+    """A form version that cannot be published; the message says what to change."""
+
+
+def _types(form: dict) -> dict[str, str]:
+    out = {}
+    todo = list(form.get("questions") or [])
+    while todo:
+        q = todo.pop()
+        out[q["name"]] = q.get("type")
+        todo.extend(q.get("questions") or [])
+    return out
+
+
+def check_new_version(published: list[dict], form: dict) -> None:
+    """Refuse ``form`` if a version of its id in ``published`` is as new or newer (unless it is that very
+    version, which the store then checks for other content), or if it changes a question's type.
+
+    Examples
+    --------
+    >>> old = {"id": "f", "version": "9", "questions": [{"name": "n", "type": "integer"}]}
+    >>> check_new_version([old], {"id": "f", "version": "10", "questions": [{"name": "n", "type": "integer"}]})
+    >>> check_new_version([old], {"id": "f", "version": "10", "questions": [{"name": "n", "type": "text"}]})
+    Traceback (most recent call last):
+    ...
+    tiesense.publishing.PublishError: form 'f' version '10' makes 'n' a text; version '9' has it as an integer: rename the question (a new name is a new column) or keep its type
+    """
+    same = [f for f in published if f["id"] == form["id"] and f["version"] != form["version"]]
+    if not same or any(f["version"] == form["version"] for f in published if f["id"] == form["id"]):
+        return
+    newest = same[0]
+    for f in same[1:]:
+        if wire.newer_version(f["version"], newest["version"]):
+            newest = f
+    if not wire.newer_version(form["version"], newest["version"]):
+        raise PublishError(f"form '{form['id']}' version '{form['version']}' is not newer than the published "
+                           f"version '{newest['version']}' (versions compare as numbers, as devices compare them): "
+                           "give it a higher version, e.g. the date and a counter, 2026120101")
+    before = {}
+    for f in sorted(same, key=lambda f: (len(f["version"]), f["version"])):
+        before.update({name: (t, f["version"]) for name, t in _types(f).items()})
+    for name, t in _types(form).items():
+        if name in before and before[name][0] != t:
+            was, version = before[name]
+            raise PublishError(f"form '{form['id']}' version '{form['version']}' makes '{name}' {_a(t)}; "
+                               f"version '{version}' has it as {_a(was)}: rename the question (a new name is a new "
+                               "column) or keep its type")
+
+
+def _a(t: str) -> str:
+    return ("an " if t[:1] in "aeiou" else "a ") + t
+
+
+def publish(store: Store, form: dict, *, wave: str | None = None) -> bool:
+    """Check ``form`` against the versions published before, set its ``wave``, and store it; True if new,
+    False if this very version was published before with the same content.
+
+    Raises
+    ------
+    PublishError
+        Not a form, not newer than a published version, a question's type changed, or this version was
+        published with other content.
+    """
+    form = dict(form)
+    if wave is not None:
+        form["wave"] = str(wave)
+    try:
+        form = _check_form(form, "form")
+    except FormError as e:
+        raise PublishError(str(e)) from None
+    shipped = {(f["id"], f["version"]) for f in builtin_forms()}  # a host records them too: not compared
+    check_new_version([f for f in store.forms() if (f["id"], f["version"]) not in shipped], form)
+    try:
+        return store.publish_form(form)
+    except FormConflict as e:
+        raise PublishError(str(e)) from None
