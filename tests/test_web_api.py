@@ -109,6 +109,12 @@ def test_a_record_of_an_unpublished_form_version_is_stored_by_reingest_once_publ
     assert again.status_code == 200 and again.json()["created"] is False
     changed = dict(newer_visit_form(), questions=newer_visit_form()["questions"][:2])
     assert web.client.post("/api/forms", json=changed, headers=web.as_("admin")).status_code == 409
+    retyped = dict(newer_visit_form(), version="2026120201")
+    retyped["questions"] = [dict(q, type="integer") if q["name"] == "new_contact" else q for q in retyped["questions"]]
+    refused = web.client.post("/api/forms", json=retyped, headers=web.as_("admin"))
+    assert refused.status_code == 409 and "makes 'new_contact' an integer" in refused.json()["error"]
+    older = web.client.post("/api/forms", json=dict(newer_visit_form(), version="2026113099"), headers=web.as_("admin"))
+    assert older.status_code == 409 and "not newer than the published version '2026120101'" in older.json()["error"]
     done = web.client.post(f"/api/quarantine/{q['id']}/reingest", headers=web.as_("admin"))
     assert done.status_code == 200 and done.json()["status"] == "stored"
     assert web.store.record(rec["id"]) == rec

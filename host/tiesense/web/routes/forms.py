@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Request, Response
 
 from ...aggregates import all_forms
 from ...forms import FormError, _check_form
-from ...store import FormConflict
+from ...publishing import PublishError, publish
 from ..auth import Admin, Viewer
 from ..deps import StoreDep
 from ..errors import ApiError
@@ -43,16 +43,18 @@ def get_form(form_id: str, version: str, store: StoreDep, who: Viewer) -> dict:
 def publish_form(request: Request, response: Response, store: StoreDep, who: Admin,
                  form: dict[str, Any] = Body(description="A compiled device form: id, version, questions")) -> dict:
     """Publish a form version (a compiled device form as JSON). A published version never changes:
-    the same content again is accepted (200), other content under the same version is refused (409)."""
+    the same content again is accepted (200), other content under the same version is refused (409), and
+    so is a version not newer than a published one or one that gives a question another type
+    (:mod:`tiesense.publishing`, as ``tiesense forms publish``)."""
     try:
         form = _check_form(form, "form")
     except FormError as e:
         raise ApiError(422, str(e), "a device form is a JSON object with id, version and questions "
                        "(see host/tiesense/instruments/*.json)") from None
     try:
-        created = store.publish_form(form)
-    except FormConflict as e:
-        raise ApiError(409, str(e), "publish the changed form under a new version") from None
+        created = publish(store, form)
+    except PublishError as e:
+        raise ApiError(409, str(e), "publish the changed form under a new, higher version") from None
     if not created:
         response.status_code = 200
     elif request.app.state.on_form is not None:  # the host checks records against it and sends it to devices
