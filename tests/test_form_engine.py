@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from tiesense import forms as builtin_forms
 from tiesense import wire
+from tiesense.forms import choices_of
 from tiesense.xlsform import compile_xlsform
 from tiesense.xlsform.engine import Interview
 
@@ -244,7 +245,7 @@ def run_on_device(micropython: str, tmp_path: Path, forms: dict, cases: list, he
 
 # ------------------------------------------------------------ generated scripts
 
-def value_for(q: dict | None, offered: list[str] = (), likely: bool = False):
+def value_for(q: dict | None, offered: list[str] = (), likely: bool = False, form: dict | None = None):
     """A strategy for a value offered to question ``q``: its domain, its edges and wrong types.
 
     ``offered``: the choices its filter lets through now; ``likely``: what a respondent
@@ -254,7 +255,7 @@ def value_for(q: dict | None, offered: list[str] = (), likely: bool = False):
     if q is None:
         return wrong
     t = q["type"]
-    names = list(offered) or [c["name"] for c in q.get("choices", [])]
+    names = list(offered) or [c["name"] for c in choices_of(form or {}, q)]
     if t == "select_one":
         valid = st.sampled_from(names)
         edges = st.sampled_from(names + ["zz"])
@@ -301,10 +302,10 @@ def script_for(form: dict, data, max_steps: int = 60) -> dict:
         q = cur and cur["question"]
         offered = [c["name"] for c in iv.choices()]
         if roll < 50:
-            moves = ([["set", data.draw(value_for(q, offered, likely=True))], ["next"]]
+            moves = ([["set", data.draw(value_for(q, offered, likely=True, form=form))], ["next"]]
                      if q and q["type"] != "note" else [["next"]])
         elif roll < 70:
-            moves = [["set", data.draw(value_for(q, offered if roll < 60 else ()))]]
+            moves = [["set", data.draw(value_for(q, offered if roll < 60 else (), form=form))]]
         elif roll < 85:
             moves = [["next"]]
         elif roll < 96:
