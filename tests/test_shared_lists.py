@@ -145,3 +145,20 @@ def test_the_preview_draws_a_shared_lists_choices(shared, tmp_path, micropython)
     shown = preview.preview_question(shared.form, "me", "en", tmp_path / "me.png", micropython=micropython)
     assert shown.png.is_file()
     assert shown.lines["handheld"][:3] == ["Which organisation are you?", "> Organisation 1", "  Organisation 2"]
+
+
+def test_an_interview_with_200_organisations_loads_in_a_device_heap_only_with_its_roster_shared(tmp_path,
+                                                                                                  micropython):
+    from bench.form_heap import copied_per_question, parsed_heap, with_roster
+    from tiesense.xlsform.instruments import source
+
+    src = tmp_path / "fi_200.md"
+    src.write_text(with_roster(source("fi_interview").read_text(encoding="utf-8"), 200), encoding="utf-8")
+    c = compile_xlsform(str(src), "handheld")
+    roster = c.form["lists"]["roster"]
+    assert [o["name"] for o in roster if o["kind"] == "org"] == [str(1000 + k) for k in range(200)]
+    copies = wire.encode(copied_per_question(c.form))
+    assert (c.size, len(copies)) == (49000, 97143)
+    held = parsed_heap(micropython, c.to_bytes(), "400K", tmp_path)
+    assert held is not None and held > c.size  # parsed objects outweigh their JSON
+    assert parsed_heap(micropython, copies, "400K", tmp_path) is None  # a copy per question does not fit
