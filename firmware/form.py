@@ -30,6 +30,34 @@ import wire
 from answer import NOT_ALLOWED, NOTHING, REQUIRED, refusal, shown, text
 
 SNAPSHOT_FORMAT = 1
+# Compiled form layouts this engine runs (docs/forms.md, "The compiled form"); a form
+# without "format" is format 1. Format 2 adds "lists": a choice list several selects
+# share, held once and named by each select's "list".
+FORMATS = (1, 2)
+
+
+def unknown_format(form):
+    """Why this firmware cannot read `form`'s layout, or None."""
+    f = form.get("format", 1)
+    if f in FORMATS:
+        return None
+    return ("form format %r unknown to this firmware (it reads formats %s): update the firmware, or"
+            " compile the form with the host version that matches it" % (f, ", ".join(str(x) for x in FORMATS)))
+
+
+def _resolve_lists(form):
+    """Point each select that names a shared list at it (the same list object: no copy)."""
+    lists = form.get("lists")
+    if not lists:
+        return
+    for q in form["questions"]:
+        for c in [q] + (q.get("questions") or []):
+            name = c.get("list")
+            if name is not None and "choices" not in c:
+                if name not in lists:
+                    raise ValueError("question '%s' names the choice list '%s' the form lacks:"
+                                     " compile the form again" % (c["name"], name))
+                c["choices"] = lists[name]
 
 # Types never shown: their values come from programs or from the device.
 _META = ("start", "end", "today", "deviceid")
@@ -53,6 +81,10 @@ class Form:
     """One interview of `form`; `meta` gives start, today, deviceid (and end once known)."""
 
     def __init__(self, form, meta, lang="en"):
+        why = unknown_format(form)
+        if why:
+            raise ValueError(why)
+        _resolve_lists(form)
         self.form = form
         self.meta = dict(meta)
         self.lang = lang

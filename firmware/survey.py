@@ -41,7 +41,7 @@ import wire
 gc.collect()  # room to load the engine (compiled at import when run from source, as on the unix port)
 import expr  # noqa: E402
 from answer import text  # noqa: E402
-from form import Form  # noqa: E402
+from form import Form, unknown_format  # noqa: E402
 
 _KEY_TYPES = ("select_one", "select_multiple", "integer", "decimal", "range", "note", "calculate", "acknowledge",
               "start", "end", "today", "deviceid", "repeat")
@@ -82,7 +82,11 @@ def wrap(text, width):
 
 def unsupported(form, keyboard=False):
     """Why the keys cannot run ``form`` (the first question of a type they cannot answer), or None.
-    A keyboard also answers text and date questions."""
+    A keyboard also answers text and date questions; a form whose layout (format) this
+    firmware does not know is refused too."""
+    why = unknown_format(form)
+    if why:
+        return why
     for q in form["questions"]:
         for c in [q] + (q.get("questions") or []):
             t = c.get("type")

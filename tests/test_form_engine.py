@@ -29,7 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tiesense import forms as builtin_forms
+from tiesense import forms as forms_host
 from tiesense import wire
+from tiesense.forms import choices_of
 from tiesense.xlsform import compile_xlsform
 from tiesense.xlsform.engine import Interview
 
@@ -49,7 +51,9 @@ END = 1795500300
 
 # A kiosk form with every kiosk type: a name generator (select_multiple with a cap and a
 # choice_filter on an earlier answer) driving a repeat whose labels name each partner,
-# "don't know" / "refused" as choices, and a number with its companion select.
+# "don't know" / "refused" as choices, and a number with its companion select; its yes/no list
+# serves three selects (one in the repeat) and its organisations two with filters on different
+# columns, so the compiled form holds both once ("lists", format 2).
 KIOSK_SURVEY = [
     {"type": "start", "name": "started"},
     {"type": "today", "name": "day"},
@@ -81,6 +85,9 @@ KIOSK_SURVEY = [
      "constraint": ". >= 0 and . <= 60.5", "required": "${staff} > 10",
      "required_message::English (en)": "Needed for a firm of more than 10"},
     {"type": "calculate", "name": "load", "calculation": "if(${staff} > 0, ${hours} div ${staff}, 0)"},
+    {"type": "select_one org", "name": "host", EN: "Who hosted you today?", KO: "주최?",
+     "relevant": "${staff} > 100", "choice_filter": "kind = 'firm' or zone = 'any'"},
+    {"type": "select_one yn", "name": "again", EN: "Will you come again?", KO: "다시?", "relevant": "${staff} > 100"},
     {"type": "note", "name": "summary", EN: "${load} hours per person, ${hours} in all", KO: "요약"},
     {"type": "acknowledge", "name": "fin", EN: "Press OK to finish", KO: "확인", "required": "yes"},
     {"type": "end", "name": "ended"},
@@ -90,11 +97,11 @@ KIOSK_CHOICES = [
     {"list_name": "yn", "name": "no", EN: "No", KO: "아니오"},
     {"list_name": "region", "name": "north", EN: "North", KO: "북"},
     {"list_name": "region", "name": "south", EN: "South", KO: "남"},
-    {"list_name": "org", "name": "o1", EN: "Hanbit Tech", KO: "한빛", "zone": "north"},
-    {"list_name": "org", "name": "o2", EN: "Daegu TP", KO: "대구", "zone": "south"},
-    {"list_name": "org", "name": "o3", EN: "Gumi Parts", KO: "구미", "zone": "north"},
-    {"list_name": "org", "name": "dont_know", EN: "Don't know", KO: "모름", "zone": "any"},
-    {"list_name": "org", "name": "refused", EN: "Rather not say", KO: "거부", "zone": "any"},
+    {"list_name": "org", "name": "o1", EN: "Hanbit Tech", KO: "한빛", "zone": "north", "kind": "firm"},
+    {"list_name": "org", "name": "o2", EN: "Daegu TP", KO: "대구", "zone": "south", "kind": "agency"},
+    {"list_name": "org", "name": "o3", EN: "Gumi Parts", KO: "구미", "zone": "north", "kind": "firm"},
+    {"list_name": "org", "name": "dont_know", EN: "Don't know", KO: "모름", "zone": "any", "kind": "none"},
+    {"list_name": "org", "name": "refused", EN: "Rather not say", KO: "거부", "zone": "any", "kind": "none"},
     {"list_name": "dkr", "name": "dont_know", EN: "Don't know", KO: "모름"},
     {"list_name": "dkr", "name": "refused", EN: "Rather not say", KO: "거부"},
 ]
@@ -244,7 +251,7 @@ def run_on_device(micropython: str, tmp_path: Path, forms: dict, cases: list, he
 
 # ------------------------------------------------------------ generated scripts
 
-def value_for(q: dict | None, offered: list[str] = (), likely: bool = False):
+def value_for(q: dict | None, offered: list[str] = (), likely: bool = False, form: dict | None = None):
     """A strategy for a value offered to question ``q``: its domain, its edges and wrong types.
 
     ``offered``: the choices its filter lets through now; ``likely``: what a respondent
@@ -254,7 +261,7 @@ def value_for(q: dict | None, offered: list[str] = (), likely: bool = False):
     if q is None:
         return wrong
     t = q["type"]
-    names = list(offered) or [c["name"] for c in q.get("choices", [])]
+    names = list(offered) or [c["name"] for c in choices_of(form or {}, q)]
     if t == "select_one":
         valid = st.sampled_from(names)
         edges = st.sampled_from(names + ["zz"])
@@ -301,10 +308,10 @@ def script_for(form: dict, data, max_steps: int = 60) -> dict:
         q = cur and cur["question"]
         offered = [c["name"] for c in iv.choices()]
         if roll < 50:
-            moves = ([["set", data.draw(value_for(q, offered, likely=True))], ["next"]]
+            moves = ([["set", data.draw(value_for(q, offered, likely=True, form=form))], ["next"]]
                      if q and q["type"] != "note" else [["next"]])
         elif roll < 70:
-            moves = [["set", data.draw(value_for(q, offered if roll < 60 else ()))]]
+            moves = [["set", data.draw(value_for(q, offered if roll < 60 else (), form=form))]]
         elif roll < 85:
             moves = [["next"]]
         elif roll < 96:
@@ -450,6 +457,32 @@ def test_constraint_message_shown_and_nothing_stored(micropython, tmp_path, comp
     assert steps[7][0] == "Not one of the choices", "o2 is filtered out (south)"
     assert steps[8][0] is None and steps[8][3][4] == ["o1", "o3"], "kept in the list's order"
     assert steps[9][0] is None and steps[9][3][4] == ["dont_know"], "don't know alone is an answer"
+
+
+def test_a_list_three_selects_share_is_held_once_and_offered_alike(micropython, tmp_path, compiled):
+    form = compiled["engine_kiosk"]
+    assert form["format"] == 2 and sorted(form["lists"]) == ["org", "yn"]
+    users = [q["name"] for q in form["questions"] + next(q for q in form["questions"] if q["name"] == "each")[
+        "questions"] if q.get("list") == "yn"]
+    assert sorted(users) == ["again", "consent", "new"]
+    # the organisations carry both columns their two filters read
+    assert form["lists"]["org"][1] == {"name": "o2", "label": {"en": "Daegu TP", "ko": "대구"}, "zone": "south",
+                                       "kind": "agency"}
+    go = [["next"], ["set", "yes"], ["next"], ["set", "south"], ["next"], ["set", ["o2"]], ["next"],
+          ["set", 1], ["next"], ["next"], ["set", 120], ["next"], ["set", 30000], ["next"]]
+    steps, answers, _ = both(micropython, tmp_path, compiled, "engine_kiosk",
+                             go + [["set", "o2"], ["set", "o3"], ["next"], ["set", "maybe"], ["set", "yes"], ["next"],
+                                  ["next"], ["set", "OK"], ["next"]])
+    assert [x[3][0] for x in steps[:13]] == ["consent", "consent", "region", "region", "partners", "partners",
+                                             "freq", "freq", "since", "staff", "staff", "hours", "hours"]
+    assert steps[13][3][0] == "host" and steps[13][3][8] == ["o1", "o3", "dont_know", "refused"], "kind, not zone"
+    assert steps[14][0] == "Not one of the choices" and steps[15][0] is None
+    assert steps[16][3][0] == "again" and steps[16][3][8] == ["yes", "no"]
+    assert steps[17][0] == "Not one of the choices" and steps[18][0] is None
+    assert steps[-1][2] is True
+    rec = dict(zip(wire.answer_fields(form), answers))
+    assert (rec["partners"], rec["host"], rec["again"]) == (["o2"], "o3", "yes")
+    assert forms_host.validate_answers(form, rec) == []
 
 
 def test_non_relevant_is_skipped_and_emptied(micropython, tmp_path, compiled):

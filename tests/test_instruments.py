@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tiesense import cli, wire
+from tiesense.forms import choices_of
 from tiesense.xlsform import compile_xlsform
 from tiesense.xlsform import vm
 from tiesense.xlsform.instruments import compile_instrument, names, source, target
@@ -62,7 +63,7 @@ def test_every_label_hint_message_and_choice_is_in_english_and_korean(name):
             if key in q:
                 assert set(q[key]) == LANGUAGES and all(t.strip() for t in q[key].values()), (q["name"], key)
                 texts += 1
-        for c in q.get("choices", []):
+        for c in choices_of(form, q):
             assert set(c.get("label", {})) == LANGUAGES, (q["name"], c["name"])
             texts += 1
     assert texts > 50
@@ -90,11 +91,11 @@ def test_wave_and_reference_period_are_constants_the_records_carry(visit, interv
     assert "12" in by_name(interview.form)["partners"]["label"]["en"]
 
 
-def _shown(q, top, row=None, pos=None):
+def _shown(form, q, top, row=None, pos=None):
     """Choice names a choice_filter lets through."""
     if "choice_filter" not in q:
-        return [c["name"] for c in q["choices"]]
-    return [c["name"] for c in q["choices"]
+        return [c["name"] for c in choices_of(form, q)]
+    return [c["name"] for c in choices_of(form, q)
             if vm.truth(vm.run(q["choice_filter"], vm.Context(top=top, row=row, pos=pos, choice=c)))]
 
 
@@ -105,18 +106,18 @@ def _ok(q, value, top, row=None, pos=None):
 def test_visit_organisation_comes_from_the_roster_or_a_type_when_not_listed(visit):
     qs = by_name(visit.form)
     fields = wire.answer_fields(visit.form)
-    assert _shown(qs["visitor_org"], []) == ["101", "102", "103", "not_listed"]
+    assert _shown(visit.form, qs["visitor_org"], []) == ["101", "102", "103", "not_listed"]
     top = [None] * len(fields)
     top[fields.index("visitor_org")] = "not_listed"
     assert vm.truth(vm.run(qs["visitor_type"]["relevant"], vm.Context(top=top)))
     top[fields.index("visitor_org")] = "102"
     assert not vm.truth(vm.run(qs["visitor_type"]["relevant"], vm.Context(top=top)))
     met = qs["met"]
-    assert met["max_selected"] == 5 and "nobody" in _shown(met, top)
+    assert met["max_selected"] == 5 and "nobody" in _shown(visit.form, met, top)
     assert _ok(met, ["101", "not_listed"], top) and _ok(met, ["nobody"], top)
     assert not _ok(met, ["nobody", "101"], top)
-    assert [c["name"] for c in qs["facility"]["choices"]][-1] == "other"
-    assert len(qs["facility"]["choices"]) == 11  # domain.md section 4's list, meeting places, and other
+    assert [c["name"] for c in choices_of(visit.form, qs["facility"])][-1] == "other"
+    assert len(choices_of(visit.form, qs["facility"])) == 11  # domain.md section 4's list, meeting places, and other
 
 
 def test_name_generator_is_capped_and_nobody_is_an_exclusive_answer(interview):
@@ -125,7 +126,7 @@ def test_name_generator_is_capped_and_nobody_is_an_exclusive_answer(interview):
     p = qs["partners"]
     top = [None] * len(fields)
     assert p["max_selected"] == 10
-    assert _shown(p, top) == ["101", "102", "103", "new_1", "new_2", "new_3", "nobody"]
+    assert _shown(interview.form, p, top) == ["101", "102", "103", "new_1", "new_2", "new_3", "nobody"]
     assert _ok(p, ["101", "new_1"], top) and _ok(p, ["nobody"], top)
     assert not _ok(p, ["nobody", "102"], top)
     assert not _ok(p, [str(n) for n in range(101, 112)], top)  # eleven: over the cap
@@ -164,7 +165,7 @@ def test_the_alter_pairs_question_asks_every_pair_of_named_partners_exactly_once
     asked = []
     for pos, partner in enumerate(named, 1):
         relevant = vm.truth(vm.run(q["relevant"], vm.Context(top=top, pos=pos)))
-        shown = _shown(q, top, pos=pos) if relevant else []
+        shown = _shown(interview.form, q, top, pos=pos) if relevant else []
         assert relevant is (pos < len(named))
         if relevant:
             assert shown[-1] == "nobody"  # "none of these" is an answer, not a skipped question

@@ -93,6 +93,12 @@ def test_a_repeat_is_a_sheet_of_its_own_with_its_parents_key(web):
     assert [(p["partner"], p["frequency"], p["PARENT_KEY"]) for p in passes] == [
         ("101", "4", parent["KEY"]), ("103", "2", parent["KEY"])]
     assert passes[1]["KEY"] == parent["KEY"] + "/partner_loop[2]" and "partner_loop" not in parent
+    # the roster is one shared list in the compiled interview: its labels and columns still reach the exports
+    assert form["format"] == 2 and "list" in next(q for q in form["questions"] if q["name"] == "respondent_org")
+    assert {"partners/101", "partners/nobody"} <= set(parent) and parent["partners/101"] == "1"
+    assert {"alters_tied/102", "alters_tied/nobody"} <= set(passes[0]) and passes[0]["alters_tied/nobody"] == "1"
+    (labelled,) = read_csv(web.get("/api/exports/csv?table=fi_interview&labels=true", "analyst").content)
+    assert labelled["Which organisation do you answer for?"] == "Example University (placeholder)"
 
 
 def test_graphml_and_gexf_carry_node_attributes_and_intervals(estimated):

@@ -73,15 +73,18 @@ def by_name(form):
 def test_the_subset_compiles_into_questions_choices_labels_and_programs(supported):
     c = compile_xlsform(supported, "kiosk")
     f = c.form
-    assert (f["id"], f["version"], f["format"], f["target"]) == ("visit_x", "2026113001", 1, "kiosk")
+    # yn (consent, new) and org (met, host_org) serve two selects each: format 2, each list held once
+    assert (f["id"], f["version"], f["format"], f["target"]) == ("visit_x", "2026113001", 2, "kiosk")
+    assert sorted(f["lists"]) == ["org", "yn"]
     assert f["languages"] == ["en", "ko"] and f["title"] == {"en": "Visit"}
     assert wire.answer_fields(f) == ["started", "device", "consent", "met", "people", "hours", "each",
                                      "satisfaction", "host_org", "score", "done", "ack2", "day", "ended"]
     q = by_name(f)
     assert q["consent"]["type"] == "select_one" and q["consent"]["required"] is True
     assert q["consent"]["appearance"] == "quick"
-    assert [ch["name"] for ch in q["consent"]["choices"]] == ["yes", "no"]
-    assert q["consent"]["choices"][1]["label"] == {"en": "No", "ko": "아니오"}
+    assert "choices" not in q["consent"] and q["consent"]["list"] == q["new"]["list"] == "yn"
+    assert [ch["name"] for ch in forms.choices_of(f, q["consent"])] == ["yes", "no"]
+    assert forms.choices_of(f, q["consent"])[1]["label"] == {"en": "No", "ko": "아니오"}
     assert q["consent_note"]["label"]["ko"] == "응답은 익명입니다."
     met = q["met"]
     assert met["type"] == "select_multiple" and met["max_selected"] == 2
@@ -103,7 +106,9 @@ def test_the_subset_compiles_into_questions_choices_labels_and_programs(supporte
     assert (q["satisfaction"]["start"], q["satisfaction"]["end"], q["satisfaction"]["step"]) == (1, 5, 1)
     assert q["satisfaction"]["appearance"] == "vertical"
     assert q["host_org"]["choice_filter"] == ["c", "kind", "'", "firm", "="]
-    assert q["host_org"]["choices"][0] == {"name": "o1", "label": {"en": "Org one", "ko": "기관1"}, "kind": "firm"}
+    # met has no choice_filter; host_org's reads kind: the shared items carry it
+    assert q["met"]["list"] == q["host_org"]["list"] == "org"
+    assert f["lists"]["org"][0] == {"name": "o1", "label": {"en": "Org one", "ko": "기관1"}, "kind": "firm"}
     assert "appearance" not in q["host_org"]
     assert any("autocomplete" in w and "ignored" in w for w in c.warnings)
     assert "survey row 7, column 'guidance_hint': ignored: guidance hints are for training printouts; the device" \
@@ -133,7 +138,7 @@ def test_compiled_programs_run_on_the_reference_machine(supported):
     assert vm.run(q["each"]["count"], vm.Context(top=top)) == 2000
     assert [vm.run(q["who"]["calculation"], vm.Context(top=top, row=[None, None], pos=p)) for p in (1, 2)] == ["o1", "o3"]
     assert vm.string(vm.run(q["score"]["calculation"], vm.Context(top=top))) == "2.666"
-    kept = [ch["name"] for ch in q["host_org"]["choices"]
+    kept = [ch["name"] for ch in forms.choices_of(f, q["host_org"])
             if vm.truth(vm.run(q["host_org"]["choice_filter"], vm.Context(top=top, choice=ch)))]
     assert kept == ["o1", "o3"]
     assert vm.run(q["people"]["constraint"], vm.Context(top=top, dot=51)) is False

@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tiesense.forms import choices_of
 from tiesense.xlsform import vm
 from tiesense.xlsform.program import FUNCTIONS, compile_expression, compile_tree
 from tiesense.xlsform.xpath import BINARY_PRECEDENCE, XPathError, parse, unparse
@@ -238,7 +239,7 @@ def form_programs(form):
         for key in ("relevant", "constraint", "required_if", "calculation", "count"):
             if key in q:
                 yield q["name"], key, None, None
-        for k, _ in enumerate(q.get("choices", []) if "choice_filter" in q else []):
+        for k, _ in enumerate(choices_of(form, q) if "choice_filter" in q else []):
             yield q["name"], "choice_filter", None, k
         for c in q.get("questions", []):
             for key in ("relevant", "constraint", "required_if", "calculation"):
@@ -256,7 +257,7 @@ def walk_reference(form, top):
             if key in q:
                 out.append(typed(vm.run(q[key], vm.Context(top=top, dot=dot))))
         if "choice_filter" in q:
-            for ch in q["choices"]:
+            for ch in choices_of(form, q):
                 out.append(typed(vm.run(q["choice_filter"], vm.Context(top=top, choice=ch))))
         if q["type"] == "repeat":
             inner = [c["name"] for c in q["questions"] if c["type"] != "note"]
@@ -301,7 +302,7 @@ for line in open(%r):
             if key in q:
                 res.append(typed(expr.run(q[key], top, None, dot)))
         if "choice_filter" in q:
-            for ch in q["choices"]:
+            for ch in q.get("choices") or form["lists"][q["list"]]:
                 res.append(typed(expr.run(q["choice_filter"], top, None, None, None, ch)))
         if q["type"] == "repeat":
             inner = [c["name"] for c in q["questions"] if c["type"] != "note"]
@@ -323,7 +324,7 @@ def answers_for(form):
     """A strategy for one record's answers (positional) under ``form``, empties included."""
     def one(q):
         t = q["type"]
-        names = [c["name"] for c in q.get("choices", [])]
+        names = [c["name"] for c in choices_of(form, q)]
         if t == "select_one":
             return st.sampled_from(names) | st.none()
         if t == "select_multiple":

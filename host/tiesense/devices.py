@@ -263,7 +263,8 @@ for i in range(N):
     for name in fields:
         q = qs[name]
         if q["type"] == "select_one":
-            answers.append(q["choices"][i %% len(q["choices"])]["name"])
+            ch = q.get("choices") or form["lists"][q["list"]]
+            answers.append(ch[i %% len(ch)]["name"])
         elif q["type"] == "range":
             answers.append(q["start"] + q.get("step", 1) * (i %% ((q["end"] - q["start"]) // q.get("step", 1) + 1)))
         else:

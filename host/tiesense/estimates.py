@@ -38,6 +38,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import wire
+from .forms import choices_of
 from .store import Store
 from .store import rows as _rows
 from .ties import structure
@@ -103,7 +104,7 @@ def scale_ends(form: dict | None) -> dict[str, tuple[float, float]]:
         if q.get("type") == "range":
             lo, hi = float(q.get("start", 1)), float(q.get("end", 10))
         elif q.get("type") == "select_one":
-            nums = [int(c["name"]) for c in q.get("choices") or []
+            nums = [int(c["name"]) for c in choices_of(form, q)
                     if isinstance(c, dict) and str(c.get("name", "")).lstrip("-").isdigit()]
             if not nums:
                 continue

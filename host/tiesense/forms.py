@@ -5,8 +5,9 @@ an XLSForm compiled by :mod:`tiesense.xlsform`, docs/forms.md): an ``id``, a
 ``version`` and ``questions``, each with ``name``, ``type`` (``select_one``,
 ``select_multiple``, ``range``, ``integer``, ``note``, ``calculate``, and
 from compiled forms ``decimal``, ``acknowledge``, ``text``, ``date``, the
-metadata types and ``repeat``), ``required``, and ``choices`` or
-``start``/``end``/``step``.
+metadata types and ``repeat``), ``required``, and ``choices`` (or ``list``,
+the name of a choice list the form's ``lists`` holds once for every select
+that uses it: :func:`choices_of` resolves either) or ``start``/``end``/``step``.
 The host checks every record's answers against the exact form version the
 device declared; a form id and version, once published, never changes.
 """
@@ -16,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["INSTRUMENTS", "FormError", "FormRegistry", "load_form", "builtin_forms", "validate_answers"]
+__all__ = ["INSTRUMENTS", "FormError", "FormRegistry", "load_form", "builtin_forms", "validate_answers", "choices_of"]
 
 INSTRUMENTS = Path(__file__).resolve().parent / "instruments"
 
@@ -146,8 +147,30 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _choice_names(q: dict) -> frozenset:
-    return frozenset(c.get("name") if isinstance(c, dict) else c for c in q.get("choices") or [])
+def choices_of(form: dict, q: dict) -> list:
+    """The choices of select ``q`` of ``form``: its own ``choices``, or the form's shared list it names.
+
+    Examples
+    --------
+    >>> form = {"lists": {"org": [{"name": "101"}, {"name": "102"}]}, "questions": [
+    ...     {"name": "me", "type": "select_one", "list": "org"},
+    ...     {"name": "ok", "type": "select_one", "choices": [{"name": "yes"}]}]}
+    >>> [c["name"] for c in choices_of(form, form["questions"][0])], choices_of(form, form["questions"][1])
+    (['101', '102'], [{'name': 'yes'}])
+    >>> choices_of(form, {"name": "age", "type": "integer"})
+    []
+    """
+    if "list" not in q:
+        return q.get("choices") or []
+    lists = form.get("lists") if isinstance(form, dict) else None
+    if not isinstance(lists, dict) or q["list"] not in lists:
+        raise FormError(f"question '{q.get('name')}' names the choice list '{q['list']}' that its form does not"
+                        " hold in 'lists': compile the form again with tiesense forms compile")
+    return lists[q["list"]]
+
+
+def _choice_names(form: dict, q: dict) -> frozenset:
+    return frozenset(c.get("name") if isinstance(c, dict) else c for c in choices_of(form, q))
 
 
 # Per form: question name -> (question, its choice names). Forms are immutable once
@@ -160,14 +183,14 @@ def _prepared(form: dict) -> dict[str, tuple[dict, frozenset]]:
     hit = _PREPARED.get(id(form))
     if hit is not None and hit[0] is form:
         return hit[1]
-    questions = {q["name"]: (q, _choice_names(q)) for q in form["questions"]}
+    questions = {q["name"]: (q, _choice_names(form, q)) for q in form["questions"]}
     if len(_PREPARED) > 1000:
         _PREPARED.clear()
     _PREPARED[id(form)] = (form, questions)
     return questions
 
 
-def _check_answer(q: dict, v: Any, choices: frozenset) -> str | None:
+def _check_answer(form: dict, q: dict, v: Any, choices: frozenset) -> str | None:
     name, kind = q["name"], q["type"]
     if kind == "select_one":
         if not isinstance(v, str):
@@ -209,7 +232,7 @@ def _check_answer(q: dict, v: Any, choices: frozenset) -> str | None:
         if kind == "acknowledge" and v != "OK":
             return f"'{name}' (acknowledge) must be \"OK\" or null, got {json.dumps(v)}"
     elif kind == "repeat":
-        return _check_passes(q, v)
+        return _check_passes(form, q, v)
     elif kind in _NO_ANSWER:
         return f"'{name}' is a {kind} and takes no answer"
     return None
@@ -219,7 +242,7 @@ def _check_answer(q: dict, v: Any, choices: frozenset) -> str | None:
 _TEXT = ("text", "date", "today", "deviceid", "calculate", "acknowledge")
 
 
-def _check_passes(q: dict, v: Any) -> str | None:
+def _check_passes(form: dict, q: dict, v: Any) -> str | None:
     """A repeat's answer: at most ``max`` passes, each the positional answers of its questions."""
     name = q["name"]
     inner = [c for c in q.get("questions", []) if c.get("type") not in _NO_ANSWER]
@@ -230,7 +253,7 @@ def _check_passes(q: dict, v: Any) -> str | None:
         return f"'{name}': {len(v)} passes, at most {cap} allowed"
     for k, answers in enumerate(v, 1):
         for c, a in zip(inner, answers):
-            p = None if a is None else _check_answer(c, a, _choice_names(c))
+            p = None if a is None else _check_answer(form, c, a, _choice_names(form, c))
             if p:
                 return f"'{name}' pass {k}: {p}"
     return None
@@ -288,10 +311,25 @@ def validate_answers(form: dict, answers: Any) -> list[str]:
             if q.get("required") and "relevant" not in q and q["type"] not in _NO_ANSWER + ("calculate",):
                 problems.append(f"required question '{name}' is not answered")
             continue
-        p = _check_answer(q, v, choices)
+        p = _check_answer(form, q, v, choices)
         if p:
             problems.append(p)
     return problems
+
+
+def _resolved(form: dict, q: dict) -> dict:
+    """``q`` itself, or when it (or a repeat's question) names a shared list a shallow copy carrying
+    that list as ``choices``."""
+    inner = q.get("questions")
+    if "list" not in q and not (isinstance(inner, list) and any(isinstance(c, dict) and ("list" in c or "questions" in c)
+                                                              for c in inner)):
+        return q
+    out = {k: v for k, v in q.items() if k != "list"}
+    if "list" in q:
+        out["choices"] = choices_of(form, q)
+    if isinstance(inner, list):
+        out["questions"] = [_resolved(form, c) if isinstance(c, dict) else c for c in inner]
+    return out
 
 
 def form_questions(forms: Iterable[dict], form_id: str) -> list[dict]:
@@ -299,7 +337,9 @@ def form_questions(forms: Iterable[dict], form_id: str) -> list[dict]:
 
     The newest version's order comes first, then questions only older versions
     had (an export spanning versions has a column for each). A question keeps
-    the newest version's definition (type, label, choices).
+    the newest version's definition (type, label, choices). A question that names a shared
+    choice list (``list``) comes with ``choices`` resolved against its own version's form
+    (the same list object, not a copy), so callers read ``choices`` whatever the format.
 
     Examples
     --------
@@ -316,5 +356,5 @@ def form_questions(forms: Iterable[dict], form_id: str) -> list[dict]:
     for f in versions:
         for q in f["questions"]:
             if q.get("type") not in _NO_ANSWER and q["name"] not in out:
-                out[q["name"]] = q
+                out[q["name"]] = _resolved(f, q)
     return list(out.values())

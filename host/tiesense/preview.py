@@ -27,6 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .forms import choices_of
 from .devices import HEAPSIZE, MissingTool, find_micropython, firmware_dir
 
 __all__ = ["SCREENS", "Preview", "PreviewError", "find_question", "preview_question"]
@@ -117,6 +118,8 @@ def preview_question(form: dict, question: str, lang: str, out: str | Path,
         No micropython, or no Pillow.
     """
     q = find_question(form, question)
+    if "list" in q:  # the screen script reads the question's own choices: give it the shared list it names
+        q = dict(q, choices=choices_of(form, q))
     if lang not in (form.get("languages") or []):
         raise PreviewError(f"no language '{lang}' in form {form['id']}: it has "
                            + (", ".join(form.get("languages") or []) or "no labelled texts"))

@@ -25,7 +25,8 @@ from .xpath import XPathError, parse
 
 __all__ = ["Problem", "FormRefused", "CompiledForm", "compile_xlsform", "FORMAT"]
 
-FORMAT = 1  # the compiled form's layout (docs/forms.md); a device refuses formats it does not know
+FORMAT = 2  # the compiled form's layout (docs/forms.md); a device refuses formats it does not know
+# 2: a choice list two or more selects use is in the form's "lists" once, named by each select's "list"
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,11 @@ class _Compiler:
             "languages": [],
             "questions": questions,
         }
+        lists = self.share_lists(questions)
+        if lists:  # only a form with shared lists needs format 2: format 1 devices still run the others
+            form["lists"] = lists
+        else:
+            form["format"] = 1
         if self.groups:
             form["groups"] = self.groups
         form["languages"] = ([self.default_lang] if self.default_lang in self.languages else []) + [
@@ -234,6 +240,36 @@ class _Compiler:
         title = data.get("title") or form["id"]
         form["title"] = {(form["languages"] or [self.default_lang])[0]: str(title)}
         return form
+
+    def share_lists(self, questions: list) -> dict:
+        """Move each choice list two or more selects use to one shared copy; returns ``{list name: choices}``.
+
+        Those selects name it by ``"list"`` instead of carrying ``"choices"``; a shared item keeps the
+        union of the extra columns its selects' choice_filters read. A list one select uses stays inline.
+        """
+        users: dict[str, list[dict]] = {}
+
+        def walk(qs):
+            for q in qs:
+                itemset = self.choice_lists.get(q["name"])
+                if "choices" in q and itemset:
+                    users.setdefault(itemset, []).append(q)
+                walk(q.get("questions") or ())
+        walk(questions)
+        lists = {}
+        for itemset, qs in users.items():
+            if len(qs) < 2:
+                continue
+            shared = [dict(item) for item in qs[0]["choices"]]
+            for q in qs[1:]:
+                for item, other in zip(shared, q["choices"]):
+                    for k, v in other.items():
+                        item.setdefault(k, v)
+            for q in qs:
+                del q["choices"]
+                q["list"] = itemset
+            lists[itemset] = shared
+        return lists
 
     def settings(self) -> None:
         d = self.data

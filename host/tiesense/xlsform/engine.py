@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple
 
 from .. import wire
+from ..forms import choices_of
 from . import vm
 
 __all__ = ["Position", "Interview", "Messages", "SNAPSHOT_FORMAT"]
@@ -277,7 +278,7 @@ class Interview:
         if self.done:
             return []
         q, _, _, ctx = self._at(self.position)
-        listed = q.get("choices") or []
+        listed = choices_of(self.form, q)
         if "choice_filter" not in q:
             return listed
         return [c for c in listed if vm.truth(vm.run(q["choice_filter"],

@@ -39,6 +39,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
+from ..forms import choices_of
+
 __all__ = ["FONT_ENV", "DEBIAN_UNIFONT", "HEIGHT", "MissingFont", "Missing", "MissingGlyphs", "HexFont",
            "find_font", "load_font", "form_texts", "glyph_table"]
 
@@ -158,7 +160,7 @@ def form_texts(form: dict) -> Iterator[tuple[str | None, str | None, str, str, s
             for field in _TEXT_FIELDS:
                 for lang, text in (q.get(field) or {}).items():
                     yield q["name"], None, field, lang, text
-            for c in q.get("choices") or ():
+            for c in choices_of(form, q):
                 for lang, text in (c.get("label") or {}).items():
                     yield q["name"], c["name"], "label", lang, text
             yield from questions(q.get("questions") or ())
