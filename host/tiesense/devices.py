@@ -35,8 +35,8 @@ from . import wire
 #: files (or runs them frozen in flash): with the form engine, glyph drawing and the USB offload in the firmware,
 #: a kiosk with a 150-record backlog and its offload buffers no longer boots from source in 190K, and does in 230K.
 HEAPSIZE = "230K"
-#: The heap a simulated device gets, by role. The handheld's interview form (fi_interview, 29 KB of JSON
-#: with its 231 glyphs) takes 110 KB of heap once parsed on this 64-bit unix port, whose objects are
+#: The heap a simulated device gets, by role. The handheld's interview form (fi_interview, 26 KB of JSON
+#: with its 231 glyphs) takes 106 KB of heap once parsed on this 64-bit unix port, whose objects are
 #: about twice a Pico's; with the firmware loaded from source it boots in 300K.
 ROLE_HEAPSIZE = {"kiosk": HEAPSIZE, "handheld": "320K"}
 PACKAGE = Path(tiesense.__file__).resolve().parent
