@@ -93,6 +93,13 @@
         hovertemplate: "%{y}: %{x:.2f} (%{customdata})<extra></extra>"}],
         {xaxis: {range: [0, 5], title: {text: T["ov.mean"]}}, yaxis: {automargin: true},
          margin: {l: 20, r: 20, t: 10, b: 45}}),
+      plot("chart-contacts", [{type: "bar", orientation: "h", name: T["ov.contacts.made"],
+        y: d.satisfaction.map(function (c) { return label(d, c.key); }),
+        x: d.satisfaction.map(function (c) { return c.new_contacts; }), marker: {color: "#16a34a"},
+        customdata: d.satisfaction.map(function (c) { return c.suppressed ? "< k" : c.contact_asked; }),
+        hovertemplate: "%{y}: %{x} / %{customdata}<extra></extra>"}],
+        {xaxis: {rangemode: "tozero", title: {text: T["ov.contacts.made"]}}, yaxis: {automargin: true},
+         margin: {l: 20, r: 20, t: 10, b: 45}}),
       plot("chart-weekly", [
         {type: "bar", name: T["ov.visits"], x: d.weekly.map(function (c) { return c.key; }),
          y: d.weekly.map(function (c) { return c.visits; }), marker: {color: "#93c5fd"}},
