@@ -110,6 +110,11 @@
          yaxis2: {overlaying: "y", side: "right", range: [0, 5], dtick: 1, showgrid: false, title: {text: T["ov.mean"]}},
          legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}})
     ];
+    var total = document.getElementById("contacts-total"), nc = d.new_contacts;
+    if (total && nc) {  // the server's text at first; redrawn here when live data arrives
+      total.textContent = nc.asked ? T["ov.contacts.total"].replace("{made}", nc.made).replace("{asked}", nc.asked)
+        .replace("{share}", Math.round(100 * nc.share) + " %") : T["ov.contacts.none"];
+    }
     charts.push(plot("chart-footfall", footfallTraces(d.footfall), footfallLayout(d.footfall)));
     if (d.kiosks) {
       var k = d.kiosks;
