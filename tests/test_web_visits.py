@@ -81,6 +81,13 @@ def test_the_published_visit_form_breaks_nothing_and_both_versions_are_in_every_
     assert set(by_version) == {"2026112401", visit_form["version"]}
     assert by_version[visit_form["version"]]["mean"] == pytest.approx(
         sum(int(s) for _, s, _ in NEW_VISITS) / len(NEW_VISITS))
+    # the filters apply to the rows: one kiosk, one form version, a period
+    kiosk = web.get("/overview/data.json?device=kiosk-02", "analyst").json()
+    assert kiosk["visits"] == len(NEW_VISITS) and kiosk["new_contacts"]["asked"] == len(NEW_VISITS)
+    old = web.get("/overview/data.json?form_version=2026112401", "analyst").json()
+    assert old["visits"] == 10 and old["new_contacts"] == {"made": 0, "asked": 0, "share": None}
+    late = web.get("/overview/data.json?since=2026-11-30T12:00:00Z", "analyst").json()
+    assert late["visits"] == len(NEW_VISITS) - 2  # the new visits ended 10:01 to 15:01
     # the page draws the new-contacts card
     page = web.get("/overview", "analyst").text
     assert 'id="chart-contacts"' in page and f"{made} visits led to a new contact, of {asked} asked" in page

@@ -98,15 +98,36 @@ def visit_values(store: Store) -> list[str]:
                                      if q not in VISIT_ROW_VALUES]
 
 
+#: Record-level keys the ``visits`` rows answer themselves (the rest need the record: its start, its answers).
+_ON_VISIT_ROWS = {"device": "v.device", "site": "i.site"}
+
+
 def _visit_expr(name: str) -> tuple[str, list]:
     """The SQL of a visit key or value (a visits column, a record-level key, else a question's answer)."""
     if name in VISIT_ROW_KEYS or name in VISIT_ROW_VALUES:
         return f'v."{name}"', []
+    if name in _ON_VISIT_ROWS:
+        return _ON_VISIT_ROWS[name], []
     if name in VISIT_KEYS:
         return VISIT_KEYS[name], []
     if not _NAME.match(name):
         raise ValueError(f"question name {name!r} cannot be read")
     return "json_extract(r.answers, ?)", [f'$."{name}"']
+
+
+def _visit_where(filters: Filters) -> tuple[list[str], list]:
+    """:class:`Filters` on the ``visits`` rows: form version, device, site (the device's), period (``end``)."""
+    where, params = [], []
+    for col, val in (("v.form_version", filters.form_version), ("v.device", filters.device),
+                     ("i.site", filters.site)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    for op, val in ((">=", filters.since), ("<", filters.until)):
+        if val is not None:
+            where.append(f'v."end" {op} ?')
+            params.append(val)
+    return where, params
 
 
 def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, filters: Filters) -> list[dict]:
@@ -118,18 +139,19 @@ def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, fil
         keys.append(expr)
         params += p
     mean, mparams = ("NULL", []) if value is None else _visit_expr(value)
-    where, wparams = filters.where(False)
+    where, wparams = _visit_where(filters)
+    # the record (a wide row with its raw answers) is joined only when a key needs its start or an answer
+    record = " JOIN records r ON r.instance_id = v.instance_id" if "r." in " ".join(keys + [mean]) else ""
+    groups = ", ".join(str(i + 1) for i in range(len(keys)))
     sql = (f"SELECT {', '.join(f'{e} AS k{i}' for i, e in enumerate(keys))}, count(*) AS visits, "
            f"avg({mean}) AS mean, count(v.new_contact) AS contact_asked, "
            "coalesce(sum(v.new_contact = 'yes'), 0) AS new_contacts "
-           "FROM visits v JOIN records r ON r.instance_id = v.instance_id LEFT JOIN identities i ON i.name = r.device"
-           + (" WHERE " + " AND ".join(where) if where else "")
-           + f" GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))} "
-           f"ORDER BY {', '.join(str(i + 1) for i in range(len(keys)))}")
-    conn_rows = conn.execute(sql, params + mparams + wparams).fetchall()
+           f"FROM visits v LEFT JOIN identities i ON i.name = v.device{record}"
+           + (" WHERE " + " AND ".join(where) if where else "") + f" GROUP BY {groups} ORDER BY {groups}")
     n = len(keys)
     return [{"key": row[0] if n == 1 else list(row[:n]), "visits": row[n], "respondents": row[n],
-             "mean": row[n + 1], "new_contacts": row[n + 3], "contact_asked": row[n + 2]} for row in conn_rows]
+             "mean": row[n + 1], "new_contacts": row[n + 3], "contact_asked": row[n + 2]}
+            for row in conn.execute(sql, params + mparams + wparams).fetchall()]
 
 
 def tie_keys(store: Store) -> list[str]:
