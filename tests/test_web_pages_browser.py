@@ -1,7 +1,7 @@
 """The dashboards in a real browser: Debian's chromium, headless, driven by Playwright (lessons.md: the
 launch arguments, and DNS kept on this machine). A few tests, one server and one browser for all:
 
-* log in, and the overview draws its five charts (plotly elements in the page, a screenshot that is not blank);
+* log in, and the overview draws its six charts (new contacts from visits on the XLSForm visit form too) (plotly elements in the page, a screenshot that is not blank);
 * the network page with 5,000 organisations and 20,000 ties renders with WebGL within a generous bound, and
   the actor type, tie type and partner location filters each change the view (the figures are printed: run
   with -s to see them);
@@ -119,8 +119,9 @@ def server(web_template, tmp_path_factory):
                                    time="2026-11-30T10:00:00Z", version=2, clock=wire.CLOCK_NTP, flash_free=flash,
                                    storage_full=0, refused=0, errors=0)
         IngestCore().process(store, [Message(wire.topic_status(device), kiosk, time.time())])
+    new_form = new_visit_form_visits(store)
     api = ApiServer(create_app(store), "127.0.0.1", 0).start()
-    api.records = 26 + presence  # the template's visits and interviews, and the presence records
+    api.records = 26 + presence + new_form  # the template's visits and interviews, presence, new-form visits
     yield api, store
     api.stop()
     store.close()
@@ -166,6 +167,29 @@ def page(server, browser):
     context.close()
 
 
+#: Visits on the shipped XLSForm visit form (2026113001): (facility, new contact), both at the template's facilities.
+NEW_FORM_VISITS = [("shared_lab", "yes"), ("shared_lab", "yes"), ("cafeteria", "no")]
+
+
+def new_visit_form_visits(store) -> int:
+    """Publish the XLSForm visit instrument and store NEW_FORM_VISITS on it (the overview spans both versions)."""
+    from tiesense.forms import FormRegistry, builtin_forms
+    from tiesense.xlsform.instruments import compile_instrument
+
+    form = compile_instrument("tp_visit").form
+    store.publish_form(form)
+    records = [wire.make_record("kiosk-01", 100 + i, "tp_visit", form["version"], f"2026-11-30T{8 + i:02d}:00:00Z",
+                                f"2026-11-30T{8 + i:02d}:01:00Z",
+                                {"wave": "1", "facility": facility, "visitor_org": "101", "purpose": "event",
+                                 "met": ["nobody"], "new_contact": contact, "satisfaction": "4"},
+                                f"uuid:00000000-0000-4000-8000-0000000c0c0{i}")
+               for i, (facility, contact) in enumerate(NEW_FORM_VISITS)]
+    report = IngestCore(FormRegistry(builtin_forms() + [form])).process(
+        store, [Message(wire.topic_records("kiosk-01"), wire.encode_batch("kiosk-01", records), time.time())])
+    assert report.stored == len(records)
+    return len(records)
+
+
 def drawn(pg, chart: str, selector: str) -> int:
     return pg.evaluate(f"document.querySelectorAll('#{chart} {selector}').length")
 
@@ -186,6 +210,10 @@ def test_login_then_the_overview_draws_its_charts(page, shots):
     assert drawn(page, "chart-heatmap", ".hm image") >= 1  # the heatmap's cells are drawn as an image
     assert drawn(page, "chart-satisfaction", ".point path") == 2  # two facilities
     assert drawn(page, "chart-weekly", ".point path") >= 1
+    assert drawn(page, "chart-contacts", ".point path") >= 1  # new contacts made, by facility
+    made = sum(c == "yes" for _, c in NEW_FORM_VISITS)
+    assert page.inner_text("#contacts-total").startswith(
+        f"{made} visits led to a new contact, of {len(NEW_FORM_VISITS)} asked")
     assert drawn(page, "chart-kiosks", ".point path") >= 1
     assert drawn(page, "chart-footfall", ".point path") >= 2 * 4 * 10  # approaches and completed, every hour
     assert page.inner_text("#live").startswith(f"Records stored: {page.records}")

@@ -11,6 +11,13 @@ Respondents are what is counted, not records: for interviews the distinct
 respondent organisations behind a cell (one firm naming ten partners is one
 respondent); for kiosk visits each visit (anonymous, one respondent each).
 
+Visit cells are read from the analysable ``visits`` rows (:mod:`tiesense.store.rows`),
+which hold every version of the visit form in the same columns: satisfaction
+is an integer whether a version asked it as a range (2026112401) or as a
+labelled select of "1".."5" (2026113001), so its mean spans both; a cell also
+counts the visits that led to a new contact (``new_contact`` = ``yes``) and
+the visits whose version asked (``contact_asked``).
+
 Suppressing small cells alone does not stop every inference: a viewer who
 knows the total of a column and the other cells could subtract. Totals are
 therefore given only over the cells shown (``shown``), never the grand total.
@@ -23,13 +30,15 @@ Examples
 from __future__ import annotations
 
 import functools
+import re
+import sqlite3
 
 from .forms import builtin_forms, form_questions
 from .store import Store, analysable
 from .store.analysable import INTERVIEW_FORM, TIE_KEYS, VISIT_FORM, VISIT_KEYS, Filters
 
-__all__ = ["DEFAULT_K", "suppress", "visit_cells", "tie_cells", "visit_keys", "tie_keys", "UnknownKey",
-           "cluster_respondents", "all_forms"]
+__all__ = ["DEFAULT_K", "suppress", "visit_cells", "visit_pairs", "tie_cells", "visit_keys", "visit_values",
+           "tie_keys", "UnknownKey", "cluster_respondents", "all_forms", "VISIT_ROW_KEYS", "VISIT_ROW_VALUES"]
 
 #: Smallest number of respondents a viewer's cell may be built from.
 DEFAULT_K = 5
@@ -69,9 +78,80 @@ def _questions(store: Store, form: str, kinds: tuple[str, ...]) -> list[str]:
 _GROUPABLE = ("select_one", "range", "integer")
 
 
+#: Columns of the ``visits`` rows a visit cell can be keyed by, for every version of the visit form.
+VISIT_ROW_KEYS = ("facility", "visitor_type", "purpose", "new_contact", "satisfaction", "wave", "form_version")
+#: Numeric columns of the ``visits`` rows a visit cell can average.
+VISIT_ROW_VALUES = ("satisfaction",)
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
 def visit_keys(store: Store) -> list[str]:
-    """What visits can be grouped by: the visit form's select_one/range/integer questions and :data:`VISIT_KEYS`."""
-    return _questions(store, VISIT_FORM, ("select_one", "range")) + list(VISIT_KEYS)
+    """What visits can be grouped by: :data:`VISIT_ROW_KEYS`, the visit form's other select_one/range
+    questions and :data:`~tiesense.store.analysable.VISIT_KEYS` (hour, week, device, site...)."""
+    questions = [q for q in _questions(store, VISIT_FORM, ("select_one", "range")) if q not in VISIT_ROW_KEYS]
+    return list(VISIT_ROW_KEYS) + questions + [k for k in VISIT_KEYS if k not in VISIT_ROW_KEYS]
+
+
+def visit_values(store: Store) -> list[str]:
+    """What a visit cell can average: :data:`VISIT_ROW_VALUES` and the visit form's other range/integer questions."""
+    return list(VISIT_ROW_VALUES) + [q for q in _questions(store, VISIT_FORM, ("range", "integer"))
+                                     if q not in VISIT_ROW_VALUES]
+
+
+#: Record-level keys the ``visits`` rows answer themselves (the rest need the record: its start, its answers).
+_ON_VISIT_ROWS = {"device": "v.device", "site": "i.site"}
+
+
+def _visit_expr(name: str) -> tuple[str, list]:
+    """The SQL of a visit key or value (a visits column, a record-level key, else a question's answer)."""
+    if name in VISIT_ROW_KEYS or name in VISIT_ROW_VALUES:
+        return f'v."{name}"', []
+    if name in _ON_VISIT_ROWS:
+        return _ON_VISIT_ROWS[name], []
+    if name in VISIT_KEYS:
+        return VISIT_KEYS[name], []
+    if not _NAME.match(name):
+        raise ValueError(f"question name {name!r} cannot be read")
+    return "json_extract(r.answers, ?)", [f'$."{name}"']
+
+
+def _visit_where(filters: Filters) -> tuple[list[str], list]:
+    """:class:`Filters` on the ``visits`` rows: form version, device, site (the device's), period (``end``)."""
+    where, params = [], []
+    for col, val in (("v.form_version", filters.form_version), ("v.device", filters.device),
+                     ("i.site", filters.site)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    for op, val in ((">=", filters.since), ("<", filters.until)):
+        if val is not None:
+            where.append(f'v."end" {op} ?')
+            params.append(val)
+    return where, params
+
+
+def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, filters: Filters) -> list[dict]:
+    """Visit rows per value of the keys ``by``: ``key`` (a list when two), ``visits``, ``respondents`` (each
+    visit is one anonymous respondent), ``mean`` of ``value``, ``new_contacts``, ``contact_asked``."""
+    keys, params = [], []
+    for name in by:
+        expr, p = _visit_expr(name)
+        keys.append(expr)
+        params += p
+    mean, mparams = ("NULL", []) if value is None else _visit_expr(value)
+    where, wparams = _visit_where(filters)
+    # the record (a wide row with its raw answers) is joined only when a key needs its start or an answer
+    record = " JOIN records r ON r.instance_id = v.instance_id" if "r." in " ".join(keys + [mean]) else ""
+    groups = ", ".join(str(i + 1) for i in range(len(keys)))
+    sql = (f"SELECT {', '.join(f'{e} AS k{i}' for i, e in enumerate(keys))}, count(*) AS visits, "
+           f"avg({mean}) AS mean, count(v.new_contact) AS contact_asked, "
+           "coalesce(sum(v.new_contact = 'yes'), 0) AS new_contacts "
+           f"FROM visits v LEFT JOIN identities i ON i.name = v.device{record}"
+           + (" WHERE " + " AND ".join(where) if where else "") + f" GROUP BY {groups} ORDER BY {groups}")
+    n = len(keys)
+    return [{"key": row[0] if n == 1 else list(row[:n]), "visits": row[n], "respondents": row[n],
+             "mean": row[n + 1], "new_contacts": row[n + 3], "contact_asked": row[n + 2]}
+            for row in conn.execute(sql, params + mparams + wparams).fetchall()]
 
 
 def tie_keys(store: Store) -> list[str]:
@@ -81,15 +161,32 @@ def tie_keys(store: Store) -> list[str]:
 
 def visit_cells(store: Store, by: str, *, value: str | None = "satisfaction", filters: Filters = Filters(),
                 k: int | None = None) -> list[dict]:
-    """Visits per value of ``by`` (:func:`visit_keys`), with the mean of question ``value``, suppressed under ``k``."""
+    """Visits per value of ``by`` (:func:`visit_keys`), over every version of the visit form: ``visits``,
+    ``respondents``, the ``mean`` of ``value`` (:func:`visit_values`), ``new_contacts`` and ``contact_asked``;
+    suppressed under ``k``.
+
+    Examples
+    --------
+    >>> store = Store(":memory:")
+    >>> visit_cells(store, "facility"), visit_cells(store, "wave", value=None)
+    ([], [])
+    """
     keys = visit_keys(store)
     if by not in keys:
         raise UnknownKey(by, keys)
-    numeric = _questions(store, VISIT_FORM, ("range", "integer"))
+    numeric = visit_values(store)
     if value is not None and value not in numeric:
         raise UnknownKey(value, numeric)
-    cells = store.read(analysable.visit_cells, by, keys, value, filters)
-    return suppress(cells, k)
+    return suppress(store.read(_visit_cells, [by], value, filters), k)
+
+
+def visit_pairs(store: Store, by: str, then: str, *, filters: Filters = Filters(), k: int | None = None) -> list[dict]:
+    """Visits per pair of values (``key`` ``[by, then]``, e.g. facility and hour), suppressed under ``k``."""
+    keys = visit_keys(store)
+    for name in (by, then):
+        if name not in keys:
+            raise UnknownKey(name, keys)
+    return suppress(store.read(_visit_cells, [by, then], None, filters), k)
 
 
 def tie_cells(store: Store, by: str, *, filters: Filters = Filters(), k: int | None = None) -> list[dict]:

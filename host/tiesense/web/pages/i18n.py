@@ -67,8 +67,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.site": "Site",
         "ov.since": "From",
         "ov.until": "Before",
-        "ov.missing": "Not measured yet: new contacts made at a visit (the visit form has no such question) "
-                      "and waves (no wave field yet).",
+        "ov.contacts": "New contacts made at a visit, by facility",
+        "ov.contacts.made": "New contacts",
+        "ov.contacts.total": "{made} visits led to a new contact, of {asked} asked ({share}).",
+        "ov.contacts.none": "No visit was asked yet (the question is in the visit form from version 2026113001).",
+        "ov.contacts.note": "Visits answering yes to \"Did this visit lead to a new contact?\"; totals are over "
+                            "the facilities shown.",
         "net.title": "Network of organisations",
         "net.estimator": "Estimator",
         "net.threshold": "Threshold (at least)",
@@ -88,6 +92,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "names with that type or scope; the strength shown is the estimate over all of the "
                             "pair's reports.",
         "net.tie_type": "Tie type",
+        "net.wave": "Survey wave",
+        "net.wave.note": "The wave keeps the ties reported in interviews of that wave.",
         "net.scope": "Partner location",
         "net.viewer": "The network shows single organisations, so it is for analysts. Cluster measures:",
         "card.definition": "Definition and source",
@@ -226,8 +232,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.site": "설치 장소",
         "ov.since": "시작일",
         "ov.until": "종료일(미포함)",
-        "ov.missing": "아직 측정하지 않는 것: 방문 중 새로 맺은 관계(방문 설문에 해당 문항 없음), 조사 차수(차수 "
-                      "항목 없음).",
+        "ov.contacts": "시설별 방문 중 새로 맺은 관계",
+        "ov.contacts.made": "새로운 관계",
+        "ov.contacts.total": "질문받은 방문 {asked}건 중 {made}건이 새로운 관계로 이어졌습니다 ({share}).",
+        "ov.contacts.none": "아직 이 질문을 받은 방문이 없습니다 (방문 설문 2026113001 버전부터 있는 문항).",
+        "ov.contacts.note": "\"이번 방문으로 새로운 인맥이 생겼습니까?\"에 예라고 답한 방문 수이며, 합계는 표시된 "
+                            "시설에 대한 것입니다.",
         "net.title": "기관 네트워크",
         "net.estimator": "추정 방법",
         "net.threshold": "최소 강도",
@@ -246,6 +256,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "net.filters.note": "관계 유형·위치 범위 필터는 그 유형이나 범위로 응답된 보고가 하나 이상 있는 관계만 "
                             "남깁니다. 표시되는 강도는 두 기관에 대한 모든 보고로 추정한 값입니다.",
         "net.tie_type": "관계 유형",
+        "net.wave": "조사 차수",
+        "net.wave.note": "조사 차수 필터는 그 차수의 면접에서 보고된 관계만 남깁니다.",
         "net.scope": "상대 기관 위치",
         "net.viewer": "네트워크는 개별 기관을 보여 주므로 분석가용입니다. 클러스터 지표:",
         "card.definition": "정의와 출처",

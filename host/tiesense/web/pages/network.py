@@ -6,7 +6,8 @@ Nodes are the organisations of the ties shown, coloured by actor type (current r
 (the sum of the shown ties' values), hollow when the organisation never responded. Edges are the rows of
 ``tie_estimates`` of one estimator, at least ``threshold``, optionally only the disparity backbone at
 ``alpha`` (as ``/api/estimates``: alphas computed over all of the estimator's ties); the hover gives each
-tie's interval. ``actor_type`` and ``region`` keep the ties touching an organisation of that type or region.
+tie's interval. ``actor_type`` and ``region`` keep the ties touching an organisation of that type or region;
+``tie_type``, ``scope`` and ``wave`` the ties some interview report names so, or reported in that survey wave.
 
 Positions are computed here, in O(n): each actor type gets a disc on a circle (arcs as long as the discs),
 and inside it the organisations are laid on a sunflower spiral, strongest at the centre. It is deterministic (the same view
@@ -158,7 +159,8 @@ def _keys(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def network_data(store, estimator: str = "composite", threshold: float | None = None,
                  backbone: float | None = None, actor_type: str | None = None, region: str | None = None,
-                 tie_type: str | None = None, scope: str | None = None, lang: str = "en") -> dict:
+                 tie_type: str | None = None, scope: str | None = None, wave: str | None = None,
+                 lang: str = "en") -> dict:
     """Nodes, edges (as node indices) and cards of the view asked for, as JSON-ready columns.
 
     The edges' columns (``u``, ``v`` node indices, ``value``, ``low``, ``high``, ``observations``) are packed
@@ -167,7 +169,8 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
 
     ``tie_type`` and ``scope`` keep the ties with at least one interview report naming that tie type or
     partner location scope (:func:`~.network_query.reported_dyads`); the value shown stays the
-    estimator's over all of the dyad's reports (estimates per tie type are not stored).
+    estimator's over all of the dyad's reports (estimates per tie type are not stored). ``wave`` keeps the
+    ties reported in interviews of that survey wave (``tie_reports.wave``); ``waves`` lists those present.
     """
     from ...estimates import disparity_alphas
     from ...ties.graph import Graph
@@ -191,8 +194,8 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
         chosen = roster["code"][on]
         keep = np.isin(e["u"], chosen) | np.isin(e["v"], chosen)
         e = {k: col[keep] for k, col in e.items()}
-    if (tie_type or scope) and len(e["u"]):
-        named = store.read(network_query.reported_dyads, tie_type or None, scope or None)
+    if (tie_type or scope or wave) and len(e["u"]):
+        named = store.read(network_query.reported_dyads, tie_type or None, scope or None, wave or None)
         keep = np.isin(_keys(e["u"], e["v"]), named)
         e = {k: col[keep] for k, col in e.items()}
     u, v = e["u"], e["v"]
@@ -244,6 +247,7 @@ def network_data(store, estimator: str = "composite", threshold: float | None = 
         "regions": sorted({r for r in roster["region"] if r}),
         "tie_types": [{"code": c, "label": label} for c, label in tie_labels.items()],
         "scopes": [{"code": c, "label": label} for c, label in scope_labels.items()],
+        "waves": store.read(network_query.report_waves),
     }
 
 
@@ -301,7 +305,8 @@ def network(request: Request, store: StoreDep, settings: SettingsDep, who: Viewe
             actor_type: Annotated[str | None, Query()] = None,
             region: Annotated[str | None, Query()] = None,
             tie_type: Annotated[str | None, Query()] = None,
-            scope: Annotated[str | None, Query()] = None):
+            scope: Annotated[str | None, Query()] = None,
+            wave: Annotated[str | None, Query()] = None):
     """The network page (analysts); a viewer gets the cluster measures, k-gated."""
     if who.role == "viewer":
         rows = cluster_rows(store, settings, who)
@@ -315,8 +320,8 @@ def network(request: Request, store: StoreDep, settings: SettingsDep, who: Viewe
     lang = lang_of(request)
     data, payload = network_view(store, estimator, threshold=threshold, backbone=backbone,
                                  actor_type=actor_type or None, region=region or None, tie_type=tie_type or None,
-                                 scope=scope or None, lang=lang)
+                                 scope=scope or None, wave=wave or None, lang=lang)
     return render(request, who, "network.html", data=data, data_json=payload, estimators=ESTIMATORS,
                   form={"estimator": estimator, "threshold": "" if threshold is None else threshold,
                         "backbone": backbone, "actor_type": actor_type or "", "region": region or "",
-                        "tie_type": tie_type or "", "scope": scope or ""})
+                        "tie_type": tie_type or "", "scope": scope or "", "wave": wave or ""})

@@ -3,9 +3,10 @@ keys the page's cache.
 
 The network page draws every tie of one estimator at once (50,000 at a cluster's full size), so it reads
 the columns it draws and nothing else, as tuples rather than dicts; the store's paging functions serve
-the API's row-by-row pages. ``tie_estimates`` holds one row per dyad and estimator, not per tie type or
-partner scope: :func:`reported_dyads` gives the dyads whose *reports* name a tie type or scope, so the page
-can show those ties (with the estimate over all their reports).
+the API's row-by-row pages. ``tie_estimates`` holds one row per dyad and estimator, not per tie type,
+partner scope or wave: :func:`reported_dyads` gives the dyads whose *reports* (``tie_reports`` rows) name
+a tie type or scope, or belong to a survey wave, so the page can show those ties (with the estimate over
+all their reports); :func:`report_waves` lists the waves to choose from.
 
 Examples
 --------
@@ -25,12 +26,10 @@ import numpy as np
 
 from ...store.analysable import INTERVIEW_FORM
 from ...store.roster import CURRENT
+from ..reports import DYAD_BASE, report_waves, reported_dyads
 
 __all__ = ["DYAD_BASE", "interview_version", "data_version", "estimate_columns", "respondent_codes", "reported_dyads",
-           "roster_columns", "measure_columns"]
-
-#: Dyad keys are ``u * DYAD_BASE + v`` (roster codes are at most 999,999: the interview form's bound).
-DYAD_BASE = 1 << 20
+           "report_waves", "roster_columns", "measure_columns"]
 
 _RESPONDENT = "json_extract(answers, '$.respondent_org')"
 _PARTNER = "json_extract(answers, '$.partner_org')"
@@ -54,11 +53,12 @@ def interview_version(conn: sqlite3.Connection) -> tuple:
 
 
 def data_version(conn: sqlite3.Connection, estimator: str) -> tuple:
-    """What the page's data depends on, summarised cheaply: the interviews (:func:`interview_version`), the
-    estimator's estimates (count, last update, sums of value and interval), the node measures and the
-    roster version. Any write that changes the page changes this tuple."""
+    """What the page's data depends on, summarised cheaply: the interviews (:func:`interview_version`) and
+    their tie reports (count, last row), the estimator's estimates (count, last update, sums of value and
+    interval), the node measures and the roster version. Any write that changes the page changes this tuple."""
     return (
         interview_version(conn)
+        + conn.execute("SELECT count(*), max(rowid) FROM tie_reports").fetchone()
         + conn.execute("SELECT count(*), max(updated_at), total(value), total(low), total(high) "
                        "FROM tie_estimates WHERE estimator = ?", [estimator]).fetchone()
         + conn.execute("SELECT count(*), max(updated_at), total(value) FROM org_measures "
@@ -96,22 +96,6 @@ def respondent_codes(conn: sqlite3.Connection) -> np.ndarray:
     """The roster codes that answered at least one interview, sorted."""
     rows = conn.execute(f"SELECT DISTINCT {_RESPONDENT} FROM records WHERE form = ?", [INTERVIEW_FORM]).fetchall()
     return np.array(sorted(r[0] for r in rows if isinstance(r[0], int)), dtype=np.int64)
-
-
-def reported_dyads(conn: sqlite3.Connection, tie_type: str | None = None, scope: str | None = None) -> np.ndarray:
-    """Sorted keys ``min * DYAD_BASE + max`` of the dyads with at least one interview report that names
-    ``tie_type`` among its tie types and (when given) ``scope`` as the partner's location scope."""
-    where, params = ["form = ?"], [INTERVIEW_FORM]
-    if tie_type is not None:
-        where.append("EXISTS (SELECT 1 FROM json_each(r.answers, '$.tie_types') WHERE value = ?)")
-        params.append(tie_type)
-    if scope is not None:
-        where.append("json_extract(answers, '$.scope') = ?")
-        params.append(scope)
-    sql = (f"SELECT DISTINCT min({_RESPONDENT}, {_PARTNER}) * {DYAD_BASE} + max({_RESPONDENT}, {_PARTNER}) "
-           f"FROM records r WHERE {' AND '.join(where)}")
-    return np.unique(np.array([k for (k,) in conn.execute(sql, params).fetchall() if k is not None],
-                              dtype=np.int64))
 
 
 def roster_columns(conn: sqlite3.Connection) -> dict:

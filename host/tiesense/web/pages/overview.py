@@ -4,9 +4,11 @@ satisfaction by facility and the weekly trend.
 Every number comes from the same library functions as ``/api/aggregates/visits``
 (:func:`tiesense.aggregates.visit_cells`) and, like there, a viewer's cells
 from fewer than k visits are suppressed (:func:`tiesense.aggregates.suppress`).
-The facility x hour heatmap groups by two keys, which the aggregates do not;
-it counts the visit rows (:func:`tiesense.store.analysable.form_rows`) here and
-suppresses them under the same rule.
+Visits are the analysable ``visits`` rows, so every version of the visit form
+counts: satisfaction is an integer in both (a range, then a labelled select),
+and the newer version's ``new_contact`` gives the new contacts made, per
+facility and over the cells shown. The facility x hour heatmap is
+:func:`tiesense.aggregates.visit_pairs`, suppressed under the same rule.
 
 Footfall comes from the kiosks' presence records (``tp_presence``, one per
 interval in which anything happened), summed in SQL by :mod:`tiesense.presence`
@@ -24,8 +26,6 @@ suppresses under k).
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -42,7 +42,7 @@ from ..routes.aggregates import k_for
 from .i18n import lang_of
 from .render import render
 
-__all__ = ["router", "overview_data", "choice_labels"]
+__all__ = ["router", "overview_data", "choice_labels", "new_contacts"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,14 +66,13 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
 
     Returns ``heatmap`` (cells keyed ``[facility, hour]``), ``footfall`` (columns ``hour``, ``approaches``
     and, when ``devices``, ``completed`` and ``response_rate``: the presence series over every kiosk),
-    ``satisfaction`` (cells by facility with ``mean``), ``weekly`` (cells by week), ``per_kiosk`` (visits per
+    ``satisfaction`` (cells by facility with ``mean``, ``new_contacts`` and ``contact_asked``), ``new_contacts``
+    (:func:`new_contacts` over the facility cells shown), ``weekly`` (cells by week), ``per_kiosk`` (visits per
     device, k-suppressed), ``kiosks`` (approaches, abandoned, completed surveys, records, response rate per
     device; only when ``devices``), ``labels`` (facility names in ``lang``), ``k`` and ``suppressed`` (cells hidden in all).
     """
-    rows, _ = store.read(analysable.form_rows, analysable.VISIT_FORM, ["facility"], (), filters)
-    heat = Counter((r["facility"], r["start"][11:13]) for r in rows if r.get("facility") and r.get("start"))
-    heatmap = aggregates.suppress([{"key": [f, h], "visits": n, "respondents": n}
-                                   for (f, h), n in sorted(heat.items())], k)
+    heatmap = aggregates.visit_pairs(store, "facility", "hour", filters=filters, k=k)
+    heatmap = [c for c in heatmap if c["key"][0] is not None and c["key"][1] is not None]
     satisfaction = aggregates.visit_cells(store, "facility", value="satisfaction", filters=filters, k=k)
     weekly = aggregates.visit_cells(store, "week", value="satisfaction", filters=filters, k=k)
     per_kiosk = aggregates.visit_cells(store, "device", value=None, filters=filters, k=k)
@@ -105,8 +104,26 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
         kiosks.sort(key=lambda k: k["device"])
     hidden = sum(c["suppressed"] for part in (heatmap, satisfaction, weekly, per_kiosk) for c in part)
     return {"heatmap": heatmap, "footfall": footfall, "satisfaction": satisfaction, "weekly": weekly, "per_kiosk": per_kiosk,
+            "new_contacts": new_contacts(satisfaction),
             "kiosks": kiosks, "labels": choice_labels(store, analysable.VISIT_FORM, "facility", lang),
-            "k": k, "suppressed": hidden, "visits": None if k is not None else len(rows)}
+            "k": k, "suppressed": hidden, "visits": None if k is not None else sum(c["visits"] for c in per_kiosk)}
+
+
+def new_contacts(cells: list[dict]) -> dict:
+    """New contacts made during visits, over the cells shown (a viewer's suppressed cells left out, so no
+    grand total can be differenced against them): ``made`` (visits answered ``yes``), ``asked`` (visits on
+    a form version with the question) and ``share`` (made per asked; None when none was asked).
+
+    Examples
+    --------
+    >>> new_contacts([{"new_contacts": 2, "contact_asked": 5, "suppressed": False},
+    ...               {"new_contacts": None, "contact_asked": None, "suppressed": True}])
+    {'made': 2, 'asked': 5, 'share': 0.4}
+    """
+    shown = [c for c in cells if not c["suppressed"]]
+    made = sum(c["new_contacts"] for c in shown)
+    asked = sum(c["contact_asked"] for c in shown)
+    return {"made": made, "asked": asked, "share": round(made / asked, 4) if asked else None}
 
 
 def _kiosk(p: presence.Kiosk, site: str | None, records: int | None) -> dict:

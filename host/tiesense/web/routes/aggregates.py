@@ -34,10 +34,13 @@ def _unknown(e: aggregates.UnknownKey, what: str) -> ApiError:
 
 @router.get("/api/aggregates/visits", response_model=CellPage)
 def visit_cells(store: StoreDep, settings: SettingsDep, who: Viewer, paging: PagingDep, filters: FiltersDep,
-                by: Annotated[str, Query(description="facility, org_type, hour, weekday, week, month, device, site...")]
+                by: Annotated[str, Query(description="facility, purpose, new_contact, satisfaction, wave, form_version, "
+                                                     "hour, weekday, week, month, device, site...")]
                 = "facility",
                 value: Annotated[str | None, Query(description="Numeric question to average")] = "satisfaction"):
-    """Visits per cell with the mean of ``value``; for a viewer, cells of fewer than k visits are suppressed."""
+    """Visits per cell over every version of the visit form, with the mean of ``value`` and the new contacts
+    made (``new_contacts``; ``contact_asked``: visits on a version that asks); for a viewer, cells of fewer
+    than k visits are suppressed."""
     try:
         cells = aggregates.visit_cells(store, by, value=value, filters=filters, k=k_for(who, settings))
     except aggregates.UnknownKey as e:

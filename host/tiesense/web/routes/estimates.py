@@ -11,6 +11,7 @@ from ..auth import Analyst, Viewer
 from ..deps import SettingsDep, StoreDep
 from ..errors import ApiError
 from ..paging import Page, PagingDep, page, sliced
+from ..reports import dyad_key, reported_dyads
 
 router = APIRouter(tags=["estimates"])
 
@@ -26,26 +27,35 @@ def list_estimates(store: StoreDep, who: Analyst, paging: PagingDep,
                    org: Annotated[int | None, Query(description="Only ties of this roster code")] = None,
                    backbone: Annotated[float | None, Query(gt=0, le=1, description=
                                        "Disparity-filter backbone at this significance (e.g. 0.05); needs estimator")]
-                   = None):
+                   = None,
+                   wave: Annotated[str | None, Query(description="Only ties reported in interviews of this survey "
+                                                                 "wave (the tie reports' wave, e.g. 1)")] = None):
     """Tie estimates per dyad (u < v, roster codes), strongest first: value, interval (low, high),
     observations, confirmed, disagreement. With ``backbone``, each row has its disparity ``alpha`` and only
-    the backbone's ties are listed."""
+    the backbone's ties are listed. With ``wave``, only the ties some interview report of that wave names
+    (the value stays the estimate over all of the dyad's reports)."""
     if estimator is not None and estimator not in ESTIMATORS:
         raise ApiError(422, f"unknown estimator {estimator!r}", f"one of {', '.join(ESTIMATORS)}")
-    if backbone is None:
+    if backbone is None and wave is None:
         rows, total = store.read(store_estimates.page_estimates, estimator, threshold, org, paging.limit,
                                  paging.offset)
         return page(paging, rows, total)
-    if estimator is None:
-        raise ApiError(422, "a backbone is computed over one estimator's graph", "add estimator=composite "
-                       "(or decayed_rate)")
-    from ...estimates import disparity_alphas  # numpy: only when asked
+    if backbone is None:
+        kept, _ = store.read(store_estimates.page_estimates, estimator, threshold, org)
+    else:
+        if estimator is None:
+            raise ApiError(422, "a backbone is computed over one estimator's graph", "add estimator=composite "
+                           "(or decayed_rate)")
+        from ...estimates import disparity_alphas  # numpy: only when asked
 
-    every, _ = store.read(store_estimates.page_estimates, estimator)
-    alphas = disparity_alphas(every)
-    kept = [dict(r, alpha=alphas[(r["u"], r["v"])]) for r in every
-            if alphas[(r["u"], r["v"])] < backbone and (threshold is None or r["value"] >= threshold)
-            and (org is None or org in (r["u"], r["v"]))]
+        every, _ = store.read(store_estimates.page_estimates, estimator)
+        alphas = disparity_alphas(every)
+        kept = [dict(r, alpha=alphas[(r["u"], r["v"])]) for r in every
+                if alphas[(r["u"], r["v"])] < backbone and (threshold is None or r["value"] >= threshold)
+                and (org is None or org in (r["u"], r["v"]))]
+    if wave is not None:
+        named = set(store.read(reported_dyads, wave=wave).tolist())
+        kept = [r for r in kept if dyad_key(r["u"], r["v"]) in named]
     return sliced(paging, kept)
 
 

@@ -93,6 +93,13 @@
         hovertemplate: "%{y}: %{x:.2f} (%{customdata})<extra></extra>"}],
         {xaxis: {range: [0, 5], title: {text: T["ov.mean"]}}, yaxis: {automargin: true},
          margin: {l: 20, r: 20, t: 10, b: 45}}),
+      plot("chart-contacts", [{type: "bar", orientation: "h", name: T["ov.contacts.made"],
+        y: d.satisfaction.map(function (c) { return label(d, c.key); }),
+        x: d.satisfaction.map(function (c) { return c.new_contacts; }), marker: {color: "#16a34a"},
+        customdata: d.satisfaction.map(function (c) { return c.suppressed ? "< k" : c.contact_asked; }),
+        hovertemplate: "%{y}: %{x} / %{customdata}<extra></extra>"}],
+        {xaxis: {rangemode: "tozero", title: {text: T["ov.contacts.made"]}}, yaxis: {automargin: true},
+         margin: {l: 20, r: 20, t: 10, b: 45}}),
       plot("chart-weekly", [
         {type: "bar", name: T["ov.visits"], x: d.weekly.map(function (c) { return c.key; }),
          y: d.weekly.map(function (c) { return c.visits; }), marker: {color: "#93c5fd"}},
@@ -103,6 +110,11 @@
          yaxis2: {overlaying: "y", side: "right", range: [0, 5], dtick: 1, showgrid: false, title: {text: T["ov.mean"]}},
          legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}})
     ];
+    var total = document.getElementById("contacts-total"), nc = d.new_contacts;
+    if (total && nc) {  // the server's text at first; redrawn here when live data arrives
+      total.textContent = nc.asked ? T["ov.contacts.total"].replace("{made}", nc.made).replace("{asked}", nc.asked)
+        .replace("{share}", Math.round(100 * nc.share) + " %") : T["ov.contacts.none"];
+    }
     charts.push(plot("chart-footfall", footfallTraces(d.footfall), footfallLayout(d.footfall)));
     if (d.kiosks) {
       var k = d.kiosks;
