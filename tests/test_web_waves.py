@@ -89,3 +89,31 @@ def test_the_wave_filter_needs_an_analyst(web):
     assert web.get("/api/estimates?wave=1", "viewer").status_code == 403
     viewer = web.get("/network?wave=1", "viewer")
     assert viewer.status_code == 200 and "page-data" not in viewer.text  # cluster measures only
+
+
+def test_an_organisation_that_answered_the_new_interview_is_a_respondent_on_the_network_and_in_exports(web):
+    # respondents come from the rows of both instruments: 102 answered fi_interview (the handheld's)
+    import os
+
+    from tiesense import wire
+    from tiesense.forms import builtin_form
+    from tiesense.ingest import IngestCore, Message
+    from tiesense.store import rows
+    from tiesense.web.pages.network_query import respondent_codes
+
+    form = builtin_form("fi_interview")
+    loop = next(q for q in form["questions"] if q["name"] == "partner_loop")
+    one = {"partner": "101", "tie_types": ["traded"], "frequency": "4", "formality": "formal",
+           "channel": "face_to_face", "closeness": "3", "trust": "4", "initiated": "we",
+           "knowledge_flow": "both_ways", "importance": "3", "scope": "same_park", "alters_tied": ["nobody"]}
+    answers = {"consent": "yes", "respondent_org": "102", "size_band": "small", "sector": "machinery",
+               "rd_activity": "rd_unit", "partners": ["101"],
+               "partner_loop": [[one.get(n) for n in wire.answer_fields(loop)]]}
+    rec = wire.make_record("handheld-01", 1, "fi_interview", form["version"], "2026-11-30T10:00:00Z",
+                           "2026-11-30T10:20:00Z", answers, wire.new_instance_id(os.urandom))
+    before = set(web.store.read(rows.respondent_orgs))
+    assert 102 not in before
+    IngestCore().process(web.store, [Message(wire.topic_records("handheld-01"),
+                                             wire.encode_batch("handheld-01", [rec]), 0.0)])
+    assert set(web.store.read(rows.respondent_orgs)) == before | {102}
+    assert 102 in web.store.read(respondent_codes).tolist()

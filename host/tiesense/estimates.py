@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import json
 import math
 import threading
 import time

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable
 from xml.sax.saxutils import quoteattr
 
-from ..store import Store, analysable, estimates as store_estimates, roster
+from ..store import Store, estimates as store_estimates, roster, rows
 
 __all__ = ["Network", "network", "write_graphml", "write_gexf", "write_pajek", "write_ucinet", "write_json"]
 
@@ -49,8 +49,7 @@ def network(store: Store, estimator: str = "composite", names: bool = True) -> N
     """The network of one estimator's ties; ``names`` False labels nodes by roster code only."""
     orgs, _ = store.read(roster.organisations)
     ties, _ = store.read(store_estimates.page_estimates, estimator)
-    resp, _ = store.read(analysable.respondents)
-    responded = {r["code"] for r in resp}
+    responded = set(store.read(rows.respondent_orgs))
     measures: dict[int, dict] = {}
     kinds = []
     for m in store.org_measures():

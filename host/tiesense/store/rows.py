@@ -57,7 +57,7 @@ from .. import wire
 from .connection import dicts
 
 __all__ = ["TABLES", "COLUMNS", "FLATTENERS", "code", "flatten", "write", "backfill", "sync_ends", "rows", "checkins",
-           "tie_changes", "ties_reported", "forms_of"]
+           "tie_changes", "ties_reported", "forms_of", "respondent_orgs"]
 
 log = logging.getLogger(__name__)
 
@@ -339,6 +339,12 @@ def ties_reported(conn: sqlite3.Connection, instance_ids: Iterable[str] | None =
 def forms_of(conn: sqlite3.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """The device forms of ``keys`` (form id, version): published ones, else the built-in instruments."""
     return _forms(conn, set(keys))
+
+
+def respondent_orgs(conn: sqlite3.Connection) -> list[int]:
+    """The roster codes that answered at least one interview, either instrument, sorted."""
+    return [r[0] for r in conn.execute("SELECT DISTINCT respondent_org FROM respondents WHERE respondent_org "
+                                       "IS NOT NULL ORDER BY respondent_org")]
 
 
 def checkins(conn: sqlite3.Connection) -> list[dict]:

@@ -24,15 +24,12 @@ import sqlite3
 
 import numpy as np
 
-from ...store.analysable import INTERVIEW_FORM
 from ...store.roster import CURRENT
+from ...store.rows import respondent_orgs
 from ..reports import DYAD_BASE, report_waves, reported_dyads
 
 __all__ = ["DYAD_BASE", "interview_version", "data_version", "estimate_columns", "respondent_codes", "reported_dyads",
            "report_waves", "roster_columns", "measure_columns"]
-
-_RESPONDENT = "json_extract(answers, '$.respondent_org')"
-_PARTNER = "json_extract(answers, '$.partner_org')"
 
 
 @contextlib.contextmanager
@@ -48,8 +45,9 @@ def _no_gc():
 
 
 def interview_version(conn: sqlite3.Connection) -> tuple:
-    """``(count, last rowid)`` of the stored interviews: changes when one is added or removed."""
-    return conn.execute("SELECT count(*), max(rowid) FROM records WHERE form = ?", [INTERVIEW_FORM]).fetchone()
+    """``(count, last rowid)`` of the respondents of both interview instruments (``respondents`` rows):
+    changes when an interview is added or removed."""
+    return conn.execute("SELECT count(*), max(rowid) FROM respondents").fetchone()
 
 
 def data_version(conn: sqlite3.Connection, estimator: str) -> tuple:
@@ -93,9 +91,8 @@ def estimate_columns(conn: sqlite3.Connection, estimator: str, min_value: float 
 
 
 def respondent_codes(conn: sqlite3.Connection) -> np.ndarray:
-    """The roster codes that answered at least one interview, sorted."""
-    rows = conn.execute(f"SELECT DISTINCT {_RESPONDENT} FROM records WHERE form = ?", [INTERVIEW_FORM]).fetchall()
-    return np.array(sorted(r[0] for r in rows if isinstance(r[0], int)), dtype=np.int64)
+    """The roster codes that answered at least one interview (either instrument: ``respondents`` rows), sorted."""
+    return np.array(respondent_orgs(conn), dtype=np.int64)
 
 
 def roster_columns(conn: sqlite3.Connection) -> dict:
