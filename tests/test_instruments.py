@@ -16,6 +16,8 @@ from tiesense.xlsform import compile_xlsform
 from tiesense.xlsform import vm
 from tiesense.xlsform.instruments import compile_instrument, names, source, target
 
+from .xlsforms import by_name, walk
+
 LANGUAGES = {"en", "ko"}
 
 
@@ -27,16 +29,6 @@ def visit():
 @pytest.fixture(scope="module")
 def interview():
     return compile_instrument("fi_interview")
-
-
-def walk(questions):
-    for q in questions:
-        yield q
-        yield from walk(q.get("questions", []))
-
-
-def by_name(form):
-    return {q["name"]: q for q in walk(form["questions"])}
 
 
 def test_both_instruments_ship_and_compile_for_their_device_with_no_problem_or_warning(visit, interview):

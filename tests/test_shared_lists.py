@@ -8,7 +8,7 @@ import pytest
 from tiesense import estimates, forms, wire
 from tiesense.xlsform import compile_xlsform, glyphs
 
-from .xlsforms import write_xlsform
+from .xlsforms import by_name, write_xlsform
 
 EN, KO = "label::English (en)", "label::Korean (ko)"
 SETTINGS = {"form_id": "ties_demo", "version": "2026113001", "form_title": "Ties",
@@ -60,15 +60,6 @@ def copied(tmp_path_factory):
     d = tmp_path_factory.mktemp("copied")
     names = ("roster_a", "roster_b", "roster_c")
     return compile_xlsform(write_xlsform(d / "c.xlsx", survey(names), choices(names), SETTINGS), "kiosk")
-
-
-def by_name(form):
-    out = {}
-    for q in form["questions"]:
-        out[q["name"]] = q
-        for c in q.get("questions", []):
-            out[c["name"]] = c
-    return out
 
 
 def test_a_list_three_selects_use_is_compiled_once_and_the_form_is_smaller(shared, copied):

@@ -10,7 +10,7 @@ from tiesense.xlsform import FormRefused, compile_xlsform, vm
 from tiesense.xlsform.subset import HANDHELD_ONLY, REFUSED_TYPES
 
 from .conftest import ROOT
-from .xlsforms import instrument_to_xlsform, write_xlsform
+from .xlsforms import by_name, instrument_to_xlsform, write_xlsform
 
 EN, KO = "label::English (en)", "label::Korean (ko)"
 SETTINGS = {"form_id": "visit_x", "version": "2026113001", "form_title": "Visit", "default_language": "English (en)"}
@@ -59,15 +59,6 @@ CHOICES = [
 @pytest.fixture
 def supported(tmp_path):
     return write_xlsform(tmp_path / "visit.xlsx", SUPPORTED, CHOICES, SETTINGS)
-
-
-def by_name(form):
-    out = {}
-    for q in form["questions"]:
-        out[q["name"]] = q
-        for c in q.get("questions", []):
-            out[c["name"]] = c
-    return out
 
 
 def test_the_subset_compiles_into_questions_choices_labels_and_programs(supported):

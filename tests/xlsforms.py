@@ -61,3 +61,15 @@ def instrument_to_xlsform(form: dict, path: Path) -> Path:
     settings = {"form_id": form["id"], "version": form["version"], "form_title": form["title"]["en"],
                 "default_language": LANGS["en"]}
     return write_xlsform(path, survey, choices, settings)
+
+
+def walk(questions):
+    """Every question of a compiled form, those inside repeats too, in form order."""
+    for q in questions:
+        yield q
+        yield from walk(q.get("questions", []))
+
+
+def by_name(form):
+    """A compiled form's questions by name, those inside repeats too."""
+    return {q["name"]: q for q in walk(form["questions"])}
