@@ -18,6 +18,12 @@ labelled select of "1".."5" (2026113001), so its mean spans both; a cell also
 counts the visits that led to a new contact (``new_contact`` = ``yes``) and
 the visits whose version asked (``contact_asked``).
 
+Visit cells can be kept to one survey ``wave`` (the visits rows' ``wave``: the
+record's ``wave`` answer, else its form's ``wave`` setting); :func:`visit_waves`
+lists the waves present with the period each spans. A wave no visit belongs
+to is an error (:class:`UnknownWave`, naming the waves present), not an empty
+chart: a mistyped wave would otherwise read as "nobody came".
+
 Suppressing small cells alone does not stop every inference: a viewer who
 knows the total of a column and the other cells could subtract. Totals are
 therefore given only over the cells shown (``shown``), never the grand total.
@@ -38,7 +44,8 @@ from .store import Store, analysable
 from .store.analysable import INTERVIEW_FORM, TIE_KEYS, VISIT_FORM, VISIT_KEYS, Filters
 
 __all__ = ["DEFAULT_K", "suppress", "visit_cells", "visit_pairs", "tie_cells", "visit_keys", "visit_values",
-           "tie_keys", "UnknownKey", "cluster_respondents", "all_forms", "VISIT_ROW_KEYS", "VISIT_ROW_VALUES"]
+           "tie_keys", "UnknownKey", "UnknownWave", "visit_waves", "wave_order", "cluster_respondents", "all_forms",
+           "VISIT_ROW_KEYS", "VISIT_ROW_VALUES"]
 
 #: Smallest number of respondents a viewer's cell may be built from.
 DEFAULT_K = 5
@@ -46,6 +53,21 @@ DEFAULT_K = 5
 
 class UnknownKey(KeyError):
     """A grouping key that is neither a question nor a known key; ``args[1]`` lists the keys."""
+
+
+class UnknownWave(ValueError):
+    """A survey wave no visit belongs to (``args[0]``); ``args[1]`` lists the waves present."""
+
+
+def wave_order(wave: str) -> tuple:
+    """Sort key of wave names: numbers in numeric order, then the rest by name.
+
+    Examples
+    --------
+    >>> sorted(["10", "2", "spring", "1"], key=wave_order)
+    ['1', '2', '10', 'spring']
+    """
+    return (not wave.isdigit(), int(wave) if wave.isdigit() else 0, wave)
 
 
 def suppress(cells: list[dict], k: int | None) -> list[dict]:
@@ -115,11 +137,12 @@ def _visit_expr(name: str) -> tuple[str, list]:
     return "json_extract(r.answers, ?)", [f'$."{name}"']
 
 
-def _visit_where(filters: Filters) -> tuple[list[str], list]:
-    """:class:`Filters` on the ``visits`` rows: form version, device, site (the device's), period (``end``)."""
+def _visit_where(filters: Filters, wave: str | None = None) -> tuple[list[str], list]:
+    """:class:`Filters` on the ``visits`` rows: form version, device, site (the device's), period (``end``);
+    and the survey ``wave`` when given."""
     where, params = [], []
     for col, val in (("v.form_version", filters.form_version), ("v.device", filters.device),
-                     ("i.site", filters.site)):
+                     ("i.site", filters.site), ("v.wave", wave)):
         if val is not None:
             where.append(f"{col} = ?")
             params.append(val)
@@ -130,16 +153,18 @@ def _visit_where(filters: Filters) -> tuple[list[str], list]:
     return where, params
 
 
-def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, filters: Filters) -> list[dict]:
+def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, filters: Filters,
+                 wave: str | None = None) -> list[dict]:
     """Visit rows per value of the keys ``by``: ``key`` (a list when two), ``visits``, ``respondents`` (each
-    visit is one anonymous respondent), ``mean`` of ``value``, ``new_contacts``, ``contact_asked``."""
+    visit is one anonymous respondent), ``mean`` of ``value``, ``new_contacts``, ``contact_asked``; of one
+    survey ``wave`` when given (:class:`UnknownWave` when no visit at all belongs to it)."""
     keys, params = [], []
     for name in by:
         expr, p = _visit_expr(name)
         keys.append(expr)
         params += p
     mean, mparams = ("NULL", []) if value is None else _visit_expr(value)
-    where, wparams = _visit_where(filters)
+    where, wparams = _visit_where(filters, wave)
     # the record (a wide row with its raw answers) is joined only when a key needs its start or an answer
     record = " JOIN records r ON r.instance_id = v.instance_id" if "r." in " ".join(keys + [mean]) else ""
     groups = ", ".join(str(i + 1) for i in range(len(keys)))
@@ -149,9 +174,39 @@ def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, fil
            f"FROM visits v LEFT JOIN identities i ON i.name = v.device{record}"
            + (" WHERE " + " AND ".join(where) if where else "") + f" GROUP BY {groups} ORDER BY {groups}")
     n = len(keys)
+    rows = conn.execute(sql, params + mparams + wparams).fetchall()
+    if not rows and wave is not None:  # nothing in this wave here: is it a wave at all? (asked only then)
+        _known_wave(conn, wave)
     return [{"key": row[0] if n == 1 else list(row[:n]), "visits": row[n], "respondents": row[n],
-             "mean": row[n + 1], "new_contacts": row[n + 3], "contact_asked": row[n + 2]}
-            for row in conn.execute(sql, params + mparams + wparams).fetchall()]
+             "mean": row[n + 1], "new_contacts": row[n + 3], "contact_asked": row[n + 2]} for row in rows]
+
+
+def _known_wave(conn: sqlite3.Connection, wave: str) -> None:
+    if conn.execute("SELECT 1 FROM visits WHERE wave = ? LIMIT 1", [wave]).fetchone() is None:
+        present = sorted((w for (w,) in conn.execute("SELECT DISTINCT wave FROM visits WHERE wave IS NOT NULL")),
+                         key=wave_order)
+        raise UnknownWave(wave, present)
+
+
+def _visit_waves(conn: sqlite3.Connection, filters: Filters) -> list[dict]:
+    where, params = _visit_where(filters)
+    sql = ('SELECT v.wave, min(v."end"), max(v."end") FROM visits v LEFT JOIN identities i ON i.name = v.device '
+           "WHERE " + " AND ".join(["v.wave IS NOT NULL"] + where) + " GROUP BY v.wave")
+    rows = [{"wave": w, "first": first, "last": last} for w, first, last in conn.execute(sql, params).fetchall()]
+    return sorted(rows, key=lambda r: wave_order(r["wave"]))
+
+
+def visit_waves(store: Store, filters: Filters = Filters()) -> list[dict]:
+    """The survey waves the visits rows (kept to ``filters``) belong to, in :func:`wave_order`: ``wave`` and
+    the ``first`` and ``last`` visit's end (the period the wave's visits span). Visits without a wave are
+    not a wave.
+
+    Examples
+    --------
+    >>> visit_waves(Store(":memory:"))
+    []
+    """
+    return store.read(_visit_waves, filters)
 
 
 def tie_keys(store: Store) -> list[str]:
@@ -160,10 +215,10 @@ def tie_keys(store: Store) -> list[str]:
 
 
 def visit_cells(store: Store, by: str, *, value: str | None = "satisfaction", filters: Filters = Filters(),
-                k: int | None = None) -> list[dict]:
+                wave: str | None = None, k: int | None = None) -> list[dict]:
     """Visits per value of ``by`` (:func:`visit_keys`), over every version of the visit form: ``visits``,
     ``respondents``, the ``mean`` of ``value`` (:func:`visit_values`), ``new_contacts`` and ``contact_asked``;
-    suppressed under ``k``.
+    of survey ``wave`` only when given (:class:`UnknownWave` if no visit belongs to it); suppressed under ``k``.
 
     Examples
     --------
@@ -177,16 +232,18 @@ def visit_cells(store: Store, by: str, *, value: str | None = "satisfaction", fi
     numeric = visit_values(store)
     if value is not None and value not in numeric:
         raise UnknownKey(value, numeric)
-    return suppress(store.read(_visit_cells, [by], value, filters), k)
+    return suppress(store.read(_visit_cells, [by], value, filters, wave), k)
 
 
-def visit_pairs(store: Store, by: str, then: str, *, filters: Filters = Filters(), k: int | None = None) -> list[dict]:
-    """Visits per pair of values (``key`` ``[by, then]``, e.g. facility and hour), suppressed under ``k``."""
+def visit_pairs(store: Store, by: str, then: str, *, filters: Filters = Filters(), wave: str | None = None,
+                k: int | None = None) -> list[dict]:
+    """Visits per pair of values (``key`` ``[by, then]``, e.g. facility and hour), of survey ``wave`` only
+    when given, suppressed under ``k``."""
     keys = visit_keys(store)
     for name in (by, then):
         if name not in keys:
             raise UnknownKey(name, keys)
-    return suppress(store.read(_visit_cells, [by, then], None, filters), k)
+    return suppress(store.read(_visit_cells, [by, then], None, filters, wave), k)
 
 
 def tie_cells(store: Store, by: str, *, filters: Filters = Filters(), k: int | None = None) -> list[dict]:

@@ -67,6 +67,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.site": "Site",
         "ov.since": "From",
         "ov.until": "Before",
+        "ov.wave": "Survey wave",
+        "ov.wave.note": "Visits of survey wave {wave} only; footfall and kiosks over the hours that wave's visits span.",
+        "ov.waves": "Visits, satisfaction and new contacts by survey wave",
+        "ov.waves.none": "no wave",
+        "ov.waves.period": "Period (UTC)",
+        "ov.waves.note": "Each survey wave against the others, over the other filters (the wave filter marks its "
+                         "wave here rather than hiding the rest); new contacts are of the visits asked.",
+        "ov.waves.rate": "Approaches and response rate are the presence records' over the hours a wave's visits "
+                         "span, given only when no two waves' periods overlap.",
         "ov.contacts": "New contacts made at a visit, by facility",
         "ov.contacts.made": "New contacts",
         "ov.contacts.total": "{made} visits led to a new contact, of {asked} asked ({share}).",
@@ -232,6 +241,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ov.site": "설치 장소",
         "ov.since": "시작일",
         "ov.until": "종료일(미포함)",
+        "ov.wave": "조사 차수",
+        "ov.wave.note": "조사 차수 {wave}의 방문만 표시합니다. 유동 인구와 키오스크는 그 차수 방문이 이어진 시간대의 값입니다.",
+        "ov.waves": "조사 차수별 방문, 만족도, 새로운 관계",
+        "ov.waves.none": "차수 없음",
+        "ov.waves.period": "기간 (UTC)",
+        "ov.waves.note": "다른 필터를 적용한 상태에서 조사 차수끼리 비교합니다 (차수 필터는 여기서 나머지를 숨기지 않고 "
+                         "선택한 차수를 강조합니다). 새로운 관계는 질문받은 방문 중의 수입니다.",
+        "ov.waves.rate": "접근 수와 응답률은 각 차수의 방문이 이어진 시간대의 재실 기록 값이며, 두 차수의 기간이 "
+                         "겹치지 않을 때만 표시합니다.",
         "ov.contacts": "시설별 방문 중 새로 맺은 관계",
         "ov.contacts.made": "새로운 관계",
         "ov.contacts.total": "질문받은 방문 {asked}건 중 {made}건이 새로운 관계로 이어졌습니다 ({share}).",

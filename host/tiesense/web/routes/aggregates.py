@@ -32,19 +32,32 @@ def _unknown(e: aggregates.UnknownKey, what: str) -> ApiError:
                     f"{what} is one of: {', '.join(e.args[1])}")
 
 
+def unknown_wave(e: aggregates.UnknownWave) -> ApiError:
+    """The 422 of a survey wave no visit belongs to, naming the waves present."""
+    present = ", ".join(e.args[1]) or "none (no visit has a wave yet)"
+    return ApiError(422, f"no visit belongs to survey wave {e.args[0]!r}",
+                    f"wave is one of: {present}; leave it out for every wave")
+
+
 @router.get("/api/aggregates/visits", response_model=CellPage)
 def visit_cells(store: StoreDep, settings: SettingsDep, who: Viewer, paging: PagingDep, filters: FiltersDep,
                 by: Annotated[str, Query(description="facility, purpose, new_contact, satisfaction, wave, form_version, "
                                                      "hour, weekday, week, month, device, site...")]
                 = "facility",
-                value: Annotated[str | None, Query(description="Numeric question to average")] = "satisfaction"):
+                value: Annotated[str | None, Query(description="Numeric question to average")] = "satisfaction",
+                wave: Annotated[str | None, Query(min_length=1, max_length=64,
+                                                  description="Only visits of this survey wave (the visits rows' "
+                                                              "wave, e.g. 1); a wave no visit belongs to is a 422 "
+                                                              "naming the waves present")] = None):
     """Visits per cell over every version of the visit form, with the mean of ``value`` and the new contacts
-    made (``new_contacts``; ``contact_asked``: visits on a version that asks); for a viewer, cells of fewer
-    than k visits are suppressed."""
+    made (``new_contacts``; ``contact_asked``: visits on a version that asks); of one survey ``wave`` when
+    given; for a viewer, cells of fewer than k visits are suppressed."""
     try:
-        cells = aggregates.visit_cells(store, by, value=value, filters=filters, k=k_for(who, settings))
+        cells = aggregates.visit_cells(store, by, value=value, filters=filters, wave=wave, k=k_for(who, settings))
     except aggregates.UnknownKey as e:
         raise _unknown(e, "by" if e.args[0] == by else "value") from None
+    except aggregates.UnknownWave as e:
+        raise unknown_wave(e) from None
     return _cells(paging, cells, by, k_for(who, settings))
 
 

@@ -116,6 +116,7 @@
         .replace("{share}", Math.round(100 * nc.share) + " %") : T["ov.contacts.none"];
     }
     charts.push(plot("chart-footfall", footfallTraces(d.footfall), footfallLayout(d.footfall)));
+    charts.push(drawWaves(d));
     if (d.kiosks) {
       var k = d.kiosks;
       charts.push(plot("chart-kiosks", [
@@ -133,6 +134,44 @@
         marker: {color: "#2563eb"}}], {margin: {l: 50, r: 20, t: 10, b: 45}}));
     }
     return Promise.all(charts).then(function () { done("overview"); });
+  }
+
+  // Visits, satisfaction and new contacts per survey wave (the card shows when the visits hold two or more
+  // waves); the wave chosen in the filter is drawn darker, the others stay for comparison.
+  function waveName(c) { return c.key === null ? T["ov.waves.none"] : String(c.key); }
+
+  function drawWaves(d) {
+    var card = document.getElementById("card-waves");
+    if (!card || !d.by_wave) return Promise.resolve();
+    card.hidden = !d.compare_waves;
+    var cells = d.by_wave, names = cells.map(waveName);
+    var body = card.querySelector("tbody");
+    body.textContent = "";
+    cells.forEach(function (c) {
+      var row = [waveName(c), c.suppressed ? "< k" : c.visits, c.mean == null ? "–" : c.mean.toFixed(2),
+                 c.suppressed ? "–" : c.new_contacts + " / " + c.contact_asked,
+                 c.period ? c.period[0].slice(0, 13).replace("T", " ") + " – " + c.period[1].slice(0, 13).replace("T", " ") : "–"];
+      if (d.kiosks) row.push(c.approaches == null ? "–" : c.approaches,
+                             c.response_rate == null ? "–" : Math.round(100 * c.response_rate) + " %");
+      var tr = document.createElement("tr");
+      if (d.wave !== null && c.key === d.wave) tr.className = "chosen";
+      row.forEach(function (v) { var td = document.createElement("td"); td.textContent = v; tr.appendChild(td); });
+      body.appendChild(tr);
+    });
+    if (!d.compare_waves) return Promise.resolve();
+    var shade = function (dark, light) {
+      return cells.map(function (c) { return d.wave === null || c.key === d.wave ? dark : light; });
+    };
+    return plot("chart-waves", [
+      {type: "bar", name: T["ov.visits"], x: names, y: cells.map(function (c) { return c.visits; }),
+       marker: {color: shade("#2563eb", "#bfdbfe")}},
+      {type: "bar", name: T["ov.contacts.made"], x: names, y: cells.map(function (c) { return c.new_contacts; }),
+       marker: {color: shade("#16a34a", "#bbf7d0")}},
+      {type: "scatter", mode: "lines+markers", name: T["ov.mean"], yaxis: "y2", x: names,
+       y: cells.map(function (c) { return c.mean; }), line: {color: "#dc2626"}}],
+      {barmode: "group", xaxis: {title: {text: T["ov.wave"]}, type: "category"}, yaxis: {title: {text: T["ov.visits"]}},
+       yaxis2: {overlaying: "y", side: "right", range: [0, 5], dtick: 1, showgrid: false, title: {text: T["ov.mean"]}},
+       legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}});
   }
 
   // at most one refetch at a time: records arriving meanwhile are drawn by the next one
