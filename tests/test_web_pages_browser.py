@@ -6,6 +6,8 @@ launch arguments, and DNS kept on this machine). A few tests, one server and one
   the actor type, tie type and partner location filters each change the view (the figures are printed: run
   with -s to see them);
 * the fleet and data pages, and the overview in Korean, render (screenshots);
+* choosing a survey wave changes the overview's charts (two waves of visits: the XLSForm visit form and its
+  wave-2 version) and the drawn network (interview reports of two waves);
 * a record stored while the overview is open appears on it without a reload (server-sent events).
 
 Screenshots go to ``$TIESENSE_SCREENSHOTS`` when it is set (a directory, created), else to the test's
@@ -120,8 +122,10 @@ def server(web_template, tmp_path_factory):
                                    storage_full=0, refused=0, errors=0)
         IngestCore().process(store, [Message(wire.topic_status(device), kiosk, time.time())])
     new_form = new_visit_form_visits(store)
+    waves = second_wave_visits(store) + wave_reports(store)
     api = ApiServer(create_app(store), "127.0.0.1", 0).start()
-    api.records = 26 + presence + new_form  # the template's visits and interviews, presence, new-form visits
+    # the template's visits and interviews, presence, new-form visits, the second wave's visits and the waves' reports
+    api.records = 26 + presence + new_form + waves
     yield api, store
     api.stop()
     store.close()
@@ -190,6 +194,68 @@ def new_visit_form_visits(store) -> int:
     return len(records)
 
 
+#: Visits of the second survey wave (the visit form republished with wave 2): (facility, new contact), at the
+#: template's facilities, on 2026-11-25 when the presence kiosks were counting (NEW_FORM_VISITS are wave 1, the template's visits have no wave).
+WAVE_2_VISITS = [("shared_lab", "yes"), ("shared_lab", "no"), ("cafeteria", "no"), ("cafeteria", "no")]
+#: Interview reports per survey wave (a partner interview version per wave): ring pairs of big_network, so
+#: each has a composite estimate to draw.
+WAVE_REPORTS = {"1": [(1, 2), (3, 4), (5, 6)], "2": [(7, 8)]}
+
+
+def _ingest(store, device: str, records: list, forms: list) -> int:
+    from tiesense.forms import FormRegistry, builtin_forms
+
+    report = IngestCore(FormRegistry(builtin_forms() + forms)).process(
+        store, [Message(wire.topic_records(device), wire.encode_batch(device, records), time.time())])
+    assert report.stored == len(records), report
+    return report.stored
+
+
+def second_wave_visits(store) -> int:
+    """Republish the XLSForm visit form as a new version whose ``wave`` constant is 2 (a project's second
+    wave) and store WAVE_2_VISITS on it."""
+    import copy
+
+    from tiesense.xlsform.instruments import compile_instrument
+
+    form = copy.deepcopy(compile_instrument("tp_visit").form)
+    form["version"] = "2026112501"
+    for q in form["questions"]:
+        if q["name"] == "wave":
+            q["calculation"] = [2000]  # the compiled constant 2
+    store.publish_form(form)
+    records = [wire.make_record("kiosk-21", 200 + i, "tp_visit", form["version"], f"2026-11-25T{10 + i:02d}:00:00Z",
+                                f"2026-11-25T{10 + i:02d}:02:00Z",
+                                {"wave": "2", "facility": facility, "visitor_org": "101", "purpose": "business_meeting",
+                                 "met": ["nobody"], "new_contact": contact, "satisfaction": "5"},
+                                wire.new_instance_id(os.urandom))
+               for i, (facility, contact) in enumerate(WAVE_2_VISITS)]
+    return _ingest(store, "kiosk-21", records, [form])
+
+
+def wave_reports(store) -> int:
+    """The partner interview published once per wave of WAVE_REPORTS (its ``wave`` setting) and the reports
+    stored on each; the composite estimates are big_network's, not recomputed."""
+    import copy
+
+    from tiesense.forms import builtin_forms
+
+    base = next(f for f in builtin_forms() if f["id"] == "fi_partner")
+    forms, records = [], []
+    for i, (wave, pairs) in enumerate(sorted(WAVE_REPORTS.items())):
+        form = copy.deepcopy(base)
+        form["version"], form["wave"] = f"20261201{i + 1:02d}", wave
+        store.publish_form(form)
+        forms.append(form)
+        for r, p in pairs:
+            records.append(wire.make_record(
+                "handheld-03", len(records) + 1, "fi_partner", form["version"], "2026-11-29T10:00:00Z",
+                "2026-11-29T10:20:00Z", {"respondent_org": r, "partner_org": p, "tie_types": ["knowledge"],
+                                         "frequency": 3, "closeness": 3, "scope": "same_park"},
+                wire.new_instance_id(os.urandom)))
+    return _ingest(store, "handheld-03", records, forms)
+
+
 def drawn(pg, chart: str, selector: str) -> int:
     return pg.evaluate(f"document.querySelectorAll('#{chart} {selector}').length")
 
@@ -211,9 +277,9 @@ def test_login_then_the_overview_draws_its_charts(page, shots):
     assert drawn(page, "chart-satisfaction", ".point path") == 2  # two facilities
     assert drawn(page, "chart-weekly", ".point path") >= 1
     assert drawn(page, "chart-contacts", ".point path") >= 1  # new contacts made, by facility
-    made = sum(c == "yes" for _, c in NEW_FORM_VISITS)
+    made = sum(c == "yes" for _, c in NEW_FORM_VISITS + WAVE_2_VISITS)
     assert page.inner_text("#contacts-total").startswith(
-        f"{made} visits led to a new contact, of {len(NEW_FORM_VISITS)} asked")
+        f"{made} visits led to a new contact, of {len(NEW_FORM_VISITS + WAVE_2_VISITS)} asked")
     assert drawn(page, "chart-kiosks", ".point path") >= 1
     assert drawn(page, "chart-footfall", ".point path") >= 2 * 4 * 10  # approaches and completed, every hour
     assert page.inner_text("#live").startswith(f"Records stored: {page.records}")
@@ -310,6 +376,57 @@ def test_the_fleet_data_and_korean_overview_pages_render(page, shots):
         print(f"\n{name} screenshot: {out}")
     assert "단지 개요" in page.inner_text("h1")
     page.goto(page.base + "/lang/en?next=%2Foverview")
+    assert not page.errors, page.errors
+
+
+def heatmap_total(pg) -> int:
+    return pg.evaluate("""() => document.getElementById('chart-heatmap').data[0].z.flat()
+        .reduce((a, b) => a + (b || 0), 0)""")
+
+
+def test_choosing_a_wave_changes_the_overview_and_the_network(page, shots):
+    page.goto(page.base + "/overview")
+    page.wait_for_selector("body[data-rendered~=overview]")
+    every = heatmap_total(page)
+    assert page.is_visible("#card-waves") and drawn(page, "chart-waves", ".point path") >= 2
+    rows = page.eval_on_selector_all("#waves-table tbody tr", "trs => trs.map(t => t.cells[0].textContent)")
+    assert rows == ["1", "2", "no wave"], rows
+    totals = {}
+    for wave, visits in (("1", len(NEW_FORM_VISITS)), ("2", len(WAVE_2_VISITS))):
+        page.select_option("#ov-filters select[name=wave]", wave)
+        page.click("#ov-filters button[type=submit]")
+        page.wait_for_selector("body[data-rendered~=overview]")
+        assert f"wave={wave}" in page.url
+        totals[wave] = heatmap_total(page)
+        assert totals[wave] == visits < every
+        assert page.inner_text("#wave-note").startswith(f"Visits of survey wave {wave} only")
+        assert page.inner_text("#waves-table tr.chosen td") == wave  # the comparison stays, the wave marked
+    footfall = page.evaluate("() => document.getElementById('chart-footfall').data[0].x.filter(x => x).length")
+    assert 0 < footfall < 11 * 4  # wave 2's hours on 2026-11-25, not the four days
+    out = shots / "overview-wave-2.png"
+    page.screenshot(path=str(out), full_page=True)
+    not_blank(out)
+
+    page.goto(page.base + "/network")
+    page.wait_for_selector("body[data-rendered~=network]", timeout=60_000)
+    shown = {}
+    for wave, pairs in sorted(WAVE_REPORTS.items()):
+        page.select_option("#net-filters select[name=wave]", wave)
+        page.click("#net-filters button[type=submit]")
+        page.wait_for_selector("body[data-rendered~=network]")
+        assert f"wave={wave}" in page.url
+        orgs = len({o for pair in pairs for o in pair})
+        assert page.inner_text("#net-count") == f"{orgs} organisations, {len(pairs)} ties shown"
+        # what plotly drew: one node per organisation, a hover point per tie
+        drawn_now = page.evaluate("""() => { const d = document.getElementById('chart-network').data;
+            return {ties: d[0].x.length, nodes: d[1].x.length}; }""")
+        shown[wave] = drawn_now
+        assert drawn_now == {"ties": len(pairs), "nodes": orgs}, drawn_now
+    out = shots / "network-wave-2.png"
+    page.screenshot(path=str(out))
+    not_blank(out, 10_000)
+    print(f"\noverview heatmap visits: any wave {every}, wave 1 {totals['1']}, wave 2 {totals['2']}; "
+          f"network by wave {shown}; screenshots {shots}")
     assert not page.errors, page.errors
 
 

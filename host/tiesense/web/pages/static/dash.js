@@ -137,13 +137,13 @@
   }
 
   // Visits, satisfaction and new contacts per survey wave (the card shows when the visits hold two or more
-  // waves); the wave chosen in the filter is drawn darker, the others stay for comparison.
-  function waveName(c) { return c.key === null ? T["ov.waves.none"] : String(c.key); }
-
+  // waves); the wave chosen in the filter is drawn darker, the others stay for comparison. The card carries
+  // its own words (data-none: visits without a wave, data-axis).
   function drawWaves(d) {
     var card = document.getElementById("card-waves");
     if (!card || !d.by_wave) return Promise.resolve();
     card.hidden = !d.compare_waves;
+    var waveName = function (c) { return c.key === null ? card.dataset.none : String(c.key); };
     var cells = d.by_wave, names = cells.map(waveName);
     var body = card.querySelector("tbody");
     body.textContent = "";
@@ -169,7 +169,7 @@
        marker: {color: shade("#16a34a", "#bbf7d0")}},
       {type: "scatter", mode: "lines+markers", name: T["ov.mean"], yaxis: "y2", x: names,
        y: cells.map(function (c) { return c.mean; }), line: {color: "#dc2626"}}],
-      {barmode: "group", xaxis: {title: {text: T["ov.wave"]}, type: "category"}, yaxis: {title: {text: T["ov.visits"]}},
+      {barmode: "group", xaxis: {title: {text: card.dataset.axis}, type: "category"}, yaxis: {title: {text: T["ov.visits"]}},
        yaxis2: {overlaying: "y", side: "right", range: [0, 5], dtick: 1, showgrid: false, title: {text: T["ov.mean"]}},
        legend: {orientation: "h", y: 1.12}, margin: {l: 50, r: 50, t: 10, b: 45}});
   }
