@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 
 import pytest
 
@@ -171,16 +172,17 @@ def test_one_wave_is_not_compared(web):
     data = web.get("/overview/data.json", "analyst").json()
     assert data["waves"] == ["1"] and data["compare_waves"] is False
     page = web.get("/overview", "analyst").text
-    assert 'id="card-waves" hidden' in page
+    assert re.search(r'<section class="card wide" id="card-waves"[^>]* hidden>', page)
 
 
 def test_the_overview_page_offers_the_waves_in_both_languages(waves):
     page = waves.get("/overview?wave=2&site=&since=", "analyst").text
     assert '<select name="wave"><option value="">any</option><option>1</option><option selected>2</option>' in page
-    assert "Visits of survey wave 2 only" in page and 'id="card-waves">' in page
+    assert "Visits of survey wave 2 only" in page
+    assert re.search(r'<section class="card wide" id="card-waves" data-none="no wave" data-axis="Survey wave">', page)
     assert "Survey wave" in page and "response rate" in page
     ko = waves.get("/overview?lang=ko&wave=1", "analyst").text
-    assert "조사 차수" in ko and "조사 차수 1의 방문만" in ko and "조사 차수별 방문" in ko
+    assert 'data-none="차수 없음"' in ko and "조사 차수 1의 방문만" in ko and "조사 차수별 방문" in ko
     # an empty wave (the form's "any") is every wave
     assert waves.get("/overview/data.json?wave=", "analyst").json()["wave"] is None
 
