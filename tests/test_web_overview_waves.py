@@ -202,6 +202,12 @@ def test_the_visit_aggregates_take_a_wave_and_refuse_an_unknown_one(waves):
         assert bad.status_code == 422, url
         assert bad.json()["error"] == "no visit belongs to survey wave '9'"
         assert bad.json()["hint"].startswith("wave is one of: 1, 2;")
+    # the viewers' aggregate download counts the same visits rows
+    download = waves.get("/api/exports/aggregates/visits?by=facility&wave=1&format=json", "viewer").json()
+    assert download["cells"] == waves.get("/api/aggregates/visits?by=facility&wave=1", "viewer").json()["items"]
+    assert waves.get("/api/exports/aggregates/visits?wave=9", "viewer").status_code == 422
+    ties = waves.get("/api/exports/aggregates/ties?wave=1", "viewer")
+    assert ties.status_code == 422 and ties.json()["error"] == "wave filters the visit aggregates only"
     empty = waves.get("/api/aggregates/visits?wave=", "analyst")
     assert empty.status_code == 422 and "wave" in empty.json()["error"]
     spec = waves.get("/openapi.json").json()["paths"]["/api/aggregates/visits"]["get"]["parameters"]

@@ -14,7 +14,7 @@ from ..auth import Analyst, Viewer
 from ..deps import SettingsDep, StoreDep
 from ..errors import ApiError
 from ..filters import FiltersDep
-from .aggregates import k_for
+from .aggregates import k_for, unknown_wave
 
 router = APIRouter(tags=["exports"])
 
@@ -30,18 +30,26 @@ def _download(data: bytes, fmt: str, stem: str) -> Response:
 def export_aggregates(kind: Literal["visits", "ties"], store: StoreDep, settings: SettingsDep, who: Viewer,
                       filters: FiltersDep,
                       format: Annotated[Literal["csv", "xlsx", "json"], Query()] = "csv",
-                      by: Annotated[str | None, Query(description="Grouping key, as /api/aggregates/...")] = None):
+                      by: Annotated[str | None, Query(description="Grouping key, as /api/aggregates/...")] = None,
+                      wave: Annotated[str | None, Query(min_length=1, max_length=64,
+                                                        description="Visits only: cells of this survey wave, as "
+                                                                    "/api/aggregates/visits")] = None):
     """Aggregate cells as a file; for a viewer, cells from fewer than k respondents are suppressed."""
     k = k_for(who, settings)
+    if wave is not None and kind != "visits":
+        raise ApiError(422, "wave filters the visit aggregates only",
+                       "leave wave out for ties; /api/estimates?wave= keeps the ties reported in a wave")
     try:
         if kind == "visits":
             by = by or "facility"
-            cells = aggregates.visit_cells(store, by, filters=filters, k=k)
+            cells = aggregates.visit_cells(store, by, filters=filters, wave=wave, k=k)
         else:
             by = by or "actor_type_pair"
             cells = aggregates.tie_cells(store, by, filters=filters, k=k)
     except aggregates.UnknownKey as e:
         raise ApiError(422, f"cannot group {kind} by {e.args[0]!r}", f"by is one of: {', '.join(e.args[1])}") from None
+    except aggregates.UnknownWave as e:
+        raise unknown_wave(e) from None
     stem = f"tiesense-{kind}-by-{by}"
     if format == "json":
         body = json.dumps({"kind": kind, "by": by, "k": k, "cells": cells}, ensure_ascii=False).encode("utf-8")
