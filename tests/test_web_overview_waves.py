@@ -61,6 +61,8 @@ def store_waves(web, waves=WAVES, presence=PRESENCE) -> None:
     report = core.process(web.store, [Message(wire.topic_records(DEVICE), wire.encode_batch(DEVICE, records),
                                               1_795_000_000.0)])
     assert report.stored == len(records) and report.quarantined == 0
+    if not presence:
+        return
     parts = []
     for hour, approaches, completed in presence:
         t = _epoch(hour + ":15:00Z")
@@ -168,9 +170,12 @@ def test_overlapping_waves_get_no_response_rate(web):
 
 
 def test_one_wave_is_not_compared(web):
-    store_waves(web, {"1": WAVES["1"]})
+    store_waves(web, {"1": WAVES["1"]}, presence=[])
     data = web.get("/overview/data.json", "analyst").json()
     assert data["waves"] == ["1"] and data["compare_waves"] is False
+    # no presence record in the wave's hours: no count, rather than 0 approaches
+    one = next(c for c in data["by_wave"] if c["key"] == "1")
+    assert one["rate_attributed"] and one["approaches"] is None and one["response_rate"] is None
     page = web.get("/overview", "analyst").text
     assert re.search(r'<section class="card wide" id="card-waves"[^>]* hidden>', page)
 

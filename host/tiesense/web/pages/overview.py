@@ -144,7 +144,7 @@ def overview_data(store, k: int | None, filters=analysable.Filters(), *, devices
 def _by_wave(store, k: int | None, filters, devices: bool) -> list[dict]:
     """Visit cells by wave (the named waves in :func:`~tiesense.aggregates.wave_order`, visits without a wave
     last), each with its ``period``; for ``devices`` the presence ``approaches`` and ``response_rate`` over the
-    period when ``rate_attributed`` (no two waves' periods overlap)."""
+    period when ``rate_attributed`` (no two waves' periods overlap) and presence records fall in it."""
     cells = aggregates.visit_cells(store, "wave", value="satisfaction", filters=filters, k=k)
     periods = {w["wave"]: wave_period(w["first"], w["last"]) for w in aggregates.visit_waves(store, filters)}
     spans = sorted(periods.values())
@@ -154,8 +154,8 @@ def _by_wave(store, k: int | None, filters, devices: bool) -> list[dict]:
         c["period"] = None if c["suppressed"] else periods.get(c["key"])  # a small wave's times stay hidden too
         c["rate_attributed"] = bool(devices and apart and c["period"] is not None)
         c["approaches"] = c["response_rate"] = None
-        if c["rate_attributed"]:
-            sensed = store.read(presence.kiosks, None, _within(filters, c["period"]))
+        sensed = store.read(presence.kiosks, None, _within(filters, c["period"])) if c["rate_attributed"] else []
+        if sensed:  # no presence record in the period: no count (not a count of 0)
             approaches = sum(p.approaches for p in sensed)
             c["approaches"] = approaches
             c["response_rate"] = round(min(1.0, sum(p.completed for p in sensed) / approaches), 4) \
