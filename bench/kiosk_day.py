@@ -22,11 +22,17 @@ the table gives the lowest free heap and the smallest largest free block
 seen (32-byte blocks on the 64-bit unix port, whose objects are about twice
 a Pico's, so both are pessimistic), the peak backlog, the median bytes per
 record on the wire (records messages over records), and whether every
-survey reached the host once.
+survey reached the host once. It also prints how much of the heap the
+firmware's own modules hold once imported (measured in a separate
+``micropython`` under a large heap): on this port bytecode lives in the heap,
+while a Pico whose firmware image freezes the modules (``firmware/manifest.py``)
+keeps most of it in flash, so the day's peak *beside* the code is the figure
+to hold against a Pico's heap.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -54,6 +60,35 @@ def precompile(root: Path) -> None:
         src.unlink()
 
 
+_CODE = """
+import gc, sys
+gc.collect()
+before = gc.mem_alloc()
+for name in sys.argv[1:]:
+    __import__(name)
+gc.collect()
+print(gc.mem_alloc() - before)
+"""
+
+
+def code_heap(root: Path) -> int:
+    """Bytes of heap the staged firmware's modules hold once imported (their bytecode, strings, functions and
+    classes), under a heap large enough for all: what freezing them into the firmware image keeps mostly
+    in flash on a Pico (``firmware/manifest.py``), and what this unix port must hold in its heap."""
+    from tiesense.devices import find_micropython
+
+    hardware = {"board.picow", "board.handheld", "handheld", "manifest"}  # not run by a simulated kiosk
+    names = sorted(n for n in (str(p.relative_to(root).with_suffix("")).replace("/", ".")
+                               for p in root.rglob("*.mpy") if p.parent.name != "forms") if n not in hardware)
+    probe = root.parent / "code_heap.py"
+    probe.write_text(_CODE)
+    done = subprocess.run([find_micropython(), "-X", "heapsize=1M", str(probe), *names], cwd=root,
+                          capture_output=True, text=True, env=dict(os.environ, MICROPYPATH=f"{root}:.frozen"))
+    if done.returncode:
+        raise RuntimeError(f"importing the firmware failed:\n{done.stdout}{done.stderr}")
+    return int(done.stdout.split()[-1])
+
+
 def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
     from tiesense.devices import SimDevice, read_log_state, stage
     from tiesense.provisioning import provision
@@ -74,6 +109,7 @@ def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
                  ack_timeout_ms=3000, backoff_max_s=2, presence_interval_s=5, sim_mem_info=True,
                  **{k: keys[k] for k in ("mqtt_user", "mqtt_password", "device_key", "site", "site_key")})
     precompile(root)
+    code = code_heap(root)
     host = Host(db, broker_url=url).start()
     dev = SimDevice(root, heapsize=heap).start()
     peak_backlog = 0
@@ -125,7 +161,7 @@ def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
     return {"surveys": len(ids), "stored": len(visits), "outages": outages, "peak_backlog": peak_backlog,
             "heap_free_min": min(frees), "heap_free_max": max(frees), "largest_block_min": min(largest),
             "bytes_per_record": statistics.median(per_record), "memory_errors": out.count("MemoryError"),
-            "seconds": seconds}
+            "seconds": seconds, "code_heap": code, "heap_total": int(_GC.search(out).group(1))}
 
 
 def main(argv=None) -> int:
@@ -144,6 +180,10 @@ def main(argv=None) -> int:
     print(f"| {r['surveys']:,} | {r['stored']:,} | {r['peak_backlog']:,} | {r['heap_free_min']:,} | "
           f"{r['heap_free_max']:,} | {r['largest_block_min']:,} | {r['bytes_per_record']:.0f} | "
           f"{r['memory_errors']} | {r['seconds']:.0f} |")
+    data_peak = r["heap_total"] - r["heap_free_min"] - r["code_heap"]
+    print(f"the firmware's modules hold {r['code_heap']:,} bytes of that heap once imported (bytecode, strings, "
+          f"functions: mostly in flash when frozen into a Pico's firmware image); the day's peak beside them: "
+          f"{data_peak:,} bytes")
     return 0 if r["memory_errors"] == 0 and r["stored"] == r["surveys"] == a.surveys else 1
 
 

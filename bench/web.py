@@ -35,8 +35,11 @@ Then, each figure the median of ``--repeats`` runs:
   (``window.tiesense.networkFrameMs``), with the page's view cold, in a
   fresh browser context each time: *from the overview* (the overview opened
   first, as after a login, so plotly.js is in the browser's cache) and *first
-  visit* (an empty cache: plotly.js, 4.6 MB, downloaded and compiled too).
-  Target 2 s.
+  visit* (an empty cache: the page's plotly.js bundle, 1.6 MB, downloaded and
+  compiled too), and the first visit again with the full plotly.js (4.6 MB)
+  answered for the bundle: the baseline of the bundle, in the same run.
+  Target 2 s. Run ``tiesense assets install`` first, or every row loads the
+  full plotly.js (the bench prints which plotly.js version drew the page).
 
 The table gives medians with the target and whether it holds. On the
 project's 2-core machine other processes share the cores; run it quiet.
@@ -199,16 +202,18 @@ def time_get(client, url: str, repeats: int, before=None) -> tuple[list[float], 
     return times, len(first.content)
 
 
-def time_browser(base: str, token: str, repeats: int, via_overview: bool) -> list[float]:
+def time_browser(base: str, token: str, repeats: int, via_overview: bool, full_plotly: bool = False) -> list[float]:
     """Milliseconds from navigation start to the frame after the network is drawn, a fresh context each time
-    and the page's view cache emptied; ``via_overview``: the overview opened first in that context."""
+    and the page's view cache emptied; ``via_overview``: the overview opened first in that context;
+    ``full_plotly``: the page's plotly.js bundle answered by the server's full plotly.js instead (the
+    baseline of the partial bundle, measured in the same run)."""
     from playwright.sync_api import sync_playwright
 
     from tiesense.web.pages import network
 
     if not os.access(CHROMIUM, os.X_OK):
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium (or run with --no-browser)")
-    out = []
+    out, bundles = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
@@ -216,6 +221,9 @@ def time_browser(base: str, token: str, repeats: int, via_overview: bool) -> lis
                 context = browser.new_context(viewport={"width": 1400, "height": 1000},
                                               extra_http_headers={"Authorization": f"Bearer {token}"})
                 page = context.new_page()
+                if full_plotly:
+                    page.route("**/assets/plotly/*.js*",
+                               lambda route: route.fulfill(response=route.fetch(url=base + "/assets/plotly.js")))
                 if via_overview:
                     page.goto(base + "/overview")
                     page.wait_for_selector("body[data-rendered~=overview]", timeout=60_000)
@@ -223,11 +231,13 @@ def time_browser(base: str, token: str, repeats: int, via_overview: bool) -> lis
                 page.goto(base + "/network")
                 page.wait_for_function("() => window.tiesense && window.tiesense.networkFrameMs", timeout=60_000)
                 ms = page.evaluate("() => window.tiesense.networkFrameMs")
+                bundles.append(page.evaluate("() => Plotly.version"))
                 context.close()
                 if i:  # the first is a warm-up (the server's first page, chromium's first start)
                     out.append(ms)
         finally:
             browser.close()
+    print(f"  network page drawn with plotly.js {sorted(set(bundles))}", file=sys.stderr)
     return out
 
 
@@ -288,9 +298,10 @@ def main(argv=None) -> int:
             rows.append(("GET /api/health (baseline)", "", base_ms, "1x", ""))
             client.close()
             if not a.no_browser:
-                for label, via in (("network page in chromium, from the overview", True),
-                                   ("network page in chromium, first visit", False)):
-                    ms = statistics.median(time_browser(server.url, token, a.repeats, via))
+                for label, via, full in (("network page in chromium, from the overview", True, False),
+                                         ("network page in chromium, first visit", False, False),
+                                         ("network page in chromium, first visit, full plotly.js", False, True)):
+                    ms = statistics.median(time_browser(server.url, token, a.repeats, via, full))
                     rows.append((label, "navigation to drawn frame", ms, "", _verdict(ms, TARGETS_MS["browser"])))
         finally:
             server.stop()

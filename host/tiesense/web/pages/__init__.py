@@ -6,8 +6,8 @@ plus the live event stream (``live``) and the frame and assets (``render``).
 not given other ``pages``; every route is behind the login (a browser without
 a session is sent to ``/login``), states its role as the API's routes do, and
 is left out of the OpenAPI document (pages are HTML; docs/dashboards.md lists
-them). Text is English or Korean (:mod:`.i18n`); charts are drawn by the
-plotly.js of the installed ``plotly`` package.
+them). Text is English or Korean (:mod:`.i18n`); charts are drawn by plotly.js:
+each chart page's partial bundle (:mod:`.bundles`) or the full bundle of the installed ``plotly`` package.
 """
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def _warm() -> None:
     import tiesense.estimates  # noqa: F401 - numpy, scipy and the Cython kernels the network page uses
     import tiesense.ties.cluster  # noqa: F401
 
-    render._plotly()  # plotly.js read and gzipped once
+    for page in render.bundles.BUNDLES:  # each page's plotly.js bundle verified, read and gzipped once
+        if render._bundle(page) is None:
+            render._plotly()  # without it the page loads plotly's full bundle
 
 
 def warm() -> threading.Thread:

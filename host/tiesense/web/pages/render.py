@@ -2,15 +2,18 @@
 the refusal page for a role too low, and the assets (plotly.js from the installed plotly package, the style
 sheet and the pages' script).
 
-plotly.js is never fetched from a CDN nor kept in this repository: ``GET /assets/plotly.js`` serves
-``plotly.offline.get_plotlyjs()`` of the installed ``plotly`` (gzipped once per process when the browser
-accepts it), cached by the browser under the plotly version.
+plotly.js is never fetched from a CDN nor kept in this repository. A chart page loads the partial bundle
+of its trace types (``GET /assets/plotly/<page>.js``: :mod:`.bundles`, installed from npm by ``tiesense
+assets install``, verified against pinned digests) when it is installed, else ``GET /assets/plotly.js``,
+``plotly.offline.get_plotlyjs()`` of the installed ``plotly``. Each is gzipped once per process when the
+browser accepts it and cached by the browser under its version.
 """
 from __future__ import annotations
 
 import functools
 import gzip
 import hashlib
+import logging
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,11 +25,13 @@ from ...access import Principal
 from ...access import allows
 from ..auth import Viewer
 from ..routes.session import _safe_next
+from . import bundles
 from .i18n import COOKIE, LANGS, lang_of, translator
 
 __all__ = ["router", "render", "refuse", "HERE"]
 
 HERE = Path(__file__).parent
+log = logging.getLogger("tiesense.web")
 router = APIRouter(include_in_schema=False)
 
 #: The pages in the navigation: (path, message key, lowest role that may open it).
@@ -48,7 +53,7 @@ def render(request: Request, who: Principal, template: str, status_code: int = 2
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     html = _env().get_template(template).render(t=translator(lang), lang=lang, langs=LANGS, who=who, nav=nav,
                                                 path=request.url.path, here=quote(here, safe=""),
-                                                plotly_version=_plotly()[0], static_version=_static_version(),
+                                                plotly_src=plotly_src, static_version=_static_version(),
                                                 **context)
     return HTMLResponse(html, status_code=status_code)
 
@@ -70,6 +75,24 @@ def _plotly() -> tuple[str, bytes, bytes]:
     return plotly.__version__, body, gzip.compress(body, 6)
 
 
+@functools.lru_cache(maxsize=None)
+def _bundle(page: str) -> tuple[str, bytes, bytes] | None:
+    """(version, bytes, gzipped) of the partial plotly.js bundle of ``page``, read once; None without one."""
+    try:
+        return bundles.script(page)
+    except (bundles.BundleError, OSError) as e:  # a damaged install: the page still works on the full bundle
+        log.warning("plotly.js bundle of the %s page not used: %s", page, e)
+        return None
+
+
+def plotly_src(page: str) -> str:
+    """The URL of the plotly.js a chart page loads: its partial bundle if installed, else the full one."""
+    bundle = _bundle(page)
+    if bundle is not None:
+        return f"/assets/plotly/{page}.js?v={bundle[0]}"
+    return f"/assets/plotly.js?v={_plotly()[0]}"
+
+
 @functools.lru_cache(maxsize=1)
 def _static_version() -> str:
     h = hashlib.sha256()
@@ -86,6 +109,20 @@ def plotly_js(request: Request, who: Viewer) -> Response:
     """plotly.js of the installed plotly package."""
     version, body, packed = _plotly()
     headers = {"Cache-Control": _YEAR, "ETag": f'"plotly-{version}"', "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(packed, media_type="text/javascript", headers=dict(headers, **{"Content-Encoding": "gzip"}))
+    return Response(body, media_type="text/javascript", headers=headers)
+
+
+@router.get("/assets/plotly/{page}.js")
+def plotly_bundle(page: str, request: Request, who: Viewer) -> Response:
+    """The partial plotly.js bundle of a chart page (``network``, ``overview``), when installed."""
+    bundle = _bundle(page) if page in bundles.BUNDLES else None
+    if bundle is None:
+        return Response(f"no plotly.js bundle for {page!r} is installed: run tiesense assets install",
+                        status_code=404, media_type="text/plain")
+    version, body, packed = bundle
+    headers = {"Cache-Control": _YEAR, "ETag": f'"plotly-{page}-{version}"', "Vary": "Accept-Encoding"}
     if "gzip" in request.headers.get("accept-encoding", ""):
         return Response(packed, media_type="text/javascript", headers=dict(headers, **{"Content-Encoding": "gzip"}))
     return Response(body, media_type="text/javascript", headers=headers)
