@@ -31,6 +31,7 @@ import pytest
 
 from tiesense import wire
 from tiesense.ingest import IngestCore, Message
+from tiesense.web.pages.bundles import BUNDLES
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -274,6 +275,7 @@ def test_login_then_the_overview_draws_its_charts(page, shots):
     page.wait_for_selector("body[data-rendered~=overview]")
     assert page.url.endswith("/overview")
     assert drawn(page, "chart-heatmap", ".hm image") >= 1  # the heatmap's cells are drawn as an image
+    assert page.evaluate("Plotly.version") == BUNDLES["overview"].version  # its partial bundle (bootstrap installs it)
     assert drawn(page, "chart-satisfaction", ".point path") == 2  # two facilities
     assert drawn(page, "chart-weekly", ".point path") >= 1
     assert drawn(page, "chart-contacts", ".point path") >= 1  # new contacts made, by facility
@@ -296,6 +298,7 @@ def test_the_network_of_5000_organisations_renders_with_webgl_and_a_filter_chang
     page.wait_for_selector("body[data-rendered~=network]", timeout=60_000)
     page.wait_for_function("() => window.tiesense.networkFrameMs", timeout=60_000)
     wall = (time.perf_counter() - start) * 1000
+    assert page.evaluate("Plotly.version") == BUNDLES["network"].version  # drawn by the gl2d bundle
     t = page.evaluate("""() => { const n = performance.getEntriesByType('navigation')[0];
         return {first_render: window.tiesense.networkMs, draw: window.tiesense.networkDrawMs,
                 frame: window.tiesense.networkFrameMs,
