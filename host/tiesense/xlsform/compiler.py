@@ -62,6 +62,8 @@ class CompiledForm:
     warnings: list[str] = field(default_factory=list)
     #: The choice list with organisation rows (``kind = org``) a roster fills, or None: a form without one.
     roster_list: str | None = None
+    #: The roster whose organisations the form carries in that list, or None: its own rows (or no list).
+    roster: rosters.Roster | None = None
 
     def to_bytes(self) -> bytes:
         """The form's canonical JSON (``wire.encode``): what a device stores and runs."""
@@ -782,4 +784,4 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk",
     if c.problems:
         order = {"workbook": 0, "settings": 1, "survey": 2, "choices": 3}
         raise FormRefused(sorted(c.problems, key=lambda p: (order.get(p.sheet, 9), p.row or 0)))
-    return CompiledForm(form, c.warnings, list_name if has_list else None)
+    return CompiledForm(form, c.warnings, list_name if has_list else None, roster if substituted else None)
