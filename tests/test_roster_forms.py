@@ -226,3 +226,29 @@ def test_the_cli_compiles_and_publishes_with_the_roster(tmp_path):
     assert again.exit_code == 1
     assert ("was published with roster version 1 and this one carries its own organisation rows (no roster)"
             in again.output and "raise the form's version" in again.output)
+
+
+def test_the_api_publishes_an_xlsform_with_the_hosts_roster(web):
+    url = "/api/forms/xlsform?for=handheld"
+    body = source("fi_interview").read_bytes()
+    r = web.client.post(url, content=body, headers=web.as_("admin"))
+    assert r.status_code == 201, r.text
+    assert r.json() == {"id": "fi_interview", "version": "2026113001", "created": True, "roster_version": 1}
+    stored = web.client.get("/api/forms/fi_interview/2026113001", headers=web.as_("viewer")).json()
+    assert [c["name"] for c in roster_list(stored)] == [str(c) for c in range(1, 13)] + NOT_ORGS
+    assert roster_list(stored)[10]["label"] == {"en": "ETRI Gumi", "ko": "ETRI Gumi"}
+    again = web.client.post(url, files={"file": ("fi_interview.md", body)}, headers=web.as_("admin"))
+    assert again.status_code == 200 and again.json()["created"] is False  # the same roster: nothing new
+    imported = web.client.post("/api/roster", content=ROSTER_CSV.encode(), headers={
+        **web.as_("admin"), "Content-Type": "text/csv"})
+    assert imported.status_code == 201 and imported.json()["version"] == 2
+    refused = web.client.post(url, content=body, headers=web.as_("admin"))
+    assert refused.status_code == 409
+    assert "published with roster version 1 and this one carries roster version 2" in refused.json()["error"]
+    assert "raise the form's version" in refused.json()["error"]
+    kiosk = web.client.post("/api/forms/xlsform?for=kiosk&roster=false", content=source("tp_visit").read_bytes(),
+                            headers=web.as_("admin"))
+    assert kiosk.status_code == 201 and kiosk.json()["roster_version"] is None  # its placeholders, on purpose
+    garbage = web.client.post(url, content=b"not a workbook", headers=web.as_("admin"))
+    assert garbage.status_code == 422 and "cannot run on a handheld" in garbage.json()["error"]
+    assert web.client.post(url, content=body, headers=web.as_("analyst")).status_code == 403

@@ -39,11 +39,15 @@ from .store.forms import spec as _published_spec
 from .xlsform import CompiledForm, compile_xlsform
 from .xlsform.roster import Roster
 
-__all__ = ["PublishError", "check_new_version", "publish", "host_roster", "compile_with_roster"]
+__all__ = ["PublishError", "NoRoster", "check_new_version", "publish", "host_roster", "compile_with_roster"]
 
 
 class PublishError(ValueError):
     """A form version that cannot be published; the message says what to change."""
+
+
+class NoRoster(PublishError):
+    """A form with a roster list, and no roster in the database to put in it; the message says to import one."""
 
 
 def _types(form: dict) -> dict[str, str]:
@@ -111,17 +115,17 @@ def compile_with_roster(store: Store, source: str | Path | bytes, target: str, *
     ------
     tiesense.xlsform.FormRefused
         The form is outside the device subset (or a kiosk select over more than 50 organisations).
-    PublishError
+    NoRoster
         The form has a roster list and the database has no roster.
     """
     current = host_roster(store) if roster else None
     compiled = compile_xlsform(source, target, current)
     if roster and current is None and compiled.roster_list:
         form = compiled.form
-        raise PublishError(f"form '{form['id']}' has the roster list '{compiled.roster_list}' (organisation rows, "
+        raise NoRoster(f"form '{form['id']}' has the roster list '{compiled.roster_list}' (organisation rows, "
                            "kind = org) and this database has no roster: import one with tiesense roster import "
-                           "FILE.csv (or POST /api/roster), or keep the form's own organisation rows with "
-                           "--no-roster")
+                           "FILE.csv (or POST /api/roster), or keep the form's own organisation rows on purpose "
+                           "(--no-roster; roster=false in POST /api/forms/xlsform)")
     return compiled
 
 
