@@ -285,3 +285,13 @@ def test_the_device_engine_runs_the_form_with_the_roster(park, micropython, tmp_
     why, shown = (json.loads(line) for line in r.stdout.splitlines()[-2:])
     assert why is None  # the keys' check takes a form carrying roster_version
     assert shown == ["respondent_org", CODES + ["not_listed"]]
+
+
+def test_an_organisation_name_the_font_cannot_draw_is_refused_once_naming_its_code():
+    rows = parse_csv(ROSTER_CSV + "400,Smile \U0001F600 Labs,startup,,,\n")
+    with pytest.raises(FormRefused) as refused:
+        compile_xlsform(source("fi_interview"), "handheld", Roster.of(rows, 1))
+    (problem,) = refused.value.problems  # once, though its name is in both languages and three selects
+    assert (problem.sheet, problem.column) == ("roster", "name")
+    assert problem.feature.startswith("organisation 400: no glyph for '\U0001F600' (U+1F600)")
+    assert "import it again (tiesense roster import)" in problem.instead

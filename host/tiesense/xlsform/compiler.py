@@ -102,6 +102,8 @@ class _Compiler:
         self.choice_rows = _choice_rows(sheets)
         self.compiled: dict[str, dict] = {}  # name -> compiled question, as they are compiled
         self.choice_lists: dict[str, str] = {}  # select question -> its choice list (rows of refused glyphs)
+        self.roster_list: str | None = None  # the list the roster's organisations fill, once substituted
+        self.roster_codes: set[str] = set()  # their choice names
 
     # -------------------------------------------------------------- rows
 
@@ -565,11 +567,21 @@ class _Compiler:
         except MissingFont as e:
             self.refuse(None, "-", "labels outside ASCII need a font for the device screens", str(e), sheet="workbook")
         except MissingGlyphs as e:
+            named = set()  # roster organisations already refused (a name is in every language's label)
             for m in e.missing:
                 chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in m.chars)
                 feature = f"{m.field} ({m.lang}): no glyph for {chars} in {e.font}"
                 instead = "write the text without them, or set TIESENSE_FONT to a .hex font that has them"
-                if m.question is None:
+                from_roster = (m.choice in self.roster_codes
+                               and self.choice_lists.get(m.question) == self.roster_list)
+                if from_roster:
+                    if m.choice not in named:
+                        named.add(m.choice)
+                        self.refuse(None, "name", f"organisation {m.choice}: no glyph for {chars} in {e.font}",
+                                    "write its name without them in the roster file and import it again (tiesense "
+                                    "roster import), or set TIESENSE_FONT to a .hex font that has them",
+                                    sheet="roster")
+                elif m.question is None:
                     self.refuse(None, "form_title", feature, instead, sheet="settings")
                 elif m.choice is not None:
                     self.refuse(None, f"label ({m.lang})", f"choice '{m.choice}' {feature}", instead, sheet="choices",
@@ -775,6 +787,8 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk",
     c = _Compiler(result._pyxform, sheets, target, pyxform_warnings)
     form = c.survey()
     if substituted:
+        c.roster_list = list_name
+        c.roster_codes = {str(int(org["code"])) for org in roster.organisations}
         form["roster_version"] = roster.version
         if target == "kiosk" and len(roster) > rosters.KIOSK_MAX:
             for question, itemset in c.choice_lists.items():
