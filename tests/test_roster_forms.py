@@ -36,6 +36,7 @@ ROSTER_CSV = """code,name,actor_type,region,sector,size
 CODES = ["7", "12", "31", "205"]
 NAMES = {7: "Kumoh National Institute of Technology", 12: "금오공과대학교 산학협력단",
          31: "Gumi Electronics & IT Research Institute", 205: "뷁뷁 벤처"}
+EN, KO = "label::English (en)", "label::Korean (ko)"
 NOT_ORGS = ["not_listed", "new_1", "new_2", "new_3", "nobody"]  # fi_interview's roster rows of other kinds
 
 
@@ -295,3 +296,15 @@ def test_an_organisation_name_the_font_cannot_draw_is_refused_once_naming_its_co
     assert (problem.sheet, problem.column) == ("roster", "name")
     assert problem.feature.startswith("organisation 400: no glyph for '\U0001F600' (U+1F600)")
     assert "import it again (tiesense roster import)" in problem.instead
+
+
+def test_every_label_column_of_the_choices_sheet_gets_the_names_even_one_the_placeholders_leave_empty(tmp_path):
+    survey = [{"type": "select_one roster", "name": "org", EN: "Organisation?", KO: "기관?", "required": "yes"}]
+    choices = [{"list_name": "roster", "name": "1", EN: "Placeholder", "kind": "org"},  # no Korean label
+               {"list_name": "roster", "name": "not_listed", EN: "Not on the list", KO: "목록에 없음",
+                "kind": "not_listed"}]
+    src = write_xlsform(tmp_path / "f.xlsx", survey, choices,
+                        {"form_id": "one_lang", "version": "1", "default_language": "English (en)"})
+    org = by_name(compile_xlsform(src, "kiosk", Roster.of(parse_csv(ROSTER_CSV), 1)).form)["org"]
+    assert org["choices"][1] == {"name": "12", "label": {"en": NAMES[12], "ko": NAMES[12]}}  # no filter: no kind
+    assert org["choices"][-1]["label"] == {"en": "Not on the list", "ko": "목록에 없음"}

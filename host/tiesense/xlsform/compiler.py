@@ -774,7 +774,8 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk",
         substituted = roster is not None and has_list
         if substituted:  # pyxform reads the sheets with the organisations in place of the placeholders
             workbook = {f.name: getattr(sheets, f.name) for f in fields(sheets)}
-            workbook["choices"] = rosters.substitute(sheets.choices, roster, list_name)
+            header = list((sheets.choices_header or [{}])[0])
+            workbook["choices"] = rosters.substitute(sheets.choices, roster, list_name, header)
             result = convert(workbook, warnings=pyxform_warnings)
         else:
             result = convert(source, warnings=pyxform_warnings)

@@ -114,11 +114,12 @@ def has_roster_list(choices: list[dict] | None, name: str = LIST) -> bool:
     return any(_is_org(r, name) for r in choices or ())
 
 
-def substitute(choices: list[dict], roster: Roster, name: str = LIST) -> list[dict]:
+def substitute(choices: list[dict], roster: Roster, name: str = LIST, columns: Iterable[str] = ()) -> list[dict]:
     """The choices sheet's rows with list ``name``'s organisation rows replaced by ``roster``'s organisations.
 
     The new rows stand where the first placeholder stood, by roster code; every other row is kept as it is.
-    Rows without organisation rows in list ``name`` come back unchanged.
+    Rows without organisation rows in list ``name`` come back unchanged. ``columns`` are the sheet's
+    header (a label column no placeholder fills still gets the names).
 
     Examples
     --------
@@ -134,7 +135,8 @@ def substitute(choices: list[dict], roster: Roster, name: str = LIST) -> list[di
         return list(choices)
     first = placeholders[0]
     name_col = _column(first, _NAME_COLUMNS)
-    labels = sorted({k for r in placeholders for k in r if k.split(":", 1)[0].strip() == "label"}) or ["label"]
+    labels = sorted({k for k in [*columns, *(k for r in placeholders for k in r)]
+                     if k and k.split(":", 1)[0].strip() == "label"}) or ["label"]
     fields = [f for f in FIELDS if any(f in r for r in placeholders)]
     kept = {k: v for k, v in first.items()
             if k != name_col and k not in labels and k not in fields and not k.startswith("media")
