@@ -123,9 +123,9 @@ def compile_with_roster(store: Store, source: str | Path | bytes, target: str, *
     if roster and current is None and compiled.roster_list:
         form = compiled.form
         raise NoRoster(f"form '{form['id']}' has the roster list '{compiled.roster_list}' (organisation rows, "
-                           "kind = org) and this database has no roster: import one with tiesense roster import "
-                           "FILE.csv (or POST /api/roster), or keep the form's own organisation rows on purpose "
-                           "(--no-roster; roster=false in POST /api/forms/xlsform)")
+                       "kind = org) and this database has no roster: import one with tiesense roster import "
+                       "FILE.csv (or POST /api/roster), or keep the form's own organisation rows on purpose "
+                       "(--no-roster; roster=false in POST /api/forms/xlsform)")
     return compiled
 
 
@@ -148,9 +148,8 @@ def _conflict(store: Store, form: dict, e: FormConflict) -> str:
     if was == now:
         return str(e)
     return (f"form '{form['id']}' version '{form['version']}' was published with {was} and this one carries "
-            f"{now}: a published version never changes, so raise "
-            f"the form's version (the settings sheet's version, e.g. {_raise_the_version(form['version'])}) to "
-            "publish it with this roster")
+            f"{now}: a published version never changes, so raise the form's version (the settings sheet's "
+            f"version, e.g. {_raise_the_version(form['version'])}) to publish it with these organisations")
 
 
 def publish(store: Store, form: dict, *, wave: str | None = None) -> bool:
