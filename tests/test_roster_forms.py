@@ -308,3 +308,28 @@ def test_every_label_column_of_the_choices_sheet_gets_the_names_even_one_the_pla
     org = by_name(compile_xlsform(src, "kiosk", Roster.of(parse_csv(ROSTER_CSV), 1)).form)["org"]
     assert org["choices"][1] == {"name": "12", "label": {"en": NAMES[12], "ko": NAMES[12]}}  # no filter: no kind
     assert org["choices"][-1]["label"] == {"en": "Not on the list", "ko": "목록에 없음"}
+
+
+def test_the_cli_publishes_the_kiosk_form_with_a_tenants_roster_when_the_parks_is_too_long(tmp_path):
+    runner = CliRunner()
+    db, park_csv, tenants_csv = tmp_path / "park.db", tmp_path / "park.csv", tmp_path / "tenants.csv"
+    header = "code,name,actor_type\n"
+    park_csv.write_text(header + "".join(f"{c},Firm {c},sme\n" for c in range(1, 121)), encoding="utf-8")
+    tenants_csv.write_text(header + "".join(f"{c},Firm {c},sme\n" for c in range(1, 121, 4)), encoding="utf-8")
+    assert runner.invoke(cli.main, ["roster", "import", str(park_csv), "--db", str(db)]).exit_code == 0
+    visit = str(source("tp_visit"))
+    too_long = runner.invoke(cli.main, ["forms", "publish", visit, "--for", "kiosk", "--db", str(db)])
+    assert too_long.exit_code == 1
+    assert "'visitor_org' selects from the roster list 'roster' (120 organisations) on a kiosk" in too_long.output
+    assert "'met' selects from the roster list" in too_long.output
+    both = runner.invoke(cli.main, ["forms", "publish", visit, "--for", "kiosk", "--db", str(db), "--no-roster",
+                                    "--roster", str(tenants_csv)])
+    assert both.exit_code == 1 and "give one of them" in both.output
+    tenants = runner.invoke(cli.main, ["forms", "publish", visit, "--for", "kiosk", "--db", str(db),
+                                       "--roster", str(tenants_csv)])
+    assert tenants.exit_code == 0, tenants.output
+    assert "published: tp_visit version 2026113001, with a roster file" in tenants.output
+    with Store(db) as store:
+        (stored,) = [f for f in store.forms() if f["id"] == "tp_visit"]
+    orgs = [c["name"] for c in choices_of(stored, by_name(stored)["visitor_org"]) if c["kind"] == "org"]
+    assert orgs == [str(c) for c in range(1, 121, 4)] and stored["roster_version"] is None

@@ -865,11 +865,15 @@ def forms_new(name, out):
 @click.option("--wave", default=None, help="The survey wave of this version's records that carry no wave answer.")
 @click.option("--no-roster", is_flag=True,
               help="Keep the XLSForm's own organisation rows (kind = org) instead of the database's current roster.")
+@click.option("--roster", "roster_csv", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Put this roster CSV's organisations in the XLSForm's roster list instead (e.g. a kiosk's "
+                   "tenants: at most 50); their codes must be the database roster's.")
 @click.option("--broker", default=None, metavar="mqtt[s]://[USER@]HOST:PORT",
               help="Deliver through this broker with the host's login (default: the embedded broker of the host "
                    "serving --db; with no host running, it delivers the form when it starts).")
 @broker_login_options
-def forms_publish(form_file, db_path, target, wave, no_roster, broker, password_file, ca_file, cert_file, key_file):
+def forms_publish(form_file, db_path, target, wave, no_roster, roster_csv, broker, password_file, ca_file, cert_file,
+                  key_file):
     """Publish a form version to the host's database and deliver it to the devices (retained, signed for
     every site). A published version never changes; a new one must be newer and keep each question's type.
     An XLSForm's roster list gets the database's current roster (its organisation rows replaced)."""
@@ -878,8 +882,13 @@ def forms_publish(form_file, db_path, target, wave, no_roster, broker, password_
     from . import wire
     from .commands import CommandError, embedded_login, login_file, publish_message
     from .publishing import PublishError, compile_with_roster, publish
-    from .xlsform import FormRefused
+    from .store.roster import RosterError
+    from .xlsform import FormRefused, compile_xlsform
+    from .xlsform.roster import Roster
 
+    if no_roster and roster_csv:
+        raise click.ClickException("--no-roster keeps the form's own organisation rows and --roster replaces them: "
+                                   "give one of them")
     if Path(form_file).suffix.lower() == ".json":
         try:
             form = _json.loads(Path(form_file).read_text(encoding="utf-8"))
@@ -890,10 +899,16 @@ def forms_publish(form_file, db_path, target, wave, no_roster, broker, password_
             raise click.ClickException(f"{form_file} is an XLSForm: say which device runs it, --for kiosk or "
                                        "--for handheld")
         try:
-            with _open_store(db_path) as store:
-                form = compile_with_roster(store, form_file, target, roster=not no_roster).form
+            if roster_csv:
+                roster = Roster.from_csv(Path(roster_csv).read_text(encoding="utf-8"))
+                form = compile_xlsform(form_file, target, roster).form
+            else:
+                with _open_store(db_path) as store:
+                    form = compile_with_roster(store, form_file, target, roster=not no_roster).form
         except FormRefused as e:
             raise click.ClickException(f"{form_file} cannot run on a {target}: {e}")
+        except (RosterError, UnicodeDecodeError) as e:
+            raise click.ClickException(f"{roster_csv}: {e}")
         except PublishError as e:
             raise click.ClickException(str(e))
     try:
