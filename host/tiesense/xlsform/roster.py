@@ -173,5 +173,5 @@ def kiosk_problem(question: str, name: str, organisations: int) -> tuple[str, st
             f"a kiosk's keys step through choices one at a time, usable up to {KIOSK_MAX} organisations: "
             f"ask the visitor's kind of organisation instead (a select_one actor_type, as tp_visit's visitor_type, "
             f"for every visitor), give the kiosk a roster of at most {KIOSK_MAX} (--roster FILE.csv with, "
-            f"e.g., this park's tenants, to tiesense forms compile or publish), or compile the form --for handheld (it finds an "
-            f"organisation by the first letters of its name or by its code)")
+            f"e.g., this park's tenants, to tiesense forms compile or publish), or compile the form --for "
+            f"handheld (it finds an organisation by the first letters of its name or by its code)")
