@@ -333,3 +333,31 @@ def test_the_cli_publishes_the_kiosk_form_with_a_tenants_roster_when_the_parks_i
         (stored,) = [f for f in store.forms() if f["id"] == "tp_visit"]
     orgs = [c["name"] for c in choices_of(stored, by_name(stored)["visitor_org"]) if c["kind"] == "org"]
     assert orgs == [str(c) for c in range(1, 121, 4)] and stored["roster_version"] is None
+
+
+def test_a_visit_naming_a_roster_organisation_is_stored_with_its_code(park):
+    from tiesense.forms import FormRegistry
+    from tiesense.ingest import IngestCore, Message
+
+    with Store(park) as store:
+        form = compile_with_roster(store, source("tp_visit"), "kiosk").form
+        assert form["roster_version"] == 1
+        assert publish(store, form) is True
+        forms = FormRegistry.builtin()
+        forms.add(form)
+        answers = {"facility": "shared_lab", "visitor_org": "12", "purpose": "event", "met": ["31", "205"],
+                   "new_contact": "yes", "satisfaction": "5"}
+        rec = wire.make_record("kiosk-01", 1, "tp_visit", form["version"], "2026-11-30T10:00:00Z",
+                               "2026-11-30T10:01:00Z", answers, wire.new_instance_id(os.urandom))
+        report = IngestCore(forms=forms).process(store, [Message(wire.topic_records("kiosk-01"),
+                                                                 wire.encode_batch("kiosk-01", [rec]), 0.0)])
+        assert report.stored == 1, report
+        (row,) = store.read(lambda c: c.execute("SELECT visitor_org, met FROM visits").fetchall())
+        # a placeholder code is no answer now: the roster's codes are the choices
+        stale = wire.make_record("kiosk-01", 2, "tp_visit", form["version"], "2026-11-30T10:02:00Z",
+                                 "2026-11-30T10:03:00Z", dict(answers, visitor_org="101"),
+                                 wire.new_instance_id(os.urandom))
+        refused = IngestCore(forms=forms).process(store, [Message(wire.topic_records("kiosk-01"),
+                                                                  wire.encode_batch("kiosk-01", [stale]), 0.0)])
+    assert row[0] == 12 and json.loads(row[1]) == [31, 205]
+    assert (refused.stored, refused.quarantined) == (0, 1)  # kept aside with its reason, not lost
