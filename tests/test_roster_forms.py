@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from tiesense import cli, wire
-from tiesense.forms import choices_of
+from tiesense.forms import FormRegistry, choices_of
+from tiesense.ingest import IngestCore, Message
 from tiesense.publishing import PublishError, compile_with_roster, publish
 from tiesense.store import Store
 from tiesense.store.roster import parse_csv
@@ -336,9 +337,6 @@ def test_the_cli_publishes_the_kiosk_form_with_a_tenants_roster_when_the_parks_i
 
 
 def test_a_visit_naming_a_roster_organisation_is_stored_with_its_code(park):
-    from tiesense.forms import FormRegistry
-    from tiesense.ingest import IngestCore, Message
-
     with Store(park) as store:
         form = compile_with_roster(store, source("tp_visit"), "kiosk").form
         assert form["roster_version"] == 1
