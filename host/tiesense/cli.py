@@ -752,23 +752,46 @@ def forms_group():
               help="The device: text and date questions need the handheld's keyboard.")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
               help="Write the compiled form (JSON) here; default: standard output.")
-def forms_compile(xlsform, target, out):
+@click.option("--roster", "roster_csv", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="A roster CSV (code,name,actor_type,...) whose organisations replace the form's roster list's "
+                   "organisation rows (kind = org).")
+@click.option("--db", "db_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Put this host database's current roster in the form's roster list instead.")
+def forms_compile(xlsform, target, out, roster_csv, db_path):
     """Validate an XLSForm with pyxform and compile it into the device form, reporting its size.
 
-    Everything outside the subset is refused, every row at once, each with what to use instead.
+    Everything outside the subset is refused, every row at once, each with what to use instead. With --roster
+    or --db the roster's organisations replace the placeholder organisations of the form's roster list.
     """
+    from .publishing import PublishError, compile_with_roster
+    from .store.roster import RosterError
     from .xlsform import FormRefused, compile_xlsform
+    from .xlsform.roster import Roster
 
+    if roster_csv and db_path:
+        raise click.ClickException("give the roster once: --roster FILE.csv or --db FILE (its current roster)")
     try:
-        compiled = compile_xlsform(xlsform, target)
+        if db_path:
+            with _open_store(db_path) as store:
+                compiled = compile_with_roster(store, xlsform, target)
+        else:
+            roster = Roster.from_csv(Path(roster_csv).read_text(encoding="utf-8")) if roster_csv else None
+            compiled = compile_xlsform(xlsform, target, roster)
     except FormRefused as e:
         raise click.ClickException(f"{xlsform} cannot run on a {target}: {e}")
+    except (RosterError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"{roster_csv}: {e}")
+    except PublishError as e:
+        raise click.ClickException(str(e))
     for w in compiled.warnings:
         click.echo(f"warning: {w}", err=True)
     data = compiled.to_bytes()
     form = compiled.form
     summary = (f"compiled {form['id']} version {form['version']} for the {target}: {len(form['questions'])} questions,"
                f" {compiled.size} bytes on the device")
+    if "roster_version" in form:
+        carried = "a roster file" if form["roster_version"] is None else f"roster version {form['roster_version']}"
+        summary += f", with the {len(compiled.roster)} organisations of {carried}"
     if out:
         Path(out).write_bytes(data)
         click.echo(f"{summary} -> {out}")
@@ -840,20 +863,32 @@ def forms_new(name, out):
 @click.option("--for", "target", default=None, type=click.Choice(["kiosk", "handheld"]),
               help="Compile an XLSForm (.xlsx, .xls, .md) for this device first; a compiled form (.json) as it is.")
 @click.option("--wave", default=None, help="The survey wave of this version's records that carry no wave answer.")
+@click.option("--no-roster", is_flag=True,
+              help="Keep the XLSForm's own organisation rows (kind = org) instead of the database's current roster.")
+@click.option("--roster", "roster_csv", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Put this roster CSV's organisations in the XLSForm's roster list instead (e.g. a kiosk's "
+                   "tenants: at most 50); their codes must be the database roster's.")
 @click.option("--broker", default=None, metavar="mqtt[s]://[USER@]HOST:PORT",
               help="Deliver through this broker with the host's login (default: the embedded broker of the host "
                    "serving --db; with no host running, it delivers the form when it starts).")
 @broker_login_options
-def forms_publish(form_file, db_path, target, wave, broker, password_file, ca_file, cert_file, key_file):
+def forms_publish(form_file, db_path, target, wave, no_roster, roster_csv, broker, password_file, ca_file, cert_file,
+                  key_file):
     """Publish a form version to the host's database and deliver it to the devices (retained, signed for
-    every site). A published version never changes; a new one must be newer and keep each question's type."""
+    every site). A published version never changes; a new one must be newer and keep each question's type.
+    An XLSForm's roster list gets the database's current roster (its organisation rows replaced)."""
     import json as _json
 
     from . import wire
     from .commands import CommandError, embedded_login, login_file, publish_message
-    from .publishing import PublishError, publish
+    from .publishing import PublishError, compile_with_roster, publish
+    from .store.roster import RosterError
     from .xlsform import FormRefused, compile_xlsform
+    from .xlsform.roster import Roster
 
+    if no_roster and roster_csv:
+        raise click.ClickException("--no-roster keeps the form's own organisation rows and --roster replaces them: "
+                                   "give one of them")
     if Path(form_file).suffix.lower() == ".json":
         try:
             form = _json.loads(Path(form_file).read_text(encoding="utf-8"))
@@ -864,9 +899,18 @@ def forms_publish(form_file, db_path, target, wave, broker, password_file, ca_fi
             raise click.ClickException(f"{form_file} is an XLSForm: say which device runs it, --for kiosk or "
                                        "--for handheld")
         try:
-            form = compile_xlsform(form_file, target).form
+            if roster_csv:
+                roster = Roster.from_csv(Path(roster_csv).read_text(encoding="utf-8"))
+                form = compile_xlsform(form_file, target, roster).form
+            else:
+                with _open_store(db_path) as store:
+                    form = compile_with_roster(store, form_file, target, roster=not no_roster).form
         except FormRefused as e:
             raise click.ClickException(f"{form_file} cannot run on a {target}: {e}")
+        except (RosterError, UnicodeDecodeError) as e:
+            raise click.ClickException(f"{roster_csv}: {e}")
+        except PublishError as e:
+            raise click.ClickException(str(e))
     try:
         with _open_store(db_path) as store:
             created = publish(store, form, wave=wave)
@@ -874,8 +918,10 @@ def forms_publish(form_file, db_path, target, wave, broker, password_file, ca_fi
             site_keys = store.site_keys() or None
     except PublishError as e:
         raise click.ClickException(str(e))
+    carried = ("" if "roster_version" not in form else ", with a roster file" if form["roster_version"] is None
+               else f", with roster version {form['roster_version']}")
     click.echo(f"{'published' if created else 'already published'}: {form['id']} version {form['version']}"
-               + (f", wave {wave}" if wave else "") + f" in {db_path}")
+               + (f", wave {wave}" if wave else "") + carried + f" in {db_path}")
     if broker is None and not login_file(db_path).exists():
         click.echo("no host is serving it now: the host delivers it to the devices when it starts")
         return

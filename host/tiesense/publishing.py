@@ -13,21 +13,41 @@ satisfaction, a labelled select of "1" to "5", follows the built-in range of
 ``wave`` setting, which the analysable rows use for records that carry no
 ``wave`` answer of their own (docs/instruments.md).
 
+An XLSForm is compiled for publishing with the park's roster
+(:func:`compile_with_roster`): the organisation rows of its roster list
+(``kind = org``, placeholders in the shipped instruments) become the
+organisations of the database's current roster (:mod:`tiesense.xlsform.roster`),
+and the form records that ``roster_version``. A form with a roster list on a
+host with no roster is refused (import one, or keep the placeholders on
+purpose with ``roster=False``). A new roster never changes a published
+version: publishing the same id + version with other organisations is refused
+with the roster versions named, so the user raises the form's version.
+
 The host that serves the database delivers a published version to devices
 (retained, signed for every site): at its next start, or at once through its
 broker (``tiesense forms publish``).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import wire
 from .forms import FormError, _check_form, builtin_forms
 from .store import FormConflict, Store
+from .store import roster as _roster
+from .store.forms import spec as _published_spec
+from .xlsform import CompiledForm, compile_xlsform
+from .xlsform.roster import Roster
 
-__all__ = ["PublishError", "check_new_version", "publish"]
+__all__ = ["PublishError", "NoRoster", "check_new_version", "publish", "host_roster", "compile_with_roster"]
 
 
 class PublishError(ValueError):
     """A form version that cannot be published; the message says what to change."""
+
+
+class NoRoster(PublishError):
+    """A form with a roster list, and no roster in the database to put in it; the message says to import one."""
 
 
 def _types(form: dict) -> dict[str, str]:
@@ -79,6 +99,59 @@ def _a(t: str) -> str:
     return ("an " if t[:1] in "aeiou" else "a ") + t
 
 
+def host_roster(store: Store) -> Roster | None:
+    """The database's current roster (its version and organisations), or None before the first import."""
+    version, rows = store.read(_roster.current)
+    return None if version is None else Roster.of(rows, version)
+
+
+def compile_with_roster(store: Store, source: str | Path | bytes, target: str, *, roster: bool = True) -> CompiledForm:
+    """XLSForm ``source`` compiled for ``target`` with the database's current roster in its roster list.
+
+    A form without a roster list compiles as it is. ``roster=False`` keeps the form's own organisation
+    rows (the shipped instruments' placeholders).
+
+    Raises
+    ------
+    tiesense.xlsform.FormRefused
+        The form is outside the device subset (or a kiosk select over more than 50 organisations).
+    NoRoster
+        The form has a roster list and the database has no roster.
+    """
+    current = host_roster(store) if roster else None
+    compiled = compile_xlsform(source, target, current)
+    if roster and current is None and compiled.roster_list:
+        form = compiled.form
+        raise NoRoster(f"form '{form['id']}' has the roster list '{compiled.roster_list}' (organisation rows, "
+                       "kind = org) and this database has no roster: import one with tiesense roster import "
+                       "FILE.csv (or POST /api/roster), or keep the form's own organisation rows on purpose "
+                       "(--no-roster; roster=false in POST /api/forms/xlsform)")
+    return compiled
+
+
+def _raise_the_version(version: str) -> str:
+    return str(int(version) + 1) if version.isdigit() else f"{version}.1"
+
+
+def _roster_of(form: dict) -> str:
+    if "roster_version" not in form:
+        return "its own organisation rows (no roster)"
+    if form["roster_version"] is None:
+        return "a roster from a file"
+    return f"roster version {form['roster_version']}"
+
+
+def _conflict(store: Store, form: dict, e: FormConflict) -> str:
+    """The conflict's message, naming the rosters when they are what differs."""
+    published = store.read(_published_spec, form["id"], form["version"]) or {}
+    was, now = _roster_of(published), _roster_of(form)
+    if was == now:
+        return str(e)
+    return (f"form '{form['id']}' version '{form['version']}' was published with {was} and this one carries "
+            f"{now}: a published version never changes, so raise the form's version (the settings sheet's "
+            f"version, e.g. {_raise_the_version(form['version'])}) to publish it with these organisations")
+
+
 def publish(store: Store, form: dict, *, wave: str | None = None) -> bool:
     """Check ``form`` against the versions published before, set its ``wave``, and store it; True if new,
     False if this very version was published before with the same content.
@@ -101,4 +174,4 @@ def publish(store: Store, form: dict, *, wave: str | None = None) -> bool:
     try:
         return store.publish_form(form)
     except FormConflict as e:
-        raise PublishError(str(e)) from None
+        raise PublishError(_conflict(store, form, e)) from None

@@ -23,7 +23,7 @@ from typing import Iterable
 from .connection import dicts
 
 __all__ = ["COLUMNS", "REQUIRED", "RosterError", "parse_csv", "check_actor_types", "import_rows",
-           "current_version", "versions", "organisations", "organisation", "CURRENT"]
+           "current_version", "current", "versions", "organisations", "organisation", "CURRENT"]
 
 #: Columns of a roster row, in file order.
 COLUMNS = ("code", "name", "actor_type", "region", "sector", "size")
@@ -177,6 +177,15 @@ def import_rows(conn: sqlite3.Connection, rows: Iterable[dict], source: str | No
 def current_version(conn: sqlite3.Connection) -> int | None:
     """The current roster version, or None before the first import."""
     return conn.execute(f"SELECT {CURRENT}").fetchone()[0]
+
+
+def current(conn: sqlite3.Connection) -> tuple[int | None, list[dict]]:
+    """The current roster version and its organisations by code, read together; ``(None, [])`` before the
+    first import."""
+    version = current_version(conn)
+    if version is None:
+        return None, []
+    return version, dicts(conn, "SELECT * FROM organisations WHERE version = ? ORDER BY code", [version])
 
 
 def versions(conn: sqlite3.Connection) -> list[dict]:

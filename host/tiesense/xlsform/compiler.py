@@ -13,11 +13,12 @@ what to use instead. docs/forms.md describes the output.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .. import wire
+from . import roster as rosters
 from . import subset
 from .glyphs import MissingFont, MissingGlyphs, glyph_table
 from .program import compile_tree
@@ -59,6 +60,10 @@ class CompiledForm:
 
     form: dict
     warnings: list[str] = field(default_factory=list)
+    #: The choice list with organisation rows (``kind = org``) a roster fills, or None: a form without one.
+    roster_list: str | None = None
+    #: The roster whose organisations the form carries in that list, or None: its own rows (or no list).
+    roster: rosters.Roster | None = None
 
     def to_bytes(self) -> bytes:
         """The form's canonical JSON (``wire.encode``): what a device stores and runs."""
@@ -97,6 +102,8 @@ class _Compiler:
         self.choice_rows = _choice_rows(sheets)
         self.compiled: dict[str, dict] = {}  # name -> compiled question, as they are compiled
         self.choice_lists: dict[str, str] = {}  # select question -> its choice list (rows of refused glyphs)
+        self.roster_list: str | None = None  # the list the roster's organisations fill, once substituted
+        self.roster_codes: set[str] = set()  # their choice names
 
     # -------------------------------------------------------------- rows
 
@@ -278,7 +285,7 @@ class _Compiler:
                         "set a version in the settings sheet (e.g. 2026113001): a published id + version never"
                         " changes", sheet="settings")
         known = {"type", "name", "title", "id_string", "sms_keyword", "default_language", "children", "version",
-                 "choices", "id"}
+                 "choices", "id", rosters.SETTING}
         for key in d:
             if key in known:
                 continue
@@ -560,11 +567,21 @@ class _Compiler:
         except MissingFont as e:
             self.refuse(None, "-", "labels outside ASCII need a font for the device screens", str(e), sheet="workbook")
         except MissingGlyphs as e:
+            named = set()  # roster organisations already refused (a name is in every language's label)
             for m in e.missing:
                 chars = ", ".join(f"'{ch}' (U+{ord(ch):04X})" for ch in m.chars)
                 feature = f"{m.field} ({m.lang}): no glyph for {chars} in {e.font}"
                 instead = "write the text without them, or set TIESENSE_FONT to a .hex font that has them"
-                if m.question is None:
+                from_roster = (m.choice in self.roster_codes
+                               and self.choice_lists.get(m.question) == self.roster_list)
+                if from_roster:
+                    if m.choice not in named:
+                        named.add(m.choice)
+                        self.refuse(None, "name", f"organisation {m.choice}: no glyph for {chars} in {e.font}",
+                                    "write its name without them in the roster file and import it again (tiesense "
+                                    "roster import), or set TIESENSE_FONT to a .hex font that has them",
+                                    sheet="roster")
+                elif m.question is None:
                     self.refuse(None, "form_title", feature, instead, sheet="settings")
                 elif m.choice is not None:
                     self.refuse(None, f"label ({m.lang})", f"choice '{m.choice}' {feature}", instead, sheet="choices",
@@ -685,7 +702,8 @@ def _choice_rows(sheets) -> dict[tuple, int]:
     return rows
 
 
-def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> CompiledForm:
+def compile_xlsform(source: str | Path | bytes, target: str = "kiosk",
+                    roster: rosters.Roster | None = None) -> CompiledForm:
     """Validate an XLSForm with pyxform and compile it for a kiosk or a handheld.
 
     Parameters
@@ -694,6 +712,11 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
         The workbook (.xlsx, .xls, .csv or .md, as pyxform reads them).
     target : {"kiosk", "handheld"}
         The device: ``text`` and ``date`` questions need the handheld's keyboard.
+    roster : Roster, optional
+        The organisations that replace the placeholder rows (``kind = org``) of the form's roster list
+        (:mod:`tiesense.xlsform.roster`) before pyxform reads the workbook; the form then records
+        ``roster_version`` (the host's roster version, or None for a roster read from a file). A form
+        without a roster list is compiled as it is.
 
     Returns
     -------
@@ -706,7 +729,8 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
     FormRefused
         With every problem found: pyxform's error, or each row, column and
         feature outside the subset with what to use instead, or each text
-        with a character the font lacks (or no font installed to draw them).
+        with a character the font lacks (or no font installed to draw them), or
+        each kiosk select of a roster over :data:`~tiesense.xlsform.roster.KIOSK_MAX` organisations.
 
     Examples
     --------
@@ -740,15 +764,39 @@ def compile_xlsform(source: str | Path | bytes, target: str = "kiosk") -> Compil
     pyxform_warnings: list[str] = []
     try:
         sheets = get_xlsform(source)
-        result = convert(source, warnings=pyxform_warnings)
+        list_name = rosters.list_name(sheets.settings)
+        has_list = rosters.has_roster_list(sheets.choices, list_name)
+        if not has_list and list_name != rosters.LIST:
+            raise FormRefused([Problem("settings", None, rosters.SETTING, f"roster_list '{list_name}' names no "
+                                       "choice list with organisation rows (kind = org)",
+                                       "give that list's organisation rows kind = org, or name the list that has "
+                                       "them")])
+        substituted = roster is not None and has_list
+        if substituted:  # pyxform reads the sheets with the organisations in place of the placeholders
+            workbook = {f.name: getattr(sheets, f.name) for f in fields(sheets)}
+            header = list((sheets.choices_header or [{}])[0])
+            workbook["choices"] = rosters.substitute(sheets.choices, roster, list_name, header)
+            result = convert(workbook, warnings=pyxform_warnings)
+        else:
+            result = convert(source, warnings=pyxform_warnings)
+    except FormRefused:
+        raise
     except PyXFormError as e:
         raise FormRefused([Problem("workbook", None, "-", "pyxform refused the form", str(e))]) from None
     except Exception as e:  # pyxform's readers raise plain errors for files they cannot read
         raise FormRefused([Problem("workbook", None, "-", "pyxform could not read the form", str(e))]) from None
     c = _Compiler(result._pyxform, sheets, target, pyxform_warnings)
     form = c.survey()
+    if substituted:
+        c.roster_list = list_name
+        c.roster_codes = {str(int(org["code"])) for org in roster.organisations}
+        form["roster_version"] = roster.version
+        if target == "kiosk" and len(roster) > rosters.KIOSK_MAX:
+            for question, itemset in c.choice_lists.items():
+                if itemset == list_name:
+                    c.refuse(question, "type", *rosters.kiosk_problem(question, list_name, len(roster)))
     c.glyphs(form)
     if c.problems:
         order = {"workbook": 0, "settings": 1, "survey": 2, "choices": 3}
         raise FormRefused(sorted(c.problems, key=lambda p: (order.get(p.sheet, 9), p.row or 0)))
-    return CompiledForm(form, c.warnings)
+    return CompiledForm(form, c.warnings, list_name if has_list else None, roster if substituted else None)

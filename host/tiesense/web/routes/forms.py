@@ -1,13 +1,15 @@
-"""Forms and their versions: list, read a version, publish a new one."""
+"""Forms and their versions: list, read a version, publish a new one (compiled, or an XLSForm with the roster)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from ...aggregates import all_forms
 from ...forms import FormError, _check_form
-from ...publishing import PublishError, publish
+from ...publishing import NoRoster, PublishError, compile_with_roster, publish
+from ...xlsform import FormRefused
 from ..auth import Admin, Viewer
 from ..deps import StoreDep
 from ..errors import ApiError
@@ -60,3 +62,45 @@ def publish_form(request: Request, response: Response, store: StoreDep, who: Adm
     elif request.app.state.on_form is not None:  # the host checks records against it and sends it to devices
         request.app.state.on_form(form)
     return {"id": form["id"], "version": form["version"], "created": created}
+
+
+@router.post("/api/forms/xlsform", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
+                                                                                  "format": "binary"}}}}}}})
+async def publish_xlsform(request: Request, response: Response, store: StoreDep, who: Admin,
+                          target: Literal["kiosk", "handheld"] = Query(alias="for", description="The device"),
+                          roster: bool = Query(True, description="Put the host's current roster in the form's "
+                                                                 "roster list (false: keep its own rows)"),
+                          wave: str | None = Query(None, max_length=64, description="The wave of records that "
+                                                                                    "carry no wave answer")) -> dict:
+    """Compile an XLSForm (.xlsx, .xls, .md or .csv: the body, or a form upload in ``file``) for a device with
+    the host's current roster in its roster list, and publish it, as ``tiesense forms publish FORM --for X``
+    does (:func:`tiesense.publishing.compile_with_roster`, then the checks of ``POST /api/forms``)."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        upload = (await request.form()).get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "no file in the upload", "send the XLSForm in a form field called file")
+        data = await upload.read()
+    else:
+        data = await request.body()
+    if not data:
+        raise ApiError(422, "no XLSForm in the request", "send the workbook as the body or in a form field file")
+    try:
+        form = (await run_in_threadpool(compile_with_roster, store, data, target, roster=roster)).form
+    except FormRefused as e:
+        raise ApiError(422, f"the form cannot run on a {target}: {e}", "change each row named, or compile for the "
+                       "other device") from None
+    except NoRoster as e:
+        raise ApiError(409, str(e), "POST /api/roster with the park's roster CSV, or publish with roster=false") \
+            from None
+    try:
+        created = await run_in_threadpool(publish, store, form, wave=wave)
+    except PublishError as e:
+        raise ApiError(409, str(e), "publish the changed form under a new, higher version") from None
+    if not created:
+        response.status_code = 200
+    elif request.app.state.on_form is not None:
+        request.app.state.on_form(form)
+    return {"id": form["id"], "version": form["version"], "created": created,
+            "roster_version": form.get("roster_version")}
