@@ -159,12 +159,13 @@ def _binary(op, a, b):
 _BINARY = ("=", "!=", "<", "<=", ">", ">=", "and", "or", "+", "-", "*", "div", "mod")
 
 
-def run(prog, top, row=None, dot=None, pos=None, choice=None):
+def run(prog, top, row=None, dot=None, pos=None, choice=None, label=None):
     """Run `prog`; returns the value left on the stack.
 
     top: the record's answers (positional); row: the current repeat pass's
     answers; dot: the current question's value; pos: the pass number (1-based);
-    choice: the choice being filtered (a dict of its columns).
+    choice: the choice being filtered (a dict of its columns); label(select,
+    value): a value's choice label (jr:choice-name; without it, the value).
     """
     st = []
     i = 0
@@ -221,6 +222,10 @@ def run(prog, top, row=None, dot=None, pos=None, choice=None):
             b = st.pop()
             a = st.pop()
             st.append(a if truth(st.pop()) else b)
+        elif t == "cname":
+            v = st.pop()
+            st.append(label(prog[i], v) if label is not None else string(v))
+            i += 1
         elif t == "coal":
             b = st.pop()
             a = st.pop()

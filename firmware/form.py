@@ -92,7 +92,11 @@ class Form:
         self.slot, n = _slots(self.qs)
         self.inner = {}  # repeat index -> (slots, width)
         self.names = {}  # name -> (repeat index or -1, slot, type)
+        self.selects = {}  # name -> select question (jr:choice-name looks its labels up)
         for i, q in enumerate(self.qs):
+            for c in [q] + (q.get("questions") or []):
+                if c["type"] in ("select_one", "select_multiple"):
+                    self.selects[c["name"]] = c
             if self.slot[i] >= 0:
                 self.names[q["name"]] = (-1, self.slot[i], q["type"])
             if q["type"] == "repeat":
@@ -114,6 +118,14 @@ class Form:
             break
 
     # ------------------------------------------------------------ settle
+
+    def _label(self, select, v):
+        # jr:choice-name(): v's label among the choices of the select named `select`, in this language
+        v = expr.string(v).strip()
+        for c in (self.selects.get(select) or {}).get("choices") or ():
+            if c["name"] == v:
+                return text(c.get("label"), self.lang)
+        return ""
 
     def _settle(self):
         raw = self.raw
@@ -151,7 +163,7 @@ class Form:
                 if t in _HIDDEN:
                     raw[s] = None
             elif t == "calculate":
-                v = expr.string(expr.run(q["calculation"], top, None, raw[s]))
+                v = expr.string(expr.run(q["calculation"], top, None, raw[s], None, None, self._label))
                 top[s] = v
                 raw[s] = v
             elif t in _META:
@@ -174,7 +186,7 @@ class Form:
                 if t in _HIDDEN:
                     raw_row[s] = None
             elif t == "calculate":
-                v = expr.string(expr.run(c["calculation"], top, row, raw_row[s], k))
+                v = expr.string(expr.run(c["calculation"], top, row, raw_row[s], k, None, self._label))
                 row[s] = v
                 raw_row[s] = v
             elif t in _META:

@@ -68,8 +68,10 @@ KIOSK_SURVEY = [
      "constraint": "count-selected(.) <= 2 and not(count-selected(.) > 1 and (selected(., 'dont_know')"
                    " or selected(., 'refused')))",
      "constraint_message::English (en)": "Two at most; don't know and refused go alone"},
-    {"type": "begin repeat", "name": "each", EN: "Partner ${who}", KO: "상대", "repeat_count": "count-selected(${partners})"},
+    {"type": "begin repeat", "name": "each", EN: "Partner ${who_name}", KO: "상대 ${who_name}",
+     "repeat_count": "count-selected(${partners})"},
     {"type": "calculate", "name": "who", "calculation": "selected-at(${partners}, position(..) - 1)"},
+    {"type": "calculate", "name": "who_name", "calculation": "jr:choice-name(${who}, '${partners}')"},
     {"type": "range", "name": "freq", EN: "How often do you meet ${who}?", KO: "${who} 빈도?", "required": "yes",
      "parameters": "start=1 end=5 step=1", "relevant": "${who} != 'dont_know' and ${who} != 'refused'"},
     {"type": "select_one yn", "name": "new", EN: "Is ${who} a new contact?", KO: "새 연락처?",
@@ -513,15 +515,19 @@ def test_one_repeat_pass_per_partner_chosen_with_the_partner_in_the_label(microp
     pass1 = [["set", 4], ["next"], ["set", "yes"], ["next"], ["set", 2019], ["next"]]
     pass2 = [["set", 1], ["next"], ["set", 1949], ["next"]]
     steps, answers, _ = both(micropython, tmp_path, compiled, "engine_kiosk", go + pass1 + pass2)
-    assert steps[6][3][:3] + steps[6][3][5:8] == ["freq", "range", "How often do you meet o1?", 1, 2, "Partner o1"]
+    assert steps[6][3][:3] + steps[6][3][5:8] == ["freq", "range", "How often do you meet o1?", 1, 2,
+                                                 "Partner Hanbit Tech"]  # jr:choice-name: the label of o1
     assert steps[8][3][:3] == ["new", "select_one", "Is o1 a new contact?"]
     assert steps[10][3][:3] == ["since", "integer", "Since which year with o1?"]
-    assert steps[12][3][2] == "How often do you meet o3?" and steps[12][3][5:8] == [2, 2, "Partner o3"]
+    assert steps[12][3][2] == "How often do you meet o3?" and steps[12][3][5:8] == [2, 2, "Partner Gumi Parts"]
     assert steps[14][3][0] == "since", "'new' is not relevant when freq < 3"
     assert steps[15][0] == "A year from 1950 to 2026" and steps[15][3][4] is None
     assert steps[16][3][0] == "staff", "the refused year was not stored, and since is optional"
     rec = dict(zip(wire.answer_fields(compiled["engine_kiosk"]), answers))
-    assert rec["each"] == [["o1", 4, "yes", 2019], ["o3", 1, None, None]]
+    assert rec["each"] == [["o1", "Hanbit Tech", 4, "yes", 2019], ["o3", "Gumi Parts", 1, None, None]]
+    ko, answers, _ = both(micropython, tmp_path, compiled, "engine_kiosk", go + pass1, lang="ko")
+    assert ko[6][3][7] == "상대 한빛"  # the label in the interview's language, and so is the record's
+    assert dict(zip(wire.answer_fields(compiled["engine_kiosk"]), answers))["each"][0][:2] == ["o1", "한빛"]
     # "don't know" chosen as the partner: its pass asks nothing
     steps, answers, _ = both(micropython, tmp_path, compiled, "engine_kiosk", go[:5] + [["set", ["refused"]],
                                                                                        ["next"]])
@@ -552,7 +558,7 @@ def test_restore_after_a_snapshot_continues_identically(micropython, tmp_path, c
     assert resumed[1:] == plain[1:]
     assert plain[0][-1][2] is True
     rec = dict(zip(wire.answer_fields(compiled["engine_kiosk"]), plain[1]))
-    assert rec["each"] == [["o1", 3, "no", 2001]] and rec["hours"] == 7500 and rec["load"] == "0.625"
+    assert rec["each"] == [["o1", "Hanbit Tech", 3, "no", 2001]] and rec["hours"] == 7500 and rec["load"] == "0.625"
     assert len(plain[2]) < 400, "a snapshot small enough to write after every answer"
 
 

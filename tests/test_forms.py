@@ -15,6 +15,7 @@ def visit() -> dict:
 
 def test_builtin_instruments_load(visit):
     assert [(f["id"], f["version"]) for f in builtin_forms()] == [("fi_interview", "2026113001"),
+                                                                   ("fi_interview", "2026120101"),
                                                                    ("fi_partner", "2026112401"),
                                                                    ("tp_presence", "2026113001"),
                                                                    ("tp_visit", "2026112401")]

@@ -134,12 +134,12 @@ def test_a_published_version_never_takes_another_roster(park):
         assert newer["roster_version"] == 2 and "300" in {c["name"] for c in roster_list(newer)}
         with pytest.raises(PublishError) as refused:
             publish(store, newer)
-        assert ("form 'fi_interview' version '2026113001' was published with roster version 1 and this one "
+        assert ("form 'fi_interview' version '2026120101' was published with roster version 1 and this one "
                 "carries roster version 2" in str(refused.value))
-        assert "raise the form's version (the settings sheet's version, e.g. 2026113002)" in str(refused.value)
-        assert publish(store, dict(newer, version="2026113002")) is True  # a raised version takes it
+        assert "raise the form's version (the settings sheet's version, e.g. 2026120102)" in str(refused.value)
+        assert publish(store, dict(newer, version="2026120102")) is True  # a raised version takes it
         versions = {f["version"]: f["roster_version"] for f in store.forms() if f["id"] == "fi_interview"}
-    assert versions == {"2026113001": 1, "2026113002": 2}
+    assert versions == {"2026120101": 1, "2026120102": 2}
 
 
 def test_a_kiosk_refuses_a_roster_its_keys_cannot_step_through(park):
@@ -222,7 +222,7 @@ def test_the_cli_compiles_and_publishes_with_the_roster(tmp_path):
     published = runner.invoke(cli.main, ["forms", "publish", str(source("fi_interview")), "--for", "handheld",
                                          "--db", str(db)])
     assert published.exit_code == 0, published.output
-    assert "published: fi_interview version 2026113001, with roster version 1" in published.output
+    assert "published: fi_interview version 2026120101, with roster version 1" in published.output
     with Store(db) as store:
         (stored,) = [f for f in store.forms() if f["id"] == "fi_interview"]
     assert stored == form  # the published form is the one compile --db wrote
@@ -239,8 +239,8 @@ def test_the_api_publishes_an_xlsform_with_the_hosts_roster(web):
     body = source("fi_interview").read_bytes()
     r = web.client.post(url, content=body, headers=web.as_("admin"))
     assert r.status_code == 201, r.text
-    assert r.json() == {"id": "fi_interview", "version": "2026113001", "created": True, "roster_version": 1}
-    stored = web.client.get("/api/forms/fi_interview/2026113001", headers=web.as_("viewer")).json()
+    assert r.json() == {"id": "fi_interview", "version": "2026120101", "created": True, "roster_version": 1}
+    stored = web.client.get("/api/forms/fi_interview/2026120101", headers=web.as_("viewer")).json()
     assert [c["name"] for c in roster_list(stored)] == [str(c) for c in range(1, 13)] + NOT_ORGS
     assert roster_list(stored)[10]["label"] == {"en": "ETRI Gumi", "ko": "ETRI Gumi"}
     again = web.client.post(url, files={"file": ("fi_interview.md", body)}, headers=web.as_("admin"))

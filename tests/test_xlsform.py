@@ -154,6 +154,13 @@ UNSUPPORTED = [  # (row, expected column, words the problem must contain)
     ({"type": "end repeat"}, None, None),
     ({"type": "text", "name": "free", "label": "Say more"}, "type", "text on a kiosk"),
     ({"type": "date", "name": "day", "label": "Day"}, "type", "date on a kiosk"),
+    ({"type": "select_one yn", "name": "yes_no", "label": "Y"}, None, None),
+    ({"type": "integer", "name": "named", "label": "Named", "relevant": "jr:choice-name(${yes_no}, '${yes_no}') != ''"},
+     "relevant", "in a calculate's calculation"),
+    ({"type": "calculate", "name": "of_int", "calculation": "jr:choice-name(${n}, '${n}')"}, "calculation",
+     "not a select"),
+    ({"type": "calculate", "name": "unquoted", "calculation": "jr:choice-name(${yes_no}, ${yes_no})"},
+     "calculation", "jr:choice-name(${partner}, '${partners}')"),
 ]
 
 

@@ -68,11 +68,15 @@ def load_form(path: str | Path) -> dict:
 def builtin_forms() -> list[dict]:
     """The instruments shipped with tiesense (``host/tiesense/instruments/*.json``), sorted by file name.
 
+    A version devices in the field may still run stays shipped beside the newest (``<id>-<version>.json``),
+    so their records are read against the layout they were answered on.
+
     Examples
     --------
     >>> for f in builtin_forms():
     ...     print(f["id"], f["version"])
     fi_interview 2026113001
+    fi_interview 2026120101
     fi_partner 2026112401
     tp_presence 2026113001
     tp_visit 2026112401

@@ -195,6 +195,16 @@ class _Compiler:
             return code + (["i"] if sym["type"] in ("integer", "range", "start", "end") else [])
         return ref
 
+    def select_named(self, name: str) -> str:
+        """The operand of jr:choice-name(value, '${name}'): the select question's name."""
+        sym = self.symbols.get(name)
+        if sym is None or sym.get("kind") != "question":
+            raise XPathError(f"jr:choice-name(): ${{{name}}} names no question of this form")
+        if sym["type"] not in ("select_one", "select_multiple"):
+            raise XPathError(f"jr:choice-name(): ${{{name}}} is a {sym['type']}, not a select: name the select"
+                             " whose choice labels to show")
+        return name
+
     def expression(self, name: str, column: str, text: str, scope: str | None, dot: list | None = None,
                    choice_columns: set | None = None):
         """(syntax tree, program) of one expression, or None after recording the problem."""
@@ -206,7 +216,8 @@ class _Compiler:
         try:
             tree = parse(text)
             prog = compile_tree(tree, self.loader(scope), dot=dot, in_repeat=scope is not None,
-                                name=column_loader if choice_columns is not None else None)
+                                name=column_loader if choice_columns is not None else None,
+                                select=self.select_named if column == "calculation" else None)
             return tree, prog
         except XPathError as e:
             self.refuse(name, column, f"expression {text!r}", str(e))

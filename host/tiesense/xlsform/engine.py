@@ -147,6 +147,8 @@ class Interview:
             for j, c in enumerate(q.get("questions", []) if q["type"] == "repeat" else []):
                 if j in self._inner_slot[k]:
                     self._by_name[c["name"]] = (k, self._inner_slot[k][j], c["type"])
+        self._selects = {q["name"]: q for top in questions for q in [top, *top.get("questions", [])]
+                         if q["type"] in ("select_one", "select_multiple")}
         self.given = [[] if q["type"] == "repeat" else None for k, q in enumerate(questions) if k in self._slot]
         self._settle()
         self.position = next(self.positions(), self._end)
@@ -174,6 +176,15 @@ class Interview:
             else:
                 values[slot] = self._settled_value(q, relevant, self.given, slot, vm.Context(top=values))
 
+    def _choice_label(self, select: str, value: Any) -> str:
+        """jr:choice-name(): the label, in this interview's language, of ``value`` among the choices of the
+        select named ``select`` (empty when no choice has that name)."""
+        name = vm.string(value).strip()
+        for c in choices_of(self.form, self._selects[select]) if select in self._selects else ():
+            if c["name"] == name:
+                return localized(c.get("label"), self.lang)
+        return ""
+
     def _settled_value(self, q: dict, relevant: bool, given: list, slot: int, ctx: vm.Context) -> Any:
         """The effective value of one question; keeps ``given`` in step for calculates and metadata."""
         if not relevant:
@@ -182,7 +193,7 @@ class Interview:
             return None
         if q["type"] == "calculate":
             given[slot] = vm.string(vm.run(q["calculation"], vm.Context(top=ctx.top, row=ctx.row, dot=given[slot],
-                                                                        pos=ctx.pos)))
+                                                                        pos=ctx.pos, label=self._choice_label)))
         elif q["type"] in META_TYPES:
             given[slot] = self.meta.get(q["type"])
         return given[slot]

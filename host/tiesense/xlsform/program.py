@@ -9,6 +9,7 @@ opcode. Nothing jumps: every opcode is total and has no side effect, so
 """
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from .xpath import XPathError, parse
@@ -40,7 +41,6 @@ UNSUPPORTED_FUNCTIONS: dict[str, str] = {
     "number": "comparisons and arithmetic convert to numbers by themselves",
     "string": "comparisons convert to text by themselves",
     "regex": "not available on the device: use string-length() or a select question",
-    "jr:choice-name": "labels of choices are shown by the device itself",
     "indexed-repeat": "refer to a question of the same repeat pass with ${name}",
     "pulldata": "not available on the device: put the values in a choice list",
     "random": "not available on the device",
@@ -54,16 +54,22 @@ UNSUPPORTED_FUNCTIONS: dict[str, str] = {
 
 
 def _supported() -> str:
-    return ", ".join(f"{f}()" for f in FUNCTIONS) + ", position(..)"
+    return ", ".join(f"{f}()" for f in FUNCTIONS) + ", position(..), jr:choice-name() (in a calculation)"
+
+
+_QUOTED_REF = re.compile(r"\s*\$\{([^}]+)\}\s*")
 
 
 def compile_tree(tree, ref: Callable[[str], list], name: Callable[[str], list] | None = None,
-                 dot: list | None = None, in_repeat: bool = False) -> list:
+                 dot: list | None = None, in_repeat: bool = False,
+                 select: Callable[[str], str] | None = None) -> list:
     """The program of one syntax tree.
 
     ``ref(name)`` gives the loading code of ``${name}`` (raising XPathError if
     it may not be referred to here), ``name(column)`` that of a bare choice
-    column (choice filters only), ``dot`` that of ``.``.
+    column (choice filters only), ``dot`` that of ``.``, ``select(name)`` the
+    operand of ``jr:choice-name(value, '${name}')`` (raising XPathError unless
+    ``name`` is a select; calculations only: None refuses the function).
     """
     out: list = []
 
@@ -99,6 +105,17 @@ def compile_tree(tree, ref: Callable[[str], list], name: Callable[[str], list] |
                 if not in_repeat:
                     raise XPathError("position(..) is the pass number of a repeat: use it inside one")
                 out.append("pos")
+                return
+            if fname == "jr:choice-name":
+                if select is None:
+                    raise XPathError("jr:choice-name() gives a choice's label in the interview's language: use it"
+                                     " in a calculate's calculation, and show that calculate with ${name} in a label")
+                m = _QUOTED_REF.fullmatch(args[1][1]) if len(args) == 2 and args[1][0] == "str" else None
+                if m is None:
+                    raise XPathError("jr:choice-name() takes a value and the select it comes from, quoted:"
+                                     " jr:choice-name(${partner}, '${partners}')")
+                emit(args[0])
+                out.extend(["cname", select(m.group(1))])
                 return
             if fname not in FUNCTIONS:
                 hint = UNSUPPORTED_FUNCTIONS.get(fname, "supported: " + _supported())

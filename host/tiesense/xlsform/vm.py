@@ -39,6 +39,9 @@ class Context:
     repeat pass's answers by position within the repeat, ``dot`` the value of
     the question the expression belongs to, ``pos`` the pass number (1-based)
     and ``choice`` the columns of the choice a choice_filter is testing.
+    ``label(select, value)`` is the label of ``value`` among the choices of
+    the select question named ``select``, in the interview's language
+    (``jr:choice-name()``); without it a value stands for its own label.
     """
 
     top: Sequence[Any] = ()
@@ -46,6 +49,7 @@ class Context:
     dot: Any = None
     pos: int | None = None
     choice: dict | None = None
+    label: Callable[[str, Any], str] | None = None
 
 
 def _trunc_div(a: int, b: int) -> int:
@@ -193,7 +197,7 @@ _OPS: dict[str, tuple[int, Callable[..., Any]]] = {
 # opcodes that push from the context, with the number of operands that follow them
 _LOADS = {"$": 1, "@": 1, "'": 1, "c": 1, ".": 0, "T": 0, "F": 0, "pos": 0}
 
-OPCODES: dict[str, int] = {**{op: 0 for op in _OPS}, **_LOADS}
+OPCODES: dict[str, int] = {**{op: 0 for op in _OPS}, **_LOADS, "cname": 1}
 """Every opcode, with the number of operands that follow it in a program."""
 
 
@@ -237,6 +241,10 @@ def run(program: Sequence[Any], ctx: Context = Context()) -> Any:
                 arg = program[i]
                 i += 1
             stack.append(_load(op, arg, ctx))
+        elif op == "cname":  # jr:choice-name(value, '${select}'): pops the value, the select's name follows
+            value = stack.pop()
+            stack.append(ctx.label(program[i], value) if ctx.label is not None else string(value))
+            i += 1
         elif op in _OPS:
             arity, f = _OPS[op]
             args = stack[len(stack) - arity:]
