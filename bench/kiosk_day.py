@@ -71,13 +71,15 @@ print(gc.mem_alloc() - before)
 """
 
 
-def code_heap(root: Path) -> int:
+def code_heap(root: Path, role: str = "kiosk") -> int:
     """Bytes of heap the staged firmware's modules hold once imported (their bytecode, strings, functions and
     classes), under a heap large enough for all: what freezing them into the firmware image keeps mostly
     in flash on a Pico (``firmware/manifest.py``), and what this unix port must hold in its heap."""
     from tiesense.devices import find_micropython
 
-    hardware = {"board.picow", "board.handheld", "handheld", "manifest"}  # not run by a simulated kiosk
+    hardware = {"board.picow", "board.handheld", "manifest"}  # the Pico's boards: a simulated device runs board.sim
+    if role != "handheld":
+        hardware.add("handheld")  # the handheld's app
     names = sorted(n for n in (str(p.relative_to(root).with_suffix("")).replace("/", ".")
                                for p in root.rglob("*.mpy") if p.parent.name != "forms") if n not in hardware)
     probe = root.parent / "code_heap.py"

@@ -57,7 +57,11 @@ def roster_list(form: dict) -> list[dict]:
 def test_publishing_the_interview_puts_the_roster_codes_and_names_in_its_roster_list(park):
     with Store(park) as store:
         compiled = compile_with_roster(store, source("fi_interview"), "handheld")
-        assert publish(store, compiled.form) is True
+        with pytest.raises(PublishError) as shipped:  # under the shipped version, devices would never adopt it
+            publish(store, compiled.form)
+        assert ("is not newer than the version '2026120101' built into tiesense, which devices are staged with"
+                in str(shipped.value) and "publish it as version 2026120102 (--version" in str(shipped.value))
+        assert publish(store, compiled.form, version="2026120102") is True
         (stored,) = [f for f in store.forms() if f["id"] == "fi_interview"]
     choices = roster_list(stored)
     assert [c["name"] for c in choices] == CODES + NOT_ORGS
@@ -128,18 +132,19 @@ def test_a_form_with_a_roster_list_on_a_host_without_roster_says_to_import_one(t
 
 def test_a_published_version_never_takes_another_roster(park):
     with Store(park) as store:
-        assert publish(store, compile_with_roster(store, source("fi_interview"), "handheld").form) is True
+        assert publish(store, compile_with_roster(store, source("fi_interview"), "handheld").form,
+                       version="2026120102") is True
         assert store.import_roster(parse_csv(ROSTER_CSV + "300,Daegu Techno Park,technopark,Daegu,,\n"))[0] == 2
         newer = compile_with_roster(store, source("fi_interview"), "handheld").form
         assert newer["roster_version"] == 2 and "300" in {c["name"] for c in roster_list(newer)}
         with pytest.raises(PublishError) as refused:
-            publish(store, newer)
-        assert ("form 'fi_interview' version '2026120101' was published with roster version 1 and this one "
+            publish(store, newer, version="2026120102")
+        assert ("form 'fi_interview' version '2026120102' was published with roster version 1 and this one "
                 "carries roster version 2" in str(refused.value))
-        assert "raise the form's version (the settings sheet's version, e.g. 2026120102)" in str(refused.value)
-        assert publish(store, dict(newer, version="2026120102")) is True  # a raised version takes it
+        assert "raise the form's version (the settings sheet's version, e.g. 2026120103)" in str(refused.value)
+        assert publish(store, newer, version="2026120103") is True  # a raised version takes it
         versions = {f["version"]: f["roster_version"] for f in store.forms() if f["id"] == "fi_interview"}
-    assert versions == {"2026120101": 1, "2026120102": 2}
+    assert versions == {"2026120102": 1, "2026120103": 2}
 
 
 def test_a_kiosk_refuses_a_roster_its_keys_cannot_step_through(park):
@@ -219,28 +224,33 @@ def test_the_cli_compiles_and_publishes_with_the_roster(tmp_path):
     both = runner.invoke(cli.main, ["forms", "compile", str(source("fi_interview")), "--for", "handheld",
                                     "--roster", str(csv), "--db", str(db)])
     assert both.exit_code == 1 and "give the roster once" in both.output
+    shipped = runner.invoke(cli.main, ["forms", "publish", str(source("fi_interview")), "--for", "handheld",
+                                       "--db", str(db)])
+    assert shipped.exit_code == 1 and "publish it as version 2026120102 (--version" in shipped.output
     published = runner.invoke(cli.main, ["forms", "publish", str(source("fi_interview")), "--for", "handheld",
-                                         "--db", str(db)])
+                                         "--db", str(db), "--version", "2026120102"])
     assert published.exit_code == 0, published.output
-    assert "published: fi_interview version 2026120101, with roster version 1" in published.output
+    assert "published: fi_interview version 2026120102, with roster version 1" in published.output
     with Store(db) as store:
         (stored,) = [f for f in store.forms() if f["id"] == "fi_interview"]
-    assert stored == form  # the published form is the one compile --db wrote
+    assert stored == dict(form, version="2026120102")  # the published form is the one compile --db wrote
     # --no-roster keeps the placeholders: under the published version, that is other content
     again = runner.invoke(cli.main, ["forms", "publish", str(source("fi_interview")), "--for", "handheld",
-                                     "--db", str(db), "--no-roster"])
+                                     "--db", str(db), "--no-roster", "--version", "2026120102"])
     assert again.exit_code == 1
     assert ("was published with roster version 1 and this one carries its own organisation rows (no roster)"
             in again.output and "raise the form's version" in again.output)
 
 
 def test_the_api_publishes_an_xlsform_with_the_hosts_roster(web):
-    url = "/api/forms/xlsform?for=handheld"
     body = source("fi_interview").read_bytes()
+    shipped = web.client.post("/api/forms/xlsform?for=handheld", content=body, headers=web.as_("admin"))
+    assert shipped.status_code == 409 and "publish it as version 2026120102" in shipped.json()["error"]
+    url = "/api/forms/xlsform?for=handheld&version=2026120102"
     r = web.client.post(url, content=body, headers=web.as_("admin"))
     assert r.status_code == 201, r.text
-    assert r.json() == {"id": "fi_interview", "version": "2026120101", "created": True, "roster_version": 1}
-    stored = web.client.get("/api/forms/fi_interview/2026120101", headers=web.as_("viewer")).json()
+    assert r.json() == {"id": "fi_interview", "version": "2026120102", "created": True, "roster_version": 1}
+    stored = web.client.get("/api/forms/fi_interview/2026120102", headers=web.as_("viewer")).json()
     assert [c["name"] for c in roster_list(stored)] == [str(c) for c in range(1, 13)] + NOT_ORGS
     assert roster_list(stored)[10]["label"] == {"en": "ETRI Gumi", "ko": "ETRI Gumi"}
     again = web.client.post(url, files={"file": ("fi_interview.md", body)}, headers=web.as_("admin"))
@@ -359,3 +369,16 @@ def test_a_visit_naming_a_roster_organisation_is_stored_with_its_code(park):
                                                                   wire.encode_batch("kiosk-01", [stale]), 0.0)])
     assert row[0] == 12 and json.loads(row[1]) == [31, 205]
     assert (refused.stored, refused.quarantined) == (0, 1)  # kept aside with its reason, not lost
+
+
+def test_a_host_starts_on_a_database_where_a_built_in_version_was_published_with_the_roster(park, caplog):
+    """A database from before publishing checked built-in versions: the park's own content stands for it."""
+    from tiesense.service import Host
+
+    with Store(park) as store:
+        form = compile_with_roster(store, source("fi_interview"), "handheld").form
+        assert form["version"] == "2026120101" and store.publish_form(form) is True  # the store alone: no checks
+    with Host(park) as host:
+        used = host.forms.get("fi_interview", "2026120101")
+    assert [c["name"] for c in roster_list(used)] == CODES + NOT_ORGS
+    assert "is built in and was published here with other content: the published one is used" in caplog.text

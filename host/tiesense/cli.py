@@ -863,6 +863,9 @@ def forms_new(name, out):
 @click.option("--for", "target", default=None, type=click.Choice(["kiosk", "handheld"]),
               help="Compile an XLSForm (.xlsx, .xls, .md) for this device first; a compiled form (.json) as it is.")
 @click.option("--wave", default=None, help="The survey wave of this version's records that carry no wave answer.")
+@click.option("--version", "version", default=None,
+              help="Publish as this version instead of the form's own (e.g. the shipped interview with the park's "
+                   "roster: devices adopt only a version newer than the built-in one).")
 @click.option("--no-roster", is_flag=True,
               help="Keep the XLSForm's own organisation rows (kind = org) instead of the database's current roster.")
 @click.option("--roster", "roster_csv", default=None, type=click.Path(exists=True, dir_okay=False),
@@ -872,8 +875,8 @@ def forms_new(name, out):
               help="Deliver through this broker with the host's login (default: the embedded broker of the host "
                    "serving --db; with no host running, it delivers the form when it starts).")
 @broker_login_options
-def forms_publish(form_file, db_path, target, wave, no_roster, roster_csv, broker, password_file, ca_file, cert_file,
-                  key_file):
+def forms_publish(form_file, db_path, target, wave, version, no_roster, roster_csv, broker, password_file, ca_file,
+                  cert_file, key_file):
     """Publish a form version to the host's database and deliver it to the devices (retained, signed for
     every site). A published version never changes; a new one must be newer and keep each question's type.
     An XLSForm's roster list gets the database's current roster (its organisation rows replaced)."""
@@ -913,7 +916,9 @@ def forms_publish(form_file, db_path, target, wave, no_roster, roster_csv, broke
             raise click.ClickException(str(e))
     try:
         with _open_store(db_path) as store:
-            created = publish(store, form, wave=wave)
+            created = publish(store, form, wave=wave, version=version)
+            if version is not None:
+                form = dict(form, version=version)
             stored = {(f["id"], f["version"]): f for f in store.forms()}[(form["id"], form["version"])]
             site_keys = store.site_keys() or None
     except PublishError as e:

@@ -152,24 +152,51 @@ def _conflict(store: Store, form: dict, e: FormConflict) -> str:
             f"version, e.g. {_raise_the_version(form['version'])}) to publish it with these organisations")
 
 
-def publish(store: Store, form: dict, *, wave: str | None = None) -> bool:
-    """Check ``form`` against the versions published before, set its ``wave``, and store it; True if new,
-    False if this very version was published before with the same content.
+def _next_version(store: Store, form_id: str) -> str:
+    """One above the newest version of ``form_id`` built in or published (numbers: 2026120101 -> 2026120102)."""
+    newest = None
+    for f in builtin_forms() + store.forms():
+        if f["id"] == form_id and (newest is None or wire.newer_version(f["version"], newest)):
+            newest = f["version"]
+    return _raise_the_version(newest) if newest is not None else "1"
+
+
+def check_newer_than_builtin(store: Store, form: dict) -> None:
+    """Refuse ``form`` if tiesense ships a version of its id as new or newer with other content: devices are
+    staged with the built-in one and adopt only a newer version, so they would never run this one (the
+    shipped interview published with the park's roster, under the shipped version, is the common case)."""
+    for shipped in builtin_forms():
+        if shipped["id"] != form["id"] or shipped == form or wire.newer_version(form["version"], shipped["version"]):
+            continue
+        raise PublishError(
+            f"form '{form['id']}' version '{form['version']}' is not newer than the version '{shipped['version']}' "
+            f"built into tiesense, which devices are staged with; they adopt only a newer version, so they would "
+            f"never run this one: publish it as version {_next_version(store, form['id'])} (--version; version= "
+            "in POST /api/forms/xlsform) or set a higher version in the settings sheet")
+
+
+def publish(store: Store, form: dict, *, wave: str | None = None, version: str | None = None) -> bool:
+    """Check ``form`` against the versions published before and built in, set its ``wave`` (and its
+    ``version``, when given), and store it; True if new, False if this very version was published before
+    with the same content.
 
     Raises
     ------
     PublishError
-        Not a form, not newer than a published version, a question's type changed, or this version was
-        published with other content.
+        Not a form, not newer than a published or built-in version, a question's type changed, or this
+        version was published with other content.
     """
     form = dict(form)
     if wave is not None:
         form["wave"] = str(wave)
+    if version is not None:
+        form["version"] = str(version)
     try:
         form = _check_form(form, "form")
     except FormError as e:
         raise PublishError(str(e)) from None
-    shipped = {(f["id"], f["version"]) for f in builtin_forms()}  # a host records them too: not compared
+    check_newer_than_builtin(store, form)
+    shipped = {(f["id"], f["version"]) for f in builtin_forms()}  # a host records them too: their types not compared
     check_new_version([f for f in store.forms() if (f["id"], f["version"]) not in shipped], form)
     try:
         return store.publish_form(form)

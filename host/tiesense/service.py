@@ -180,11 +180,22 @@ class Host:
             self.store = Store(self.db_path)
         except Exception as e:
             raise HostError(f"cannot open the database {self.db_path}: {e}") from None
-        try:
-            for f in forms:
+        # Record the built-in instruments, except a version the park published with other content (a
+        # publish refuses that since built-in versions are checked, but a database may predate the check, or
+        # a newer tiesense may ship a version number the park used): the park's own stands for it.
+        published = {(f["id"], f["version"]) for f in self.store.forms()}
+        kept = []
+        for f in forms:
+            try:
                 self.store.publish_form(f)
-        except FormConflict as e:
-            raise HostError(str(e)) from None
+            except FormConflict as e:
+                if (f["id"], f["version"]) not in published:
+                    raise HostError(str(e)) from None
+                log.warning("form %s version %s is built in and was published here with other content: the "
+                            "published one is used", f["id"], f["version"])
+                continue
+            kept.append(f)
+        forms = kept
         # Check records against every version ever published, not only the newest, and against a version
         # published to the database while this host runs (`tiesense forms publish`), found there on first sight.
         self.forms = _PublishedForms(self.store)

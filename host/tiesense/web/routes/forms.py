@@ -73,7 +73,10 @@ async def publish_xlsform(request: Request, response: Response, store: StoreDep,
                           roster: bool = Query(True, description="Put the host's current roster in the form's "
                                                                  "roster list (false: keep its own rows)"),
                           wave: str | None = Query(None, max_length=64, description="The wave of records that "
-                                                                                    "carry no wave answer")) -> dict:
+                                                                                    "carry no wave answer"),
+                          version: str | None = Query(None, min_length=1, max_length=32, pattern=r"^[0-9]+$",
+                                                      description="Publish as this version instead of the form's "
+                                                                  "own")) -> dict:
     """Compile an XLSForm (.xlsx, .xls, .md or .csv: the body, or a form upload in ``file``) for a device with
     the host's current roster in its roster list, and publish it, as ``tiesense forms publish FORM --for X``
     does (:func:`tiesense.publishing.compile_with_roster`, then the checks of ``POST /api/forms``)."""
@@ -95,12 +98,14 @@ async def publish_xlsform(request: Request, response: Response, store: StoreDep,
         raise ApiError(409, str(e), "POST /api/roster with the park's roster CSV, or publish with roster=false") \
             from None
     try:
-        created = await run_in_threadpool(publish, store, form, wave=wave)
+        created = await run_in_threadpool(publish, store, form, wave=wave, version=version)
     except PublishError as e:
         raise ApiError(409, str(e), "publish the changed form under a new, higher version") from None
+    forms = await run_in_threadpool(store.forms)
+    stored = {(f["id"], f["version"]): f for f in forms}[(form["id"], version or form["version"])]
     if not created:
         response.status_code = 200
     elif request.app.state.on_form is not None:
-        request.app.state.on_form(form)
-    return {"id": form["id"], "version": form["version"], "created": created,
-            "roster_version": form.get("roster_version")}
+        request.app.state.on_form(stored)
+    return {"id": stored["id"], "version": stored["version"], "created": created,
+            "roster_version": stored.get("roster_version")}
