@@ -80,6 +80,7 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 
 def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
+    from tiesense import wire
     from tiesense.devices import SimDevice, stage
     from tiesense.publishing import compile_with_roster, publish
     from tiesense.service import Host
@@ -91,14 +92,15 @@ def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
     with Store(db) as store:
         store.import_roster(parse_csv(roster_csv(orgs)), source="bench")
         compiled = compile_with_roster(store, source("fi_interview"), "handheld")
-        publish(store, compiled.form)
+        form = dict(compiled.form, version=str(int(compiled.form["version"]) + 1))  # newer than the built-in
+        publish(store, form)
     root = work / "handheld"
     (root / "forms").mkdir(parents=True)
-    (root / "forms" / "fi_interview.json").write_bytes(compiled.to_bytes())
+    (root / "forms" / "fi_interview.json").write_bytes(wire.encode(form))
     with Host(db) as host:
-        login = host.device_login("handheld-01")
+        login = host.device_login("handheld-01", role="handheld")
         stage(root, "handheld-01", host.broker_url, role="handheld", script=script(partners, orgs), thanks_ms=0,
-              status_s=1, sim_mem_info=True, mqtt_user=login.username, mqtt_password=login.password,
+              status_s=1, sim_mem_info=True, mqtt_user="handheld-01", mqtt_password=login.password,
               device_key=login.key)
         precompile(root)
         code = code_heap(root, role="handheld")
@@ -121,7 +123,7 @@ def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
             "pairs": rows(db, "SELECT count(*) FROM alter_pairs")[0][0],
             "memory_errors": out.count("MemoryError"), "heap_free_min": min(frees) if frees else None,
             "largest_block_min": min(largest) if largest else None, "heap_total": total, "code_heap": code,
-            "form_bytes": compiled.size, "tail": out[-1500:]}
+            "form_bytes": len(wire.encode(form)), "tail": out[-1500:]}
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@
 #                   against; set by `tiesense devices provision`, or null
 #   wifi_ssid, wifi_password, wifi_country     Pico W only
 #   ack_timeout_ms  resend records the host has not acked after this long
-#   batch_bytes     largest records message (<= wire.DEVICE_BATCH_BYTES)
+#   batch_bytes     largest records message, and so largest record (<= wire.DEVICE_BATCH_BYTES_MAX)
 #   status_s        republish the retained status this often
 #   backoff_max_s   longest wait between reconnect attempts
 #   language        label language of the survey ("en", "ko")
@@ -114,7 +114,9 @@ _BYTES = ("storage_reserve_bytes", "storage_max_bytes")
 # interview, never gives an interview up for being idle (the interviewer may be talking),
 # resumes a survey a power cut interrupted, and answers `tiesense pull` over USB.
 ROLE_DEFAULTS = {
-    "handheld": {"form": "fi_interview", "survey_idle_s": 0, "draft_policy": "resume", "offload": True},
+    # an interview record with 10 partners is ~1.7 KB: larger than a kiosk's 1 KB messages
+    "handheld": {"form": "fi_interview", "survey_idle_s": 0, "draft_policy": "resume", "offload": True,
+                 "batch_bytes": 4096},
 }
 
 
@@ -142,8 +144,8 @@ def load(path="site.json", defaults=None):
         else:
             print("config: '" + k + "' must be " + type(cfg[k]).__name__ + "; default kept")
     import wire
-    if cfg["batch_bytes"] > wire.DEVICE_BATCH_BYTES:
-        cfg["batch_bytes"] = wire.DEVICE_BATCH_BYTES
+    if cfg["batch_bytes"] > wire.DEVICE_BATCH_BYTES_MAX:
+        cfg["batch_bytes"] = wire.DEVICE_BATCH_BYTES_MAX
     if not wire.valid_device_id(cfg["device"]):
         print("config: device id '" + str(cfg["device"]) + "' is invalid")
     return cfg

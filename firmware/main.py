@@ -56,7 +56,8 @@ def main():
     from log import Log
 
     device, key = cfg["device"], wire.key_bytes(cfg["device_key"])
-    log = Log(cfg["data_dir"], encode=lambda rec, seq: wire.sign_record(rec, seq, device, key),
+    log = Log(cfg["data_dir"], max_record=cfg["batch_bytes"] - 48,  # one record always fits one message
+              encode=lambda rec, seq: wire.sign_record(rec, seq, device, key),
               reserve=cfg["storage_reserve_bytes"], capacity=cfg["storage_max_bytes"])
     form = load_form(cfg)
     gc.collect()

@@ -126,7 +126,7 @@ class Uplink:
         # Counters the app reports in every status message (wire.STATUS_FIELDS),
         # e.g. the kiosk's approaches and abandoned surveys.
         self.counters = {}
-        self.batch_bytes = min(cfg["batch_bytes"], wire.DEVICE_BATCH_BYTES)
+        self.batch_bytes = min(cfg["batch_bytes"], wire.DEVICE_BATCH_BYTES_MAX)
         self.ack_timeout_ms = cfg["ack_timeout_ms"]
         self.client = client or mqtt.MQTTClient(
             self.device, keepalive=cfg["keepalive_s"], user=cfg.get("mqtt_user"),

@@ -130,3 +130,21 @@ def test_the_handhelds_built_in_interview_is_what_its_xlsform_compiles_to():
 
     assert (INSTRUMENTS / "fi_interview.json").read_bytes() == compile_instrument("fi_interview").to_bytes()
     assert builtin_form("fi_interview")["target"] == "handheld"
+
+
+def test_an_interview_naming_ten_partners_arrives_whole(tmp_path):
+    """The name generator's cap: 10 partners from a 40-organisation roster published with the interview,
+    every pass and alter-alter question answered on the keys; the record (about 1.7 KB, more than a
+    kiosk's 1 KB messages) is kept and sent whole, under the handheld's simulated heap, with no
+    MemoryError (bench/handheld_interview.py runs the same under shrinking heaps)."""
+    from bench.handheld_interview import run
+
+    from tiesense.devices import ROLE_HEAPSIZE
+
+    r = run(ROLE_HEAPSIZE["handheld"], partners=10, orgs=40, work=tmp_path)
+    assert (r["respondents"], r["ties"], r["pairs"]) == (1, 10, 45), r["tail"]
+    assert r["memory_errors"] == 0 and "Traceback" not in r["tail"]
+    with sqlite3.connect(tmp_path / "park.db") as conn:
+        named = [row[0] for row in conn.execute('SELECT partner_org FROM tie_reports ORDER BY "pass"')]
+        tied = conn.execute("SELECT count(*) FROM alter_pairs WHERE tied = 1").fetchone()[0]
+    assert named == list(range(101, 111)) and tied == 9  # each pass ticked the next partner

@@ -27,8 +27,12 @@ PREFIX = "tiesense/v1"  # the topic tree, unchanged by contract version 2
 
 # Largest payload the host accepts on any topic; larger ones are quarantined.
 MAX_PAYLOAD = 65536
-# Devices keep each records message under this many bytes (Pico W heap).
+# Devices keep each records message under this many bytes (Pico W heap): a kiosk's default, and the size
+# of the host's acks.
 DEVICE_BATCH_BYTES = 1024
+# The most a device may set (its batch_bytes): a handheld's interview record (10 partners' passes and their
+# alter pairs: about 1.7 KB) must fit one message.
+DEVICE_BATCH_BYTES_MAX = 4096
 # Largest number of records in one message.
 MAX_BATCH_RECORDS = 64
 
