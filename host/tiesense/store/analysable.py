@@ -9,8 +9,13 @@
   cell with the number of distinct respondents it is built from, which is what
   k-anonymity suppression (:mod:`tiesense.aggregates`) looks at.
 
-Every read takes :class:`Filters` (device, site, form version, period, actor
-type...) and pages with ``limit``/``offset``, returning ``(rows, total)``.
+Every read takes :class:`Filters` (device, site, form version, period, survey
+wave, actor type...) and pages with ``limit``/``offset``, returning ``(rows, total)``.
+A record's survey wave is that of its analysable rows (:mod:`tiesense.store.rows`:
+its ``wave`` answer, else its form version's ``wave`` setting); a record with
+neither belongs to no wave. A wave no row of the kind read belongs to is an
+error (:class:`UnknownWave`, naming the waves present), not an empty page: a
+mistyped wave would otherwise read as "nobody answered".
 The fields named here are the interview's (``respondent_org``,
 ``partner_org``, ``tie_types``), the same that :mod:`tiesense.estimates` reads.
 """
@@ -25,7 +30,7 @@ from typing import Iterable
 from .connection import dicts, page
 from .roster import CURRENT
 
-__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "form_rows", "tie_rows", "respondents", "visit_cells",
+__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "form_rows", "tie_rows", "respondents", "visit_cells",
            "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
 
 VISIT_FORM = "tp_visit"
@@ -37,13 +42,60 @@ NOT_ON_ROSTER = "(not on roster)"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
+class UnknownWave(ValueError):
+    """A survey wave no row belongs to (``args[0]``); ``args[1]`` lists the waves present."""
+
+
+def wave_order(wave: str) -> tuple:
+    """Sort key of wave names: numbers in numeric order, then the rest by name.
+
+    Examples
+    --------
+    >>> sorted(["10", "2", "spring", "1"], key=wave_order)
+    ['1', '2', '10', 'spring']
+    """
+    return (not wave.isdigit(), int(wave) if wave.isdigit() else 0, wave)
+
+
+#: The rows table that holds one row per record of a form, where its wave is read: the visits, and for
+#: either interview instrument the respondents (:mod:`tiesense.store.rows`).
+_WAVE_ROWS = {VISIT_FORM: "visits"}
+_INTERVIEW_ROWS = "respondents"
+
+
+def waves(conn: sqlite3.Connection, table: str) -> list[str]:
+    """The survey waves the rows of ``table`` (``visits``, ``respondents``, ``tie_reports``) belong to, in
+    :func:`wave_order`; rows without a wave are not a wave.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(waves, "tie_reports")
+    []
+    """
+    if table not in ("visits", "respondents", "tie_reports", "alter_pairs"):
+        raise ValueError(f"no survey waves in {table!r}: visits, respondents, tie_reports or alter_pairs")
+    return sorted((w for (w,) in conn.execute(f"SELECT DISTINCT wave FROM {table} WHERE wave IS NOT NULL")),
+                  key=wave_order)
+
+
+def _wave_asked(conn: sqlite3.Connection, table: str, filters: "Filters", total: int) -> None:
+    """After a read of ``total`` rows: raise :class:`UnknownWave` if ``filters`` asked for a wave no row of
+    ``table`` belongs to (asked only when nothing was found: a wave that exists may hold nothing here)."""
+    if total or filters.wave is None:
+        return
+    if conn.execute(f"SELECT 1 FROM {table} WHERE wave = ? LIMIT 1", [filters.wave]).fetchone() is None:
+        raise UnknownWave(filters.wave, waves(conn, table))
+
+
 @dataclass(frozen=True)
 class Filters:
     """What rows to read; None means any.
 
     ``since`` and ``until`` bound a record's ``end`` (``since <= end < until``,
     ISO text such as ``2026-11-01`` or ``2026-11-24T10:00:00Z``); ``site`` is
-    the site the device was provisioned for; ``actor_type``, ``region`` and
+    the site the device was provisioned for; ``wave`` the survey wave of the
+    record's analysable rows; ``actor_type``, ``region`` and
     ``respondent`` are the respondent organisation's (interviews only),
     ``partner_actor_type`` the partner's.
     """
@@ -53,12 +105,15 @@ class Filters:
     site: str | None = None
     since: str | None = None
     until: str | None = None
+    wave: str | None = None
     actor_type: str | None = None
     partner_actor_type: str | None = None
     region: str | None = None
     respondent: int | None = None
 
-    def where(self, interview: bool) -> tuple[list[str], list]:
+    def where(self, interview: bool, form: str | None = None) -> tuple[list[str], list]:
+        """SQL conditions on ``records r`` (with its device's identity ``i`` and, for ``interview``, the
+        roster rows ``ro`` and ``po``) and their parameters; ``form`` says which rows hold the wave."""
         where, params = [], []
         for col, val in (('r.form_version', self.form_version), ("r.device", self.device), ("i.site", self.site)):
             if val is not None:
@@ -70,6 +125,15 @@ class Filters:
         if self.until is not None:
             where.append('r."end" < ?')
             params.append(self.until)
+        if self.wave is not None:
+            table = _WAVE_ROWS.get(form, _INTERVIEW_ROWS) if form is not None else None
+            if table is None:
+                where.append("r.instance_id IN (SELECT instance_id FROM visits WHERE wave = ? "
+                             "UNION ALL SELECT instance_id FROM respondents WHERE wave = ?)")
+                params += [self.wave, self.wave]
+            else:
+                where.append(f"r.instance_id IN (SELECT instance_id FROM {table} WHERE wave = ?)")
+                params.append(self.wave)
         if interview:
             for col, val in (("coalesce(ro.actor_type, ?)", self.actor_type),
                              ("coalesce(po.actor_type, ?)", self.partner_actor_type)):
@@ -94,7 +158,7 @@ _ROSTER = (f" LEFT JOIN organisations ro ON ro.version = {CURRENT} AND ro.code =
 
 
 def _from(form: str, filters: Filters, interview: bool, extra_from: str = "") -> tuple[str, list]:
-    where, params = filters.where(interview)
+    where, params = filters.where(interview, form)
     sql = _BASE + (_ROSTER if interview else "") + extra_from + " WHERE r.form = ?"
     params = [form] + params
     if where:
@@ -130,12 +194,14 @@ def form_rows(conn: sqlite3.Connection, form: str, questions: Iterable[str], mul
     """``(rows, total)``: the records of ``form``, oldest first, one column per question name.
 
     ``multi`` names the select_multiple questions, returned as lists. A
-    question a record's version lacks is None.
+    question a record's version lacks is None. Raises :class:`UnknownWave` for a ``filters.wave`` no
+    record of the form's kind (visits, or interviews) belongs to.
     """
     cols, col_params, _ = _answer_columns(questions)
     frm, params = _from(form, filters, form == INTERVIEW_FORM)
     rows, total = page(conn, f"SELECT {_RECORD_COLUMNS}{cols} {frm}", col_params + params,
                        'r."end", r.instance_id', limit, offset)
+    _wave_asked(conn, _WAVE_ROWS.get(form, _INTERVIEW_ROWS), filters, total)
     return _decode_lists(rows, multi), total
 
 
@@ -145,7 +211,8 @@ def tie_rows(conn: sqlite3.Connection, questions: Iterable[str], multi: Iterable
 
     Each row: the record's columns, ``respondent_name``, ``respondent_actor_type``,
     ``respondent_region``, ``partner_name``, ``partner_actor_type``,
-    ``partner_region``, then the answers.
+    ``partner_region``, then the answers. Raises :class:`UnknownWave` for a ``filters.wave`` no tie
+    report belongs to.
     """
     cols, col_params, _ = _answer_columns(questions)
     frm, params = _from(INTERVIEW_FORM, filters, True)
@@ -153,20 +220,24 @@ def tie_rows(conn: sqlite3.Connection, questions: Iterable[str], multi: Iterable
            "ro.region AS respondent_region, po.name AS partner_name, po.actor_type AS partner_actor_type, "
            f"po.region AS partner_region{cols} {frm}")
     rows, total = page(conn, sql, col_params + params, 'r."end", r.instance_id', limit, offset)
+    _wave_asked(conn, "tie_reports", filters, total)
     return _decode_lists(rows, multi), total
 
 
 def respondents(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None,
                 offset: int = 0) -> tuple[list[dict], int]:
     """``(rows, total)``: one row per respondent organisation, by code: roster fields, reports, distinct
-    partners, first and last interview."""
+    partners, first and last interview. Raises :class:`UnknownWave` for a ``filters.wave`` no interview
+    belongs to."""
     frm, params = _from(INTERVIEW_FORM, filters, True)
     sql = (f"SELECT json_extract(r.answers, '$.{RESPONDENT}') AS code, ro.name AS name, ro.actor_type AS actor_type, "
            "ro.region AS region, ro.sector AS sector, ro.size AS size, count(*) AS reports, "
            f"count(DISTINCT json_extract(r.answers, '$.{PARTNER}')) AS partners, "
            'min(r."end") AS first_interview, max(r."end") AS last_interview '
            f"{frm} GROUP BY json_extract(r.answers, '$.{RESPONDENT}')")
-    return page(conn, sql, params, "code", limit, offset)
+    rows, total = page(conn, sql, params, "code", limit, offset)
+    _wave_asked(conn, "respondents", filters, total)
+    return rows, total
 
 
 def respondent_count(conn: sqlite3.Connection, filters: Filters = Filters()) -> int:
