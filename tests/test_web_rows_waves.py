@@ -41,8 +41,8 @@ def visit_forms() -> dict[str, dict]:
 
 
 def store_waves(web) -> None:
-    forms = []
-    for wave, form in visit_forms().items():
+    by_wave, forms = visit_forms(), []
+    for wave, form in by_wave.items():  # wave 1's records say their wave; wave 2's form is published with it
         assert publish(web.store, form, wave=None if wave == "1" else wave)
         forms.append(form)
     for wave, (version, _) in REPORTS.items():
@@ -54,12 +54,13 @@ def store_waves(web) -> None:
     core = IngestCore(forms=FormRegistry(builtin_forms() + forms))
     visits = []
     for wave, (version, ends) in VISITS.items():
-        form = visit_forms()[wave]
+        fields = wire.answer_fields(by_wave[wave])
         for end, facility in ends:
+            # "wave": the calculate's constant, sent only on wave 1's form (wave 2's has no such question)
             answers = {"wave": "1", "facility": facility, "visitor_org": "101", "purpose": "use_facility",
-                       "met": ["nobody"], "new_contact": "no", "satisfaction": "4"}  # wave: the calculate's constant, on wave 1's form
+                       "met": ["nobody"], "new_contact": "no", "satisfaction": "4"}
             rec = wire.make_record_v2("tp_visit", version, _epoch(end) - 60, 60, 1, 100 + len(visits), wire.CLOCK_NTP,
-                                      [answers.get(n) for n in wire.answer_fields(form)],
+                                      [answers.get(n) for n in fields],
                                       wire.new_record_id(os.urandom))
             visits.append(wire.sign_record(rec, len(visits) + 1, KIOSK, key))
     reports = []

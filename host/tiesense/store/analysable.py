@@ -29,9 +29,10 @@ from typing import Iterable
 
 from .connection import dicts, page
 from .roster import CURRENT
+from .rows import TABLES
 
-__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "form_rows", "tie_rows", "respondents", "visit_cells",
-           "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
+__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "wave_order", "form_rows", "tie_rows",
+           "respondents", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
 
 VISIT_FORM = "tp_visit"
 INTERVIEW_FORM = "fi_partner"
@@ -57,14 +58,14 @@ def wave_order(wave: str) -> tuple:
     return (not wave.isdigit(), int(wave) if wave.isdigit() else 0, wave)
 
 
-#: The rows table that holds one row per record of a form, where its wave is read: the visits, and for
-#: either interview instrument the respondents (:mod:`tiesense.store.rows`).
-_WAVE_ROWS = {VISIT_FORM: "visits"}
-_INTERVIEW_ROWS = "respondents"
+def _rows_of(form: str) -> str:
+    """The analysable rows table holding one row per record of ``form``, where the record's wave is read:
+    ``visits``, else (either interview instrument) ``respondents`` (:mod:`tiesense.store.rows`)."""
+    return "visits" if form == VISIT_FORM else "respondents"
 
 
 def waves(conn: sqlite3.Connection, table: str) -> list[str]:
-    """The survey waves the rows of ``table`` (``visits``, ``respondents``, ``tie_reports``) belong to, in
+    """The survey waves the rows of ``table`` (one of :data:`~tiesense.store.rows.TABLES`) belong to, in
     :func:`wave_order`; rows without a wave are not a wave.
 
     Examples
@@ -73,13 +74,13 @@ def waves(conn: sqlite3.Connection, table: str) -> list[str]:
     >>> Store(":memory:").read(waves, "tie_reports")
     []
     """
-    if table not in ("visits", "respondents", "tie_reports", "alter_pairs"):
-        raise ValueError(f"no survey waves in {table!r}: visits, respondents, tie_reports or alter_pairs")
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; the analysable tables are {', '.join(TABLES)}")
     return sorted((w for (w,) in conn.execute(f"SELECT DISTINCT wave FROM {table} WHERE wave IS NOT NULL")),
                   key=wave_order)
 
 
-def _wave_asked(conn: sqlite3.Connection, table: str, filters: "Filters", total: int) -> None:
+def _wave_asked(conn: sqlite3.Connection, table: str, filters: Filters, total: int) -> None:
     """After a read of ``total`` rows: raise :class:`UnknownWave` if ``filters`` asked for a wave no row of
     ``table`` belongs to (asked only when nothing was found: a wave that exists may hold nothing here)."""
     if total or filters.wave is None:
@@ -125,15 +126,11 @@ class Filters:
         if self.until is not None:
             where.append('r."end" < ?')
             params.append(self.until)
-        if self.wave is not None:
-            table = _WAVE_ROWS.get(form, _INTERVIEW_ROWS) if form is not None else None
-            if table is None:
-                where.append("r.instance_id IN (SELECT instance_id FROM visits WHERE wave = ? "
-                             "UNION ALL SELECT instance_id FROM respondents WHERE wave = ?)")
-                params += [self.wave, self.wave]
-            else:
-                where.append(f"r.instance_id IN (SELECT instance_id FROM {table} WHERE wave = ?)")
-                params.append(self.wave)
+        if self.wave is not None:  # the record's rows: those of its form's kind, else of either kind
+            tables = [_rows_of(form)] if form is not None else ["visits", "respondents"]
+            where.append("r.instance_id IN (" + " UNION ALL ".join(
+                f"SELECT instance_id FROM {t} WHERE wave = ?" for t in tables) + ")")
+            params += [self.wave] * len(tables)
         if interview:
             for col, val in (("coalesce(ro.actor_type, ?)", self.actor_type),
                              ("coalesce(po.actor_type, ?)", self.partner_actor_type)):
@@ -201,7 +198,7 @@ def form_rows(conn: sqlite3.Connection, form: str, questions: Iterable[str], mul
     frm, params = _from(form, filters, form == INTERVIEW_FORM)
     rows, total = page(conn, f"SELECT {_RECORD_COLUMNS}{cols} {frm}", col_params + params,
                        'r."end", r.instance_id', limit, offset)
-    _wave_asked(conn, _WAVE_ROWS.get(form, _INTERVIEW_ROWS), filters, total)
+    _wave_asked(conn, _rows_of(form), filters, total)
     return _decode_lists(rows, multi), total
 
 
