@@ -183,3 +183,78 @@ def test_the_rows_routes_document_wave_in_openapi(web):
     for route in ("/api/aggregates/visits", "/api/exports/aggregates/{kind}"):
         names = [p["name"] for p in spec["paths"][route]["get"]["parameters"]]
         assert names.count("wave") == 1, route
+
+
+# ------------------------------------------------------------------ alter-alter pairs
+# the handheld interview, wave 1 on its built-in version (its wave calculate answers 1) and wave 2 on a newer
+# version answering 2; per wave: (respondent, partners named, passes as (partner, partners it works with)), with
+# the roster placeholders of the shipped form (101-103) and partners not on the roster (new_1, new_2)
+INTERVIEWS = {"1": [("101", ["102", "103", "new_1"], [("102", ["103"]), ("103", ["nobody"]), ("new_1", None)]),
+                    ("103", ["101", "new_2"], [("101", ["nobody"]), ("new_2", None)])],
+              "2": [("102", ["101", "103"], [("101", ["103"]), ("103", None)])]}
+NEW = {"new_1": "Gumi Robotics", "new_2": "Seorin Optics"}
+# the pairs each wave's interviews give: (respondent, org_a, name_a, org_b, name_b, tied)
+PAIRS = {"1": [(101, 102, "Hanbit Display", 103, "Nuri Sensors", 1),
+               (101, 102, "Hanbit Display", None, "Gumi Robotics", 0),
+               (101, 103, "Nuri Sensors", None, "Gumi Robotics", 0),
+               (103, 101, "Daeil Precision", None, "Seorin Optics", 0)],
+         "2": [(102, 101, "Daeil Precision", 103, "Nuri Sensors", 1)]}
+
+
+@pytest.fixture
+def interview_waves(web):
+    from .conftest import WEB_ROSTER
+    from .test_rows import interview, send, tie
+    from tiesense.store import roster
+
+    # the shipped interview's placeholder organisations (101-103) join the roster
+    web.store.import_roster(roster.parse_csv(WEB_ROSTER + "101,Daeil Precision,sme,Gyeongbuk,,\n"
+                                             "102,Hanbit Display,large_firm,Gyeongbuk,,\n"
+                                             "103,Nuri Sensors,startup,Daegu,,\n"), source="test")
+    first = builtin_form("fi_interview")
+    second = dict(first, version="2026120301")
+    assert publish(web.store, second)
+    core = IngestCore(FormRegistry(builtin_forms() + [second]))
+    seq = 1
+    for wave, form in (("1", first), ("2", second)):
+        answers = [interview(form, partners, [tie(p, alters, partner_name=NEW.get(p))
+                                              for p, alters in passes], respondent_org=who, wave=wave)
+                   for who, partners, passes in INTERVIEWS[wave]]
+        send(core, web.store, form, HANDHELD, *answers, at=1_796_000_000 + 86_400 * int(wave), first_seq=seq)
+        seq += len(answers)
+    return web
+
+
+def pairs_of(items: list[dict]) -> list[tuple]:
+    return [(p["respondent_org"], p["org_a"], p["name_a"], p["org_b"], p["name_b"], p["tied"]) for p in items]
+
+
+def test_alter_pairs_of_a_wave_are_that_waves_pairs_and_the_waves_add_up(interview_waves):
+    every, totals = every_page(interview_waves, "/api/alter-pairs")
+    assert set(totals) == {sum(len(p) for p in PAIRS.values())}
+    assert pairs_of(every) == PAIRS["1"] + PAIRS["2"]
+    for wave, pairs in PAIRS.items():
+        items, totals = every_page(interview_waves, f"/api/alter-pairs?wave={wave}")
+        assert pairs_of(items) == pairs and set(totals) == {len(pairs)}
+        assert {p["wave"] for p in items} == {wave} and {p["device"] for p in items} == {HANDHELD}
+    first = every[0]
+    assert (first["respondent_name"], first["respondent_actor_type"], first["actor_type_a"], first["actor_type_b"],
+            first["pass_a"], first["pass_b"]) == ("Daeil Precision", "sme", "large_firm", "startup", 1, 2)
+    assert (every[1]["actor_type_b"], every[1]["pass_b"]) == (None, 3)  # not on the roster
+
+
+def test_alter_pairs_take_the_other_filters_with_the_wave(interview_waves):
+    def get(query):
+        return pairs_of(interview_waves.get(f"/api/alter-pairs?{query}", "analyst").json()["items"])
+
+    # partner_actor_type: a partner of that type on either side
+    assert get("partner_actor_type=large_firm") == PAIRS["1"][:2]
+    assert get("wave=2&partner_actor_type=sme") == PAIRS["2"]
+    assert get("wave=1&respondent=103") == [PAIRS["1"][3]]
+    assert get("actor_type=startup") == [PAIRS["1"][3]]  # 103, the respondent, is a start-up
+    assert get("wave=2&region=Gyeongbuk") == PAIRS["2"] and get("region=Daegu") == [PAIRS["1"][3]]
+    assert get("wave=2&actor_type=gri") == []  # a wave that exists: an empty page
+    body = interview_waves.get("/api/alter-pairs?wave=3", "analyst").json()
+    assert body == {"error": "no alter pair belongs to survey wave '3'",
+                    "hint": "wave is one of: 1, 2; leave it out for every wave"}
+    assert interview_waves.get("/api/alter-pairs", "viewer").status_code == 403

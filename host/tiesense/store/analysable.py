@@ -5,6 +5,8 @@
   ``fi_partner`` (one record per partner a respondent names);
 * tie reports with both organisations looked up in the current roster
   (:func:`tie_rows`), and the respondents behind them (:func:`respondents`);
+* the dyad census of the handheld interview (:func:`alter_pairs`): one row
+  per pair of partners a respondent named, read from the ``alter_pairs`` rows;
 * counts and means per cell (:func:`visit_cells`, :func:`tie_cells`), each
   cell with the number of distinct respondents it is built from, which is what
   k-anonymity suppression (:mod:`tiesense.aggregates`) looks at.
@@ -32,7 +34,7 @@ from .roster import CURRENT
 from .rows import TABLES
 
 __all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "wave_order", "form_rows", "tie_rows",
-           "respondents", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
+           "respondents", "alter_pairs", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
 
 VISIT_FORM = "tp_visit"
 INTERVIEW_FORM = "fi_partner"
@@ -234,6 +236,63 @@ def respondents(conn: sqlite3.Connection, filters: Filters = Filters(), limit: i
            f"{frm} GROUP BY json_extract(r.answers, '$.{RESPONDENT}')")
     rows, total = page(conn, sql, params, "code", limit, offset)
     _wave_asked(conn, "respondents", filters, total)
+    return rows, total
+
+
+_PAIR_ROSTER = "".join(f" LEFT JOIN organisations {a} ON {a}.version = {CURRENT} AND {a}.code = ap.{col}"
+                       for a, col in (("ro", "respondent_org"), ("oa", "org_a"), ("ob", "org_b")))
+
+
+def _pair_where(filters: Filters) -> tuple[list[str], list]:
+    """:class:`Filters` on the ``alter_pairs`` rows ``ap``: ``partner_actor_type`` keeps the pairs with a
+    partner of that type on either side."""
+    where, params = [], []
+    for col, val in (("ap.form_version", filters.form_version), ("ap.device", filters.device),
+                     ("i.site", filters.site), ("ap.wave", filters.wave), ("ro.region", filters.region),
+                     ("ap.respondent_org", filters.respondent)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    for op, val in ((">=", filters.since), ("<", filters.until)):
+        if val is not None:
+            where.append(f'ap."end" {op} ?')
+            params.append(val)
+    if filters.actor_type is not None:
+        where.append("coalesce(ro.actor_type, ?) = ?")
+        params += [NOT_ON_ROSTER, filters.actor_type]
+    if filters.partner_actor_type is not None:
+        where.append("(coalesce(oa.actor_type, ?) = ? OR coalesce(ob.actor_type, ?) = ?)")
+        params += [NOT_ON_ROSTER, filters.partner_actor_type] * 2
+    return where, params
+
+
+def alter_pairs(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None,
+                offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: pairs of partners a respondent named (the handheld interview's dyad census), by end
+    time, record and passes.
+
+    Each row: ``instance_id``, ``device``, ``site``, ``form``, ``form_version``, ``wave``, ``end``,
+    ``pass_a``/``pass_b`` (the partners' passes of the name generator), ``respondent_org`` with
+    ``respondent_name`` and ``respondent_actor_type`` from the current roster, for each partner ``org_a``,
+    ``name_a`` (the roster's name, else the one given) and ``actor_type_a`` (``_b`` alike), and ``tied``: 1
+    if the respondent said the two work with each other, 0 if not, None if unanswered. Raises
+    :class:`UnknownWave` for a ``filters.wave`` no pair belongs to.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(alter_pairs, Filters(actor_type="sme"))
+    ([], 0)
+    """
+    where, params = _pair_where(filters)
+    sql = ('SELECT ap.instance_id, ap.device, i.site, ap.form, ap.form_version, ap.wave, ap."end", ap.pass_a, '
+           "ap.pass_b, ap.respondent_org, ro.name AS respondent_name, ro.actor_type AS respondent_actor_type, "
+           "ap.org_a, coalesce(oa.name, ap.name_a) AS name_a, oa.actor_type AS actor_type_a, "
+           "ap.org_b, coalesce(ob.name, ap.name_b) AS name_b, ob.actor_type AS actor_type_b, ap.tied "
+           f"FROM alter_pairs ap LEFT JOIN identities i ON i.name = ap.device{_PAIR_ROSTER}"
+           + (" WHERE " + " AND ".join(where) if where else ""))
+    rows, total = page(conn, sql, params, '"end", instance_id, pass_a, pass_b', limit, offset)
+    _wave_asked(conn, "alter_pairs", filters, total)
     return rows, total
 
 

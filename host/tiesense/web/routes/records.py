@@ -1,4 +1,5 @@
-"""Records and their analysable rows: visits (kiosk surveys), tie reports and respondents (interviews).
+"""Records and their analysable rows: visits (kiosk surveys), tie reports, respondents and alter–alter pairs
+(interviews).
 
 The rows routes take :data:`~tiesense.web.filters.RowFiltersDep`: the filters of every route and the survey
 ``wave``; a wave no row of the kind listed belongs to is a 422 naming the waves present.
@@ -90,4 +91,20 @@ def list_respondents(store: StoreDep, who: Analyst, paging: PagingDep, filters: 
         rows, total = store.read(analysable.respondents, filters, paging.limit, paging.offset)
     except analysable.UnknownWave as e:
         raise _unknown_wave(e, "interview") from None
+    return page(paging, rows, total)
+
+
+@router.get("/api/alter-pairs", response_model=Page)
+def list_alter_pairs(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep,
+                     respondent: Annotated[int | None, Query(description="Pairs named by this roster code")] = None):
+    """Alter–alter pairs (the handheld interview's dyad census): one row per pair of partners a respondent
+    named, whether the two work with each other, with names and actor types from the roster; of one survey
+    ``wave`` when given. ``actor_type`` and ``region`` are the respondent's, ``partner_actor_type`` either
+    partner's."""
+    if respondent is not None:
+        filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
+    try:
+        rows, total = store.read(analysable.alter_pairs, filters, paging.limit, paging.offset)
+    except analysable.UnknownWave as e:
+        raise _unknown_wave(e, "alter pair") from None
     return page(paging, rows, total)
