@@ -253,7 +253,7 @@ def run_demo(
                     and "1" in host.store.read(waves, "visits")):
                 wave = "2"
                 visit_form = publish_wave(host, "tp_visit", wave)
-                print(f"{chr(10) if tty else ''}survey wave 2: visit form version {visit_form['version']} "
+                print(("\n" if tty else "") + f"survey wave 2: visit form version {visit_form['version']} "
                       "published; the kiosks switch to it between two surveys", file=out, flush=True)
             if duration is not None and time.monotonic() - started >= duration:
                 break
