@@ -19,6 +19,7 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from tiesense import cli, wire
+from tiesense.demo import WAVES, run_demo
 from tiesense.devices import SimDevice, read_log_state, stage
 from tiesense.service import Host
 
@@ -125,16 +126,59 @@ def test_demo_command_shows_records_flowing(tmp_path):
     assert db.execute("SELECT count(*) FROM records WHERE form = 'fi_partner' AND wire = 2").fetchone()[0] >= 22
     assert db["tie_estimates"].count > 0 and db["organisations"].count == 15
     assert db.execute("SELECT role FROM web_users WHERE name = 'demo'").fetchone()[0] == "admin"
+    # two interview waves, each on its own published version; the kiosks start on wave 1's visit form
+    assert dict(db.execute("SELECT wave, form_version FROM tie_reports GROUP BY wave").fetchall()) == WAVES
+    assert "survey wave 1: the kiosks run visit form version 2026120101" in result.output
+    visit_waves = dict(db.execute("SELECT wave, form_version FROM visits GROUP BY wave").fetchall())
+    assert "1" in visit_waves and visit_waves.items() <= WAVES.items()  # every visit belongs to a wave
+
+
+def test_the_demo_runs_two_survey_waves_of_visits_and_of_interviews(tmp_path):
+    """Wave 2 of the visit form is published to the running kiosks, which switch to it between surveys."""
+    import io
+
+    from tiesense.store import Store, rows
+
+    out = io.StringIO()
+    run_demo(kiosks=2, db_path=tmp_path / "demo.db", every=0.5, duration=14, web_port=0, second_wave_after=0,
+             out=out)
+    db = sqlite_utils.Database(tmp_path / "demo.db")
+    # the waves of each form: one published version each, with the wave as its setting
+    published = {(r["id"], r["version"]): r.get("wave") for r in map(json.loads, (s for (s,) in db.execute(
+        "SELECT spec FROM forms")))}
+    for form in ("tp_visit", "fi_partner"):
+        assert {published[(form, v)] for v in WAVES.values()} == set(WAVES)
+    visits = dict(db.execute("SELECT wave, count(*) FROM visits GROUP BY wave").fetchall())
+    assert set(visits) == {"1", "2"}, out.getvalue()
+    assert dict(db.execute("SELECT wave, form_version FROM visits GROUP BY wave").fetchall()) == WAVES
+    # wave 2 began after every visit of wave 1 ended at a kiosk (each switched between two surveys)
+    for device, last_of_1, first_of_2 in db.execute(
+            "SELECT device, max(CASE WHEN wave = '1' THEN \"end\" END), min(CASE WHEN wave = '2' THEN \"end\" END) "
+            "FROM visits GROUP BY device"):
+        assert first_of_2 is None or last_of_1 is None or last_of_1 <= first_of_2, device
+    reports = dict(db.execute("SELECT wave, count(*) FROM tie_reports GROUP BY wave").fetchall())
+    assert set(reports) == {"1", "2"} and min(reports.values()) >= 22
+    # a panel: most respondents of wave 1 answered again, and the ties changed between the waves
+    again = db.execute("SELECT count(*) FROM (SELECT respondent_org FROM respondents WHERE wave = '1' "
+                       "INTERSECT SELECT respondent_org FROM respondents WHERE wave = '2')").fetchone()[0]
+    assert again == 9
+    store = Store(tmp_path / "demo.db")
+    try:
+        changes = store.read(rows.tie_changes, "1", "2")
+    finally:
+        store.close()
+    assert changes["new"] and changes["lost"] and changes["kept"]
+    assert "survey wave 2: visit form version 2026120201 published" in out.getvalue()
 
 
 def test_the_demos_dashboard_answers_the_printed_login(tmp_path):
-    from tiesense.demo import _dashboard, interview_wave
+    from tiesense.demo import _dashboard, interview_waves
     from tiesense.service import Host
 
     import httpx
 
     with Host(tmp_path / "demo.db") as host:
-        assert interview_wave(host) >= 22
+        assert min(interview_waves(host).values()) >= 22
         web, password = _dashboard(host, 0)
         try:
             with httpx.Client(base_url=web.url) as c:

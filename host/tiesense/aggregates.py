@@ -41,7 +41,7 @@ import sqlite3
 
 from .forms import builtin_forms, form_questions
 from .store import Store, analysable
-from .store.analysable import INTERVIEW_FORM, TIE_KEYS, VISIT_FORM, VISIT_KEYS, Filters
+from .store.analysable import INTERVIEW_FORM, TIE_KEYS, VISIT_FORM, VISIT_KEYS, Filters, UnknownWave, wave_order
 
 __all__ = ["DEFAULT_K", "suppress", "visit_cells", "visit_pairs", "tie_cells", "visit_keys", "visit_values",
            "tie_keys", "UnknownKey", "UnknownWave", "visit_waves", "wave_order", "cluster_respondents", "all_forms",
@@ -53,21 +53,6 @@ DEFAULT_K = 5
 
 class UnknownKey(KeyError):
     """A grouping key that is neither a question nor a known key; ``args[1]`` lists the keys."""
-
-
-class UnknownWave(ValueError):
-    """A survey wave no visit belongs to (``args[0]``); ``args[1]`` lists the waves present."""
-
-
-def wave_order(wave: str) -> tuple:
-    """Sort key of wave names: numbers in numeric order, then the rest by name.
-
-    Examples
-    --------
-    >>> sorted(["10", "2", "spring", "1"], key=wave_order)
-    ['1', '2', '10', 'spring']
-    """
-    return (not wave.isdigit(), int(wave) if wave.isdigit() else 0, wave)
 
 
 def suppress(cells: list[dict], k: int | None) -> list[dict]:

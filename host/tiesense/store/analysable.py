@@ -5,12 +5,19 @@
   ``fi_partner`` (one record per partner a respondent names);
 * tie reports with both organisations looked up in the current roster
   (:func:`tie_rows`), and the respondents behind them (:func:`respondents`);
+* the dyad census of the handheld interview (:func:`alter_pairs`): one row
+  per pair of partners a respondent named, read from the ``alter_pairs`` rows;
 * counts and means per cell (:func:`visit_cells`, :func:`tie_cells`), each
   cell with the number of distinct respondents it is built from, which is what
   k-anonymity suppression (:mod:`tiesense.aggregates`) looks at.
 
-Every read takes :class:`Filters` (device, site, form version, period, actor
-type...) and pages with ``limit``/``offset``, returning ``(rows, total)``.
+Every read takes :class:`Filters` (device, site, form version, period, survey
+wave, actor type...) and pages with ``limit``/``offset``, returning ``(rows, total)``.
+A record's survey wave is that of its analysable rows (:mod:`tiesense.store.rows`:
+its ``wave`` answer, else its form version's ``wave`` setting); a record with
+neither belongs to no wave. A wave no row of the kind read belongs to is an
+error (:class:`UnknownWave`, naming the waves present), not an empty page: a
+mistyped wave would otherwise read as "nobody answered".
 The fields named here are the interview's (``respondent_org``,
 ``partner_org``, ``tie_types``), the same that :mod:`tiesense.estimates` reads.
 """
@@ -24,9 +31,10 @@ from typing import Iterable
 
 from .connection import dicts, page
 from .roster import CURRENT
+from .rows import TABLES
 
-__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "form_rows", "tie_rows", "respondents", "visit_cells",
-           "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
+__all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "wave_order", "form_rows", "tie_rows",
+           "respondents", "alter_pairs", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
 
 VISIT_FORM = "tp_visit"
 INTERVIEW_FORM = "fi_partner"
@@ -37,13 +45,60 @@ NOT_ON_ROSTER = "(not on roster)"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
+class UnknownWave(ValueError):
+    """A survey wave no row belongs to (``args[0]``); ``args[1]`` lists the waves present."""
+
+
+def wave_order(wave: str) -> tuple:
+    """Sort key of wave names: numbers in numeric order, then the rest by name.
+
+    Examples
+    --------
+    >>> sorted(["10", "2", "spring", "1"], key=wave_order)
+    ['1', '2', '10', 'spring']
+    """
+    return (not wave.isdigit(), int(wave) if wave.isdigit() else 0, wave)
+
+
+def _rows_of(form: str) -> str:
+    """The analysable rows table holding one row per record of ``form``, where the record's wave is read:
+    ``visits``, else (either interview instrument) ``respondents`` (:mod:`tiesense.store.rows`)."""
+    return "visits" if form == VISIT_FORM else "respondents"
+
+
+def waves(conn: sqlite3.Connection, table: str) -> list[str]:
+    """The survey waves the rows of ``table`` (one of :data:`~tiesense.store.rows.TABLES`) belong to, in
+    :func:`wave_order`; rows without a wave are not a wave.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(waves, "tie_reports")
+    []
+    """
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; the analysable tables are {', '.join(TABLES)}")
+    return sorted((w for (w,) in conn.execute(f"SELECT DISTINCT wave FROM {table} WHERE wave IS NOT NULL")),
+                  key=wave_order)
+
+
+def _wave_asked(conn: sqlite3.Connection, table: str, filters: Filters, total: int) -> None:
+    """After a read of ``total`` rows: raise :class:`UnknownWave` if ``filters`` asked for a wave no row of
+    ``table`` belongs to (asked only when nothing was found: a wave that exists may hold nothing here)."""
+    if total or filters.wave is None:
+        return
+    if conn.execute(f"SELECT 1 FROM {table} WHERE wave = ? LIMIT 1", [filters.wave]).fetchone() is None:
+        raise UnknownWave(filters.wave, waves(conn, table))
+
+
 @dataclass(frozen=True)
 class Filters:
     """What rows to read; None means any.
 
     ``since`` and ``until`` bound a record's ``end`` (``since <= end < until``,
     ISO text such as ``2026-11-01`` or ``2026-11-24T10:00:00Z``); ``site`` is
-    the site the device was provisioned for; ``actor_type``, ``region`` and
+    the site the device was provisioned for; ``wave`` the survey wave of the
+    record's analysable rows; ``actor_type``, ``region`` and
     ``respondent`` are the respondent organisation's (interviews only),
     ``partner_actor_type`` the partner's.
     """
@@ -53,12 +108,15 @@ class Filters:
     site: str | None = None
     since: str | None = None
     until: str | None = None
+    wave: str | None = None
     actor_type: str | None = None
     partner_actor_type: str | None = None
     region: str | None = None
     respondent: int | None = None
 
-    def where(self, interview: bool) -> tuple[list[str], list]:
+    def where(self, interview: bool, form: str | None = None) -> tuple[list[str], list]:
+        """SQL conditions on ``records r`` (with its device's identity ``i`` and, for ``interview``, the
+        roster rows ``ro`` and ``po``) and their parameters; ``form`` says which rows hold the wave."""
         where, params = [], []
         for col, val in (('r.form_version', self.form_version), ("r.device", self.device), ("i.site", self.site)):
             if val is not None:
@@ -70,6 +128,11 @@ class Filters:
         if self.until is not None:
             where.append('r."end" < ?')
             params.append(self.until)
+        if self.wave is not None:  # the record's rows: those of its form's kind, else of either kind
+            tables = [_rows_of(form)] if form is not None else ["visits", "respondents"]
+            where.append("r.instance_id IN (" + " UNION ALL ".join(
+                f"SELECT instance_id FROM {t} WHERE wave = ?" for t in tables) + ")")
+            params += [self.wave] * len(tables)
         if interview:
             for col, val in (("coalesce(ro.actor_type, ?)", self.actor_type),
                              ("coalesce(po.actor_type, ?)", self.partner_actor_type)):
@@ -94,7 +157,7 @@ _ROSTER = (f" LEFT JOIN organisations ro ON ro.version = {CURRENT} AND ro.code =
 
 
 def _from(form: str, filters: Filters, interview: bool, extra_from: str = "") -> tuple[str, list]:
-    where, params = filters.where(interview)
+    where, params = filters.where(interview, form)
     sql = _BASE + (_ROSTER if interview else "") + extra_from + " WHERE r.form = ?"
     params = [form] + params
     if where:
@@ -130,12 +193,14 @@ def form_rows(conn: sqlite3.Connection, form: str, questions: Iterable[str], mul
     """``(rows, total)``: the records of ``form``, oldest first, one column per question name.
 
     ``multi`` names the select_multiple questions, returned as lists. A
-    question a record's version lacks is None.
+    question a record's version lacks is None. Raises :class:`UnknownWave` for a ``filters.wave`` no
+    record of the form's kind (visits, or interviews) belongs to.
     """
     cols, col_params, _ = _answer_columns(questions)
     frm, params = _from(form, filters, form == INTERVIEW_FORM)
     rows, total = page(conn, f"SELECT {_RECORD_COLUMNS}{cols} {frm}", col_params + params,
                        'r."end", r.instance_id', limit, offset)
+    _wave_asked(conn, _rows_of(form), filters, total)
     return _decode_lists(rows, multi), total
 
 
@@ -145,7 +210,8 @@ def tie_rows(conn: sqlite3.Connection, questions: Iterable[str], multi: Iterable
 
     Each row: the record's columns, ``respondent_name``, ``respondent_actor_type``,
     ``respondent_region``, ``partner_name``, ``partner_actor_type``,
-    ``partner_region``, then the answers.
+    ``partner_region``, then the answers. Raises :class:`UnknownWave` for a ``filters.wave`` no tie
+    report belongs to.
     """
     cols, col_params, _ = _answer_columns(questions)
     frm, params = _from(INTERVIEW_FORM, filters, True)
@@ -153,20 +219,81 @@ def tie_rows(conn: sqlite3.Connection, questions: Iterable[str], multi: Iterable
            "ro.region AS respondent_region, po.name AS partner_name, po.actor_type AS partner_actor_type, "
            f"po.region AS partner_region{cols} {frm}")
     rows, total = page(conn, sql, col_params + params, 'r."end", r.instance_id', limit, offset)
+    _wave_asked(conn, "tie_reports", filters, total)
     return _decode_lists(rows, multi), total
 
 
 def respondents(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None,
                 offset: int = 0) -> tuple[list[dict], int]:
     """``(rows, total)``: one row per respondent organisation, by code: roster fields, reports, distinct
-    partners, first and last interview."""
+    partners, first and last interview. Raises :class:`UnknownWave` for a ``filters.wave`` no interview
+    belongs to."""
     frm, params = _from(INTERVIEW_FORM, filters, True)
     sql = (f"SELECT json_extract(r.answers, '$.{RESPONDENT}') AS code, ro.name AS name, ro.actor_type AS actor_type, "
            "ro.region AS region, ro.sector AS sector, ro.size AS size, count(*) AS reports, "
            f"count(DISTINCT json_extract(r.answers, '$.{PARTNER}')) AS partners, "
            'min(r."end") AS first_interview, max(r."end") AS last_interview '
            f"{frm} GROUP BY json_extract(r.answers, '$.{RESPONDENT}')")
-    return page(conn, sql, params, "code", limit, offset)
+    rows, total = page(conn, sql, params, "code", limit, offset)
+    _wave_asked(conn, "respondents", filters, total)
+    return rows, total
+
+
+_PAIR_ROSTER = "".join(f" LEFT JOIN organisations {a} ON {a}.version = {CURRENT} AND {a}.code = ap.{col}"
+                       for a, col in (("ro", "respondent_org"), ("oa", "org_a"), ("ob", "org_b")))
+
+
+def _pair_where(filters: Filters) -> tuple[list[str], list]:
+    """:class:`Filters` on the ``alter_pairs`` rows ``ap``: ``partner_actor_type`` keeps the pairs with a
+    partner of that type on either side."""
+    where, params = [], []
+    for col, val in (("ap.form_version", filters.form_version), ("ap.device", filters.device),
+                     ("i.site", filters.site), ("ap.wave", filters.wave), ("ro.region", filters.region),
+                     ("ap.respondent_org", filters.respondent)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    for op, val in ((">=", filters.since), ("<", filters.until)):
+        if val is not None:
+            where.append(f'ap."end" {op} ?')
+            params.append(val)
+    if filters.actor_type is not None:
+        where.append("coalesce(ro.actor_type, ?) = ?")
+        params += [NOT_ON_ROSTER, filters.actor_type]
+    if filters.partner_actor_type is not None:
+        where.append("(coalesce(oa.actor_type, ?) = ? OR coalesce(ob.actor_type, ?) = ?)")
+        params += [NOT_ON_ROSTER, filters.partner_actor_type] * 2
+    return where, params
+
+
+def alter_pairs(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None,
+                offset: int = 0) -> tuple[list[dict], int]:
+    """``(rows, total)``: pairs of partners a respondent named (the handheld interview's dyad census), by end
+    time, record and passes.
+
+    Each row: ``instance_id``, ``device``, ``site``, ``form``, ``form_version``, ``wave``, ``end``,
+    ``pass_a``/``pass_b`` (the partners' passes of the name generator), ``respondent_org`` with
+    ``respondent_name`` and ``respondent_actor_type`` from the current roster, for each partner ``org_a``,
+    ``name_a`` (the roster's name, else the one given) and ``actor_type_a`` (``_b`` alike), and ``tied``: 1
+    if the respondent said the two work with each other, 0 if not, None if unanswered. Raises
+    :class:`UnknownWave` for a ``filters.wave`` no pair belongs to.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(alter_pairs, Filters(actor_type="sme"))
+    ([], 0)
+    """
+    where, params = _pair_where(filters)
+    sql = ('SELECT ap.instance_id, ap.device, i.site, ap.form, ap.form_version, ap.wave, ap."end", ap.pass_a, '
+           "ap.pass_b, ap.respondent_org, ro.name AS respondent_name, ro.actor_type AS respondent_actor_type, "
+           "ap.org_a, coalesce(oa.name, ap.name_a) AS name_a, oa.actor_type AS actor_type_a, "
+           "ap.org_b, coalesce(ob.name, ap.name_b) AS name_b, ob.actor_type AS actor_type_b, ap.tied "
+           f"FROM alter_pairs ap LEFT JOIN identities i ON i.name = ap.device{_PAIR_ROSTER}"
+           + (" WHERE " + " AND ".join(where) if where else ""))
+    rows, total = page(conn, sql, params, '"end", instance_id, pass_a, pass_b', limit, offset)
+    _wave_asked(conn, "alter_pairs", filters, total)
+    return rows, total
 
 
 def respondent_count(conn: sqlite3.Connection, filters: Filters = Filters()) -> int:

@@ -1,13 +1,19 @@
-"""The filters the analysable rows and the aggregates take, as query parameters."""
+"""The filters the analysable rows and the aggregates take, as query parameters.
+
+:data:`FiltersDep` is what every filtered route takes; :data:`RowFiltersDep` adds the survey ``wave`` for
+the routes that list analysable rows (visits, tie reports, respondents). The aggregate, overview and
+export routes keep the ``wave`` parameter of their own, whose unknown-wave check reads the visits alone.
+"""
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Query
 
 from ..store.analysable import Filters
 
-__all__ = ["FiltersDep"]
+__all__ = ["FiltersDep", "RowFiltersDep"]
 
 
 def filters(
@@ -25,3 +31,17 @@ def filters(
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]
+
+
+def row_filters(
+    filters: FiltersDep,
+    wave: Annotated[str | None, Query(min_length=1, max_length=64,
+                                      description="Only records of this survey wave (their analysable rows' wave: "
+                                                  "the record's wave answer, else its form version's wave setting; "
+                                                  "e.g. 1); a wave no row belongs to is a 422 naming the waves "
+                                                  "present")] = None,
+) -> Filters:
+    return dataclasses.replace(filters, wave=wave)
+
+
+RowFiltersDep = Annotated[Filters, Depends(row_filters)]

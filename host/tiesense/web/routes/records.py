@@ -1,4 +1,9 @@
-"""Records and their analysable rows: visits (kiosk surveys), tie reports and respondents (interviews)."""
+"""Records and their analysable rows: visits (kiosk surveys), tie reports, respondents and alter–alter pairs
+(interviews).
+
+The rows routes take :data:`~tiesense.web.filters.RowFiltersDep`: the filters of every route and the survey
+``wave``; a wave no row of the kind listed belongs to is a 422 naming the waves present.
+"""
 from __future__ import annotations
 
 from typing import Annotated
@@ -12,10 +17,17 @@ from ...store.analysable import INTERVIEW_FORM, VISIT_FORM
 from ..auth import Analyst
 from ..deps import StoreDep
 from ..errors import ApiError
-from ..filters import FiltersDep
+from ..filters import RowFiltersDep
 from ..paging import Page, PagingDep, page
 
 router = APIRouter(tags=["records"])
+
+
+def _unknown_wave(e: analysable.UnknownWave, rows: str) -> ApiError:
+    """The 422 of a survey wave no row of the kind listed (``rows``: visit, tie report, interview) belongs to."""
+    present = ", ".join(e.args[1]) or f"none (no {rows} has a wave yet)"
+    return ApiError(422, f"no {rows} belongs to survey wave {e.args[0]!r}",
+                    f"wave is one of: {present}; leave it out for every wave")
 
 
 def _columns(store, form: str) -> tuple[list[str], list[str]]:
@@ -44,26 +56,55 @@ def get_record(instance_id: str, store: StoreDep, who: Analyst) -> dict:
 
 
 @router.get("/api/visits", response_model=Page)
-def list_visits(store: StoreDep, who: Analyst, paging: PagingDep, filters: FiltersDep):
-    """Kiosk visit surveys (``tp_visit``), one row per visit with one column per question, over every form version."""
+def list_visits(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep):
+    """Kiosk visit surveys (``tp_visit``), one row per visit with one column per question, over every form version;
+    of one survey ``wave`` when given."""
     questions, multi = _columns(store, VISIT_FORM)
-    rows, total = store.read(analysable.form_rows, VISIT_FORM, questions, multi, filters, paging.limit, paging.offset)
+    try:
+        rows, total = store.read(analysable.form_rows, VISIT_FORM, questions, multi, filters, paging.limit,
+                                 paging.offset)
+    except analysable.UnknownWave as e:
+        raise _unknown_wave(e, "visit") from None
     return page(paging, rows, total)
 
 
 @router.get("/api/ties", response_model=Page)
-def list_ties(store: StoreDep, who: Analyst, paging: PagingDep, filters: FiltersDep,
+def list_ties(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep,
               respondent: Annotated[int | None, Query(description="Reports by this roster code")] = None):
-    """Tie reports (``fi_partner`` records, one per partner named), with both organisations from the roster."""
+    """Tie reports (``fi_partner`` records, one per partner named), with both organisations from the roster;
+    of one survey ``wave`` when given."""
     questions, multi = _columns(store, INTERVIEW_FORM)
     if respondent is not None:
         filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
-    rows, total = store.read(analysable.tie_rows, questions, multi, filters, paging.limit, paging.offset)
+    try:
+        rows, total = store.read(analysable.tie_rows, questions, multi, filters, paging.limit, paging.offset)
+    except analysable.UnknownWave as e:
+        raise _unknown_wave(e, "tie report") from None
     return page(paging, rows, total)
 
 
 @router.get("/api/respondents", response_model=Page)
-def list_respondents(store: StoreDep, who: Analyst, paging: PagingDep, filters: FiltersDep):
-    """Respondent organisations: roster fields, reports, distinct partners, first and last interview."""
-    rows, total = store.read(analysable.respondents, filters, paging.limit, paging.offset)
+def list_respondents(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep):
+    """Respondent organisations: roster fields, reports, distinct partners, first and last interview; over the
+    interviews of one survey ``wave`` when given."""
+    try:
+        rows, total = store.read(analysable.respondents, filters, paging.limit, paging.offset)
+    except analysable.UnknownWave as e:
+        raise _unknown_wave(e, "interview") from None
+    return page(paging, rows, total)
+
+
+@router.get("/api/alter-pairs", response_model=Page)
+def list_alter_pairs(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep,
+                     respondent: Annotated[int | None, Query(description="Pairs named by this roster code")] = None):
+    """Alter–alter pairs (the handheld interview's dyad census): one row per pair of partners a respondent
+    named, whether the two work with each other, with names and actor types from the roster; of one survey
+    ``wave`` when given. ``actor_type`` and ``region`` are the respondent's, ``partner_actor_type`` either
+    partner's."""
+    if respondent is not None:
+        filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
+    try:
+        rows, total = store.read(analysable.alter_pairs, filters, paging.limit, paging.offset)
+    except analysable.UnknownWave as e:
+        raise _unknown_wave(e, "alter pair") from None
     return page(paging, rows, total)
