@@ -48,7 +48,8 @@ def check_web_table(out: str) -> None:
             rows[cells[0]] = cells
     assert list(rows) == ["ties recompute", "GET /network, cold", "GET /network, cached", "GET /overview",
                           "GET /overview/data.json", "GET /api/health (baseline)",
-                          "network page in chromium, from the overview", "network page in chromium, first visit"]
+                          "network page in chromium, from the overview", "network page in chromium, first visit",
+                          "network page in chromium, first visit, full plotly.js"]
     assert rows["ties recompute"][1].startswith("20 replicates, ")
     assert int(rows["ties recompute"][1].split(", ")[1].split()[0]) > 1000  # dyads estimated from the reports
     assert all(float(r[2].split()[0].replace(",", "")) > 0 for r in rows.values())

@@ -90,3 +90,36 @@ def test_publish_with_a_host_running_delivers_the_form_and_takes_its_records(tmp
     assert again.exit_code == 1 and "published with other content" in again.output  # no wave this time: changed
     no_target = CliRunner().invoke(cli.main, ["forms", "publish", str(source("tp_visit")), "--db", str(db)])
     assert no_target.exit_code == 1 and "--for kiosk or --for handheld" in no_target.output
+
+
+def test_a_form_published_through_the_api_of_a_running_host_reaches_devices_signed(tmp_path, device_login):
+    """tiesense serve --api: POST /api/forms hands the form to the host, which sends it retained and signed for
+    the site (it went out unsigned, and devices holding the site key refused it)."""
+    from fastapi.testclient import TestClient
+
+    from tiesense import access
+    from tiesense.service import web_app
+
+    db = tmp_path / "park.db"
+    with Host(db) as host:
+        login = device_login(host, "kiosk-01", host.broker_url)
+        token = access.create_token(host.store, "ada", "admin")
+        newer = dict(FORM, id="tp_visit", version="2099010101")
+        with TestClient(web_app(host)) as client:
+            r = client.post("/api/forms", json=newer, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 201, r.text
+        got: queue.Queue = queue.Queue()
+        dev = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kiosk-01")
+        login.configure(dev)
+        dev.on_message = lambda c, u, m: got.put(m.payload)
+        dev.on_connect = lambda c, u, f, rc, p: c.subscribe(wire.topic_form("tp_visit"), 1)
+        dev.connect(login.host, login.port)
+        dev.loop_start()
+        try:
+            retained = got.get(timeout=10)
+        finally:
+            dev.loop_stop()
+            dev.disconnect()
+        site_key = wire.key_bytes(host.store.site_key("simulated"))
+        form = wire.decode_form(retained, "simulated", site_key)  # raises WireError if unsigned or forged
+    assert form["version"] == "2099010101"

@@ -343,7 +343,9 @@ def web_app(host: Host, k: int | None = None):
     def on_form(form: dict) -> None:
         host.forms.add(form)
         if host.ingest is not None:
-            host.ingest.publish(wire.topic_form(form["id"]), wire.encode_form(form), qos=wire.QOS_FORM, retain=True)
+            # signed for every site, as at the host's start: devices holding a site key refuse an unsigned form
+            host.ingest.publish(wire.topic_form(form["id"]), wire.encode_form(form, host.store.site_keys() or None),
+                                qos=wire.QOS_FORM, retain=True)
 
     subscribers = list(host.ingest.subscribers) if host.ingest is not None else []
     return create_app(host.store, Settings(k=k) if k else Settings(), on_batch=subscribers, on_form=on_form)
