@@ -258,7 +258,7 @@ def test_an_interview_whose_form_is_not_published_gets_its_rows_once_it_is(tmp_p
 
 def test_wave_to_wave_change_runs_on_the_rows(core, store, interview_form):
     wave2 = copy.deepcopy(interview_form)
-    wave2["version"] = "2026120101"
+    wave2["version"] = "2026120201"  # newer than the built-in interview it adapts
     (wave_q,) = [q for q in wave2["questions"] if q["name"] == "wave"]
     wave_q["calculation"] = [2000]  # the wave-2 form's constant
     store.publish_form(wave2)
@@ -273,7 +273,7 @@ def test_wave_to_wave_change_runs_on_the_rows(core, store, interview_form):
     assert store.read(rows.tie_changes, "1", "2") == {"new": [(101, 103)], "lost": [(102, 103)],
                                                       "kept": [(101, 102)]}
     assert {r["wave"]: r["form_version"] for r in store.read(rows.rows, "respondents")} == {
-        "1": interview_form["version"], "2": "2026120101"}
+        "1": interview_form["version"], "2": "2026120201"}
     assert len(store.read(rows.rows, "tie_reports", wave="2")) == 3
     # the query docs/instruments.md gives for ties new in wave 2 (each direction a respondent reported)
     guide = (ROOT / "docs" / "instruments.md").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from tiesense import wire
-from tiesense.forms import builtin_forms
+from tiesense.forms import builtin_form, builtin_forms
 from tiesense.service import Host
 from tiesense.store import Store, record_digest
 
@@ -36,17 +36,18 @@ def test_host_publishes_forms_retained_and_ingests(tmp_path, mqtt_device, visit,
         sub.loop_start()
         try:
             seen = {}
-            for _ in builtin_forms():
+            for _ in {f["id"] for f in builtin_forms()}:  # one retained message per form: its newest version
                 topic, payload, retained = got.get(timeout=5)
                 seen[topic] = (payload, retained)
         finally:
             sub.loop_stop()
             sub.disconnect()
         assert set(seen) == {wire.topic_form(f["id"]) for f in builtin_forms()}
-        for form in builtin_forms():
-            payload, retained = seen[wire.topic_form(form["id"])]
-            assert retained and wire.decode_form(payload) == dict(form, v=wire.VERSION)
-        assert sorted(host.store.forms(), key=lambda f: f["id"]) == builtin_forms()
+        for form_id in {f["id"] for f in builtin_forms()}:
+            payload, retained = seen[wire.topic_form(form_id)]
+            assert retained and wire.decode_form(payload) == dict(builtin_form(form_id), v=wire.VERSION)
+        by_version = lambda f: (f["id"], len(f["version"]), f["version"])  # noqa: E731
+        assert sorted(host.store.forms(), key=by_version) == sorted(builtin_forms(), key=by_version)
         dev = mqtt_device(device_login(host, "kiosk-07", host.broker_url), "kiosk-07")
         r = visit("kiosk-07", 1)
         dev.send([r])
