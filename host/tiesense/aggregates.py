@@ -10,6 +10,9 @@ or an export. Analysts and admins see every cell.
 Respondents are what is counted, not records: for interviews the distinct
 respondent organisations behind a cell (one firm naming ten partners is one
 respondent); for kiosk visits each visit (anonymous, one respondent each).
+Tie cells are read from the analysable ``tie_reports`` rows, so they count
+the reports of both interview instruments: an ``fi_partner`` record and each
+partner pass of a handheld ``fi_interview``.
 
 Visit cells are read from the analysable ``visits`` rows (:mod:`tiesense.store.rows`),
 which hold every version of the visit form in the same columns: satisfaction
@@ -41,7 +44,7 @@ import sqlite3
 
 from .forms import builtin_forms, form_questions
 from .store import Store, analysable
-from .store.analysable import INTERVIEW_FORM, TIE_KEYS, VISIT_FORM, VISIT_KEYS, Filters, UnknownWave, wave_order
+from .store.analysable import TIE_KEYS, TIE_ROW_KEYS, VISIT_FORM, VISIT_KEYS, Filters, UnknownWave, wave_order
 
 __all__ = ["DEFAULT_K", "suppress", "visit_cells", "visit_pairs", "tie_cells", "visit_keys", "visit_values",
            "tie_keys", "UnknownKey", "UnknownWave", "visit_waves", "wave_order", "cluster_respondents", "all_forms",
@@ -195,8 +198,16 @@ def visit_waves(store: Store, filters: Filters = Filters()) -> list[dict]:
 
 
 def tie_keys(store: Store) -> list[str]:
-    """What tie reports can be grouped by: the interview's select_one/range questions and :data:`TIE_KEYS`."""
-    return _questions(store, INTERVIEW_FORM, ("select_one", "range")) + list(TIE_KEYS)
+    """What tie reports can be grouped by, for both interview instruments: the ``tie_reports`` rows' columns
+    (:data:`~tiesense.store.analysable.TIE_ROW_KEYS`: scope, frequency, closeness...) and
+    :data:`~tiesense.store.analysable.TIE_KEYS` (actor types, region, month, tie type).
+
+    Examples
+    --------
+    >>> tie_keys(Store(":memory:"))[:3], "actor_type_pair" in tie_keys(Store(":memory:"))
+    (['scope', 'frequency', 'closeness'], True)
+    """
+    return list(TIE_ROW_KEYS) + list(TIE_KEYS)
 
 
 def visit_cells(store: Store, by: str, *, value: str | None = "satisfaction", filters: Filters = Filters(),
@@ -232,13 +243,15 @@ def visit_pairs(store: Store, by: str, then: str, *, filters: Filters = Filters(
 
 
 def tie_cells(store: Store, by: str, *, filters: Filters = Filters(), k: int | None = None) -> list[dict]:
-    """Tie reports per value of ``by`` (:func:`tie_keys`), suppressed under ``k``."""
+    """Tie reports of both interview instruments (``fi_partner`` records and the handheld interview's partner
+    passes, read from the ``tie_reports`` rows) per value of ``by`` (:func:`tie_keys`), suppressed under ``k``."""
     keys = tie_keys(store)
     if by not in keys:
         raise UnknownKey(by, keys)
-    return suppress(store.read(analysable.tie_cells, by, keys, filters), k)
+    return suppress(store.read(analysable.tie_cells, by, filters), k)
 
 
 def cluster_respondents(store: Store, filters: Filters = Filters()) -> int:
-    """Distinct respondent organisations behind the interviews: what a cluster-level measure is built from."""
+    """Distinct respondent organisations behind the interviews of either instrument, those who named nobody
+    included: what a cluster-level measure is built from."""
     return store.read(analysable.respondent_count, filters)

@@ -1,9 +1,9 @@
 """Survey tables shaped like ODK Central and KoboToolbox exports, for CSV and XLSX.
 
 One table per form, and for the interview its parent: ``tp_visit`` (one row
-per visit), ``respondents`` (one row per respondent organisation, the parent)
-and ``fi_partner`` (one row per partner named, the repeat, whose
-``PARENT_KEY`` is its respondent's ``KEY``). Another form with records gets
+per visit), ``respondents`` (one row per respondent organisation of either
+interview instrument, the parent) and ``fi_partner`` (one row per partner
+named, the repeat, whose ``PARENT_KEY`` is its respondent's ``KEY``). Another form with records gets
 a table of its own, and one more per repeat (``fi_interview-partner_loop``: a
 row per pass, ``PARENT_KEY`` the record's ``KEY``, as ODK Central exports
 repeats). A table spans every version of its form: a column for each
@@ -93,9 +93,9 @@ _HEAD = ["SubmissionDate", "start", "end", "deviceid", "site", "form_version"]
 _TAIL = ["meta-instanceID", "KEY"]
 
 
-def _chunks(store: Store, fn, *args, count: int) -> Iterator[dict]:
+def _chunks(store: Store, fn, *args, count: int, **kwargs) -> Iterator[dict]:
     for offset in range(0, count, CHUNK):
-        rows, _ = store.read(fn, *args, limit=CHUNK, offset=offset)
+        rows, _ = store.read(fn, *args, limit=CHUNK, offset=offset, **kwargs)
         yield from rows
 
 
@@ -162,12 +162,13 @@ def survey_tables(store: Store, *, labels: bool = False, lang: str = "en", names
                           r["first_interview"], r["last_interview"]])
 
         out.append(Table("respondents", resp_cols, n_resp, resp_rows))
-        _, n_ties = store.read(analysable.tie_rows, [], (), filters, 0, 0)
+        # the tie reports of fi_partner: its questions are columns of the tie_reports rows, with the same values
+        _, n_ties = store.read(analysable.tie_rows, filters, 0, 0, form=form)
         org_cols = (["respondent_name", "partner_name"] if names else []) + ["respondent_actor_type",
                                                                              "partner_actor_type"]
 
-        def tie_rows(n=n_ties, cols=cols):
-            for r in _chunks(store, analysable.tie_rows, cols.names(), cols.multi(), filters, count=n):
+        def tie_rows(n=n_ties, cols=cols, form=form):
+            for r in _chunks(store, analysable.tie_rows, filters, count=n, form=form):
                 yield ([r["received_at"], r["start"], r["end"], r["device"], r["site"], r["form_version"]]
                        + ([r["respondent_name"], r["partner_name"]] if names else [])
                        + [r["respondent_actor_type"], r["partner_actor_type"]] + cols.cells(r)

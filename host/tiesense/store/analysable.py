@@ -3,11 +3,15 @@
 * records of any form, one row each with its answers expanded into columns
   (:func:`form_rows`): the visits of ``tp_visit``, the tie reports of
   ``fi_partner`` (one record per partner a respondent names);
-* tie reports with both organisations looked up in the current roster
-  (:func:`tie_rows`), and the respondents behind them (:func:`respondents`);
+* the tie reports of both interview instruments (``fi_partner``: one record
+  per partner; ``fi_interview``, the handheld's: one pass per partner) with
+  both organisations looked up in the current roster (:func:`tie_rows`), and
+  the respondent organisations behind them, those who named nobody included
+  (:func:`respondents`): read from the ``tie_reports`` and ``respondents`` rows;
 * the dyad census of the handheld interview (:func:`alter_pairs`): one row
   per pair of partners a respondent named, read from the ``alter_pairs`` rows;
-* counts and means per cell (:func:`visit_cells`, :func:`tie_cells`), each
+* counts and means per cell (:func:`visit_cells`; :func:`tie_cells` over the
+  ``tie_reports`` rows of both instruments), each
   cell with the number of distinct respondents it is built from, which is what
   k-anonymity suppression (:mod:`tiesense.aggregates`) looks at.
 
@@ -34,7 +38,8 @@ from .roster import CURRENT
 from .rows import TABLES
 
 __all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "wave_order", "form_rows", "tie_rows",
-           "respondents", "alter_pairs", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "NOT_ON_ROSTER", "respondent_count"]
+           "respondents", "alter_pairs", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "TIE_ROW_KEYS",
+           "TIE_ITEMS", "NOT_ON_ROSTER", "respondent_count"]
 
 VISIT_FORM = "tp_visit"
 INTERVIEW_FORM = "fi_partner"
@@ -204,36 +209,139 @@ def form_rows(conn: sqlite3.Connection, form: str, questions: Iterable[str], mul
     return _decode_lists(rows, multi), total
 
 
-def tie_rows(conn: sqlite3.Connection, questions: Iterable[str], multi: Iterable[str] = (TIE_TYPES,),
-             filters: Filters = Filters(), limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
-    """``(rows, total)``: tie reports (``fi_partner`` records) with both organisations from the current roster.
+#: The tie items of a ``tie_reports`` row (:data:`~tiesense.store.rows.COLUMNS`), as :func:`tie_rows` lists them.
+TIE_ITEMS = ("tie_types", "multiplexity", "frequency", "since_year", "formality", "channel", "closeness", "trust",
+             "initiated", "knowledge_flow", "importance", "scope", "reciprocity")
 
-    Each row: the record's columns, ``respondent_name``, ``respondent_actor_type``,
-    ``respondent_region``, ``partner_name``, ``partner_actor_type``,
-    ``partner_region``, then the answers. Raises :class:`UnknownWave` for a ``filters.wave`` no tie
-    report belongs to.
+
+def _rows_where(filters: Filters, a: str) -> tuple[list[str], list]:
+    """:class:`Filters` on the interview rows ``a`` (``respondents``, ``tie_reports`` or ``alter_pairs``, joined
+    with the device's identity ``i`` and the respondent's current roster row ``ro``), all but
+    ``partner_actor_type``, whose meaning depends on the rows (the caller adds it)."""
+    where, params = [], []
+    for col, val in ((f"{a}.form_version", filters.form_version), (f"{a}.device", filters.device),
+                     ("i.site", filters.site), (f"{a}.wave", filters.wave), ("ro.region", filters.region),
+                     (f"{a}.respondent_org", filters.respondent)):
+        if val is not None:
+            where.append(f"{col} = ?")
+            params.append(val)
+    for op, val in ((">=", filters.since), ("<", filters.until)):
+        if val is not None:
+            where.append(f'{a}."end" {op} ?')
+            params.append(val)
+    if filters.actor_type is not None:
+        where.append("coalesce(ro.actor_type, ?) = ?")
+        params += [NOT_ON_ROSTER, filters.actor_type]
+    return where, params
+
+
+def _tie_where(filters: Filters, a: str, form: str | None = None) -> tuple[list[str], list]:
+    """:class:`Filters` on the interview rows ``a`` (``t``: the tie reports; ``rs``: the respondents, outer-joined
+    with their tie reports ``t``, NULL where a respondent named nobody) and the partner's roster row ``po``; of
+    ``form`` only when given."""
+    where, params = _rows_where(filters, a)
+    if form is not None:
+        where.append(f"{a}.form = ?")
+        params.append(form)
+    if filters.partner_actor_type is not None:  # a report with a partner of that type (not: no report at all)
+        where.append('t."pass" IS NOT NULL AND coalesce(po.actor_type, ?) = ?')
+        params += [NOT_ON_ROSTER, filters.partner_actor_type]
+    return where, params
+
+
+def _around(a: str) -> str:
+    """Joins of the interview rows ``a``: the device's identity ``i``, the respondent's current roster row ``ro``."""
+    return (f" LEFT JOIN identities i ON i.name = {a}.device"
+            f" LEFT JOIN organisations ro ON ro.version = {CURRENT} AND ro.code = {a}.respondent_org")
+
+
+_PARTNER_ROSTER = f" LEFT JOIN organisations po ON po.version = {CURRENT} AND po.code = t.partner_org"
+#: The tie reports with the device's identity and both organisations' current roster rows (joins SQLite leaves
+#: out where a query reads nothing of them: each matches at most one row).
+_TIES = "FROM tie_reports t" + _around("t") + _PARTNER_ROSTER
+#: The respondents rows with their tie reports, if any (a respondent who named nobody has none).
+_RESPONDENTS = ("FROM respondents rs LEFT JOIN tie_reports t ON t.instance_id = rs.instance_id" + _around("rs")
+                + _PARTNER_ROSTER)
+
+
+def _sql_where(where: list[str]) -> str:
+    return " WHERE " + " AND ".join(where) if where else ""
+
+
+_TIE_ORDER = ('"end"', "instance_id", '"pass"')
+
+
+def tie_rows(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None, offset: int = 0, *,
+             form: str | None = None) -> tuple[list[dict], int]:
+    """``(rows, total)``: tie reports of both interview instruments (the ``tie_reports`` rows: one per
+    ``fi_partner`` record, one per partner pass of an ``fi_interview``), of ``form`` only when given, with
+    both organisations from the current roster; by end time, record and pass.
+
+    Each row: the record's ``instance_id``, ``device``, ``site``, ``seq``, ``form``, ``form_version``,
+    ``wave``, ``start``, ``end``, ``received_at``; ``pass`` (the partner's pass of the name generator, 1 for
+    ``fi_partner``); ``respondent_org`` with ``respondent_name`` (the roster's, else the name given),
+    ``respondent_actor_type`` and ``respondent_region`` from the roster and ``respondent_type`` (the type
+    given when not on the roster); ``partner_org``, ``partner_name``, ``partner_actor_type``,
+    ``partner_region`` and ``partner_type`` alike; then the tie items (:data:`TIE_ITEMS`: ordinal answers
+    as integers, ``tie_types`` a list, None where the instrument does not ask). Raises
+    :class:`UnknownWave` for a ``filters.wave`` no tie report belongs to.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(tie_rows, Filters(partner_actor_type="university"))
+    ([], 0)
     """
-    cols, col_params, _ = _answer_columns(questions)
-    frm, params = _from(INTERVIEW_FORM, filters, True)
-    sql = (f"SELECT {_RECORD_COLUMNS}, ro.name AS respondent_name, ro.actor_type AS respondent_actor_type, "
-           "ro.region AS respondent_region, po.name AS partner_name, po.actor_type AS partner_actor_type, "
-           f"po.region AS partner_region{cols} {frm}")
-    rows, total = page(conn, sql, col_params + params, 'r."end", r.instance_id', limit, offset)
+    where, params = _tie_where(filters, "t", form)
+    # the page is chosen on the narrow rows (filters and order), then only its rows are read wide: sorting every
+    # report joined with its record and names took 340 ms a page at 50,000 reports, this 45 ms
+    keys = (f'SELECT t.rowid AS id, t."end" AS "end", t.instance_id AS instance_id, t."pass" AS "pass" {_TIES}'
+            + _sql_where(where))
+    items = "".join(f', t."{c}"' for c in TIE_ITEMS)
+    wide = ("SELECT t.instance_id, t.device, i.site, r.seq, t.form, t.form_version, t.wave, r.start, t.\"end\", "
+            "r.received_at, t.\"pass\", t.respondent_org, coalesce(ro.name, rs.respondent_name) AS respondent_name, "
+            "ro.actor_type AS respondent_actor_type, ro.region AS respondent_region, rs.respondent_type, "
+            "t.partner_org, coalesce(po.name, t.partner_name) AS partner_name, po.actor_type AS partner_actor_type, "
+            f"po.region AS partner_region, t.partner_type{items} {_TIES}"
+            " LEFT JOIN respondents rs ON rs.instance_id = t.instance_id"
+            " LEFT JOIN records r ON r.instance_id = t.instance_id"
+            " WHERE t.rowid IN (SELECT value FROM json_each(?)) ORDER BY " + ", ".join(f"t.{c}" for c in _TIE_ORDER))
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")  # the page and its rows from one snapshot, as page() reads a total and its page
+    try:
+        chosen, total = page(conn, keys, params, ", ".join(_TIE_ORDER), limit, offset)
+        rows = dicts(conn, wide, [json.dumps([c["id"] for c in chosen])]) if chosen else []
+    finally:
+        if own:
+            conn.execute("COMMIT")
     _wave_asked(conn, "tie_reports", filters, total)
-    return _decode_lists(rows, multi), total
+    return _decode_lists(rows, (TIE_TYPES,)), total
 
 
 def respondents(conn: sqlite3.Connection, filters: Filters = Filters(), limit: int | None = None,
                 offset: int = 0) -> tuple[list[dict], int]:
-    """``(rows, total)``: one row per respondent organisation, by code: roster fields, reports, distinct
-    partners, first and last interview. Raises :class:`UnknownWave` for a ``filters.wave`` no interview
-    belongs to."""
-    frm, params = _from(INTERVIEW_FORM, filters, True)
-    sql = (f"SELECT json_extract(r.answers, '$.{RESPONDENT}') AS code, ro.name AS name, ro.actor_type AS actor_type, "
-           "ro.region AS region, ro.sector AS sector, ro.size AS size, count(*) AS reports, "
-           f"count(DISTINCT json_extract(r.answers, '$.{PARTNER}')) AS partners, "
-           'min(r."end") AS first_interview, max(r."end") AS last_interview '
-           f"{frm} GROUP BY json_extract(r.answers, '$.{RESPONDENT}')")
+    """``(rows, total)``: one row per respondent organisation of either interview instrument (the
+    ``respondents`` rows), by code: ``code``, roster fields (``name``, ``actor_type``, ``region``,
+    ``sector``, ``size``), ``reports`` (tie reports), ``partners`` (distinct: by roster code, else by the
+    name given), ``first_interview`` and ``last_interview`` (end times). A respondent who named nobody is
+    listed with 0 reports and 0 partners; ``partner_actor_type`` keeps the reports with a partner of that
+    type, and the respondents with one. Interviews without a respondent's roster code (not on the roster,
+    or no consent) are not a row here: their tie reports are in :func:`tie_rows`. Raises
+    :class:`UnknownWave` for a ``filters.wave`` no interview belongs to.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(respondents, Filters(region="Daegu"))
+    ([], 0)
+    """
+    where, params = _tie_where(filters, "rs")
+    sql = ("SELECT rs.respondent_org AS code, ro.name AS name, ro.actor_type AS actor_type, ro.region AS region, "
+           'ro.sector AS sector, ro.size AS size, count(t."pass") AS reports, '
+           "count(DISTINCT coalesce(t.partner_org, t.partner_name)) AS partners, "
+           'min(rs."end") AS first_interview, max(rs."end") AS last_interview '
+           f"{_RESPONDENTS}{_sql_where(['rs.respondent_org IS NOT NULL'] + where)} GROUP BY rs.respondent_org")
     rows, total = page(conn, sql, params, "code", limit, offset)
     _wave_asked(conn, "respondents", filters, total)
     return rows, total
@@ -246,20 +354,7 @@ _PAIR_ROSTER = "".join(f" LEFT JOIN organisations {a} ON {a}.version = {CURRENT}
 def _pair_where(filters: Filters) -> tuple[list[str], list]:
     """:class:`Filters` on the ``alter_pairs`` rows ``ap``: ``partner_actor_type`` keeps the pairs with a
     partner of that type on either side."""
-    where, params = [], []
-    for col, val in (("ap.form_version", filters.form_version), ("ap.device", filters.device),
-                     ("i.site", filters.site), ("ap.wave", filters.wave), ("ro.region", filters.region),
-                     ("ap.respondent_org", filters.respondent)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            params.append(val)
-    for op, val in ((">=", filters.since), ("<", filters.until)):
-        if val is not None:
-            where.append(f'ap."end" {op} ?')
-            params.append(val)
-    if filters.actor_type is not None:
-        where.append("coalesce(ro.actor_type, ?) = ?")
-        params += [NOT_ON_ROSTER, filters.actor_type]
+    where, params = _rows_where(filters, "ap")
     if filters.partner_actor_type is not None:
         where.append("(coalesce(oa.actor_type, ?) = ? OR coalesce(ob.actor_type, ?) = ?)")
         params += [NOT_ON_ROSTER, filters.partner_actor_type] * 2
@@ -297,10 +392,19 @@ def alter_pairs(conn: sqlite3.Connection, filters: Filters = Filters(), limit: i
 
 
 def respondent_count(conn: sqlite3.Connection, filters: Filters = Filters()) -> int:
-    """Distinct respondent organisations behind the interviews that pass ``filters``."""
-    frm, params = _from(INTERVIEW_FORM, filters, True)
-    return conn.execute(f"SELECT count(DISTINCT json_extract(r.answers, '$.{RESPONDENT}')) {frm}",
-                        params).fetchone()[0]
+    """Distinct respondent organisations (roster codes) behind the interviews of either instrument that pass
+    ``filters``, including those who named nobody.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(respondent_count)
+    0
+    """
+    where, params = _tie_where(filters, "rs")
+    # the tie reports are joined only to find a partner of a type: a respondent is one whether they named any
+    frm = _RESPONDENTS if filters.partner_actor_type is not None else "FROM respondents rs" + _around("rs")
+    return conn.execute(f"SELECT count(DISTINCT rs.respondent_org) {frm}{_sql_where(where)}", params).fetchone()[0]
 
 
 #: Keys visits can be grouped by, besides any question of the visit form.
@@ -313,15 +417,20 @@ VISIT_KEYS = {
     "site": "i.site",
 }
 
-#: Keys tie reports can be grouped by, besides any question of the interview form.
+#: Keys tie reports can be grouped by, besides :data:`TIE_ROW_KEYS`.
 TIE_KEYS = {
     "respondent_actor_type": f"coalesce(ro.actor_type, '{NOT_ON_ROSTER}')",
     "partner_actor_type": f"coalesce(po.actor_type, '{NOT_ON_ROSTER}')",
     "actor_type_pair": f"coalesce(ro.actor_type, '{NOT_ON_ROSTER}') || ' / ' || coalesce(po.actor_type, '{NOT_ON_ROSTER}')",
     "respondent_region": "ro.region",
-    "month": 'substr(r."end", 1, 7)',
+    "month": 'substr(t."end", 1, 7)',
     "tie_type": "je.value",
 }
+#: Columns of the ``tie_reports`` rows a tie cell can be keyed by, the same for both interview instruments
+#: (a column an instrument does not ask is a None key for its reports: ``reciprocity`` is ``fi_partner``'s,
+#: ``trust``, ``formality``, ``channel``, ``initiated`` and ``knowledge_flow`` the handheld interview's).
+TIE_ROW_KEYS = ("scope", "frequency", "closeness", "trust", "importance", "multiplexity", "formality", "channel",
+                "initiated", "knowledge_flow", "reciprocity", "form", "form_version", "wave")
 
 
 def _key(keys: dict, by: str, questions: Iterable[str]) -> tuple[str, list]:
@@ -347,19 +456,29 @@ def visit_cells(conn: sqlite3.Connection, by: str, questions: Iterable[str], val
     return dicts(conn, sql, kparams + mparams + params)
 
 
-def tie_cells(conn: sqlite3.Connection, by: str, questions: Iterable[str], filters: Filters = Filters()) -> list[dict]:
-    """Tie reports per value of ``by``: ``key``, ``reports``, ``respondents`` (distinct respondent
-    organisations), ``partners`` (distinct), ``mean_closeness``, ``mean_frequency``; by key.
+def tie_cells(conn: sqlite3.Connection, by: str, filters: Filters = Filters()) -> list[dict]:
+    """Tie reports of both interview instruments (the ``tie_reports`` rows) per value of ``by``: ``key``,
+    ``reports``, ``respondents`` (distinct respondent organisations on the roster), ``partners`` (distinct:
+    by roster code, else by the name given), ``mean_closeness``, ``mean_frequency``; by key.
 
-    Raises KeyError if ``by`` is neither a question nor one of :data:`TIE_KEYS`.
+    Raises KeyError if ``by`` is neither one of :data:`TIE_ROW_KEYS` nor of :data:`TIE_KEYS`.
+
+    Examples
+    --------
+    >>> from tiesense.store import Store
+    >>> Store(":memory:").read(tie_cells, "tie_type")
+    []
     """
-    expr, kparams = _key(TIE_KEYS, by, questions)
-    extra = f", json_each(r.answers, '$.{TIE_TYPES}') je" if by == "tie_type" else ""
-    frm, params = _from(INTERVIEW_FORM, filters, True, extra)
-    sql = (f"SELECT {expr} AS key, count(*) AS reports, "
-           f"count(DISTINCT json_extract(r.answers, '$.{RESPONDENT}')) AS respondents, "
-           f"count(DISTINCT json_extract(r.answers, '$.{PARTNER}')) AS partners, "
-           "avg(json_extract(r.answers, '$.closeness')) AS mean_closeness, "
-           "avg(json_extract(r.answers, '$.frequency')) AS mean_frequency "
-           f"{frm} GROUP BY 1 ORDER BY 1")
-    return dicts(conn, sql, kparams + params)
+    if by in TIE_KEYS:
+        expr = TIE_KEYS[by]
+    elif by in TIE_ROW_KEYS:
+        expr = f't."{by}"'
+    else:
+        raise KeyError(by)
+    each = ", json_each(t.tie_types) je" if by == "tie_type" else ""
+    where, params = _tie_where(filters, "t")
+    sql = (f"SELECT {expr} AS key, count(*) AS reports, count(DISTINCT t.respondent_org) AS respondents, "
+           "count(DISTINCT coalesce(t.partner_org, t.partner_name)) AS partners, "
+           "avg(t.closeness) AS mean_closeness, avg(t.frequency) AS mean_frequency "
+           f"{_TIES}{each}{_sql_where(where)} GROUP BY 1 ORDER BY 1")
+    return dicts(conn, sql, params)

@@ -64,9 +64,10 @@ def visit_cells(store: StoreDep, settings: SettingsDep, who: Viewer, paging: Pag
 @router.get("/api/aggregates/ties", response_model=CellPage)
 def tie_cells(store: StoreDep, settings: SettingsDep, who: Viewer, paging: PagingDep, filters: FiltersDep,
               by: Annotated[str, Query(description="respondent_actor_type, partner_actor_type, actor_type_pair, "
-                                                   "scope, tie_type, month...")] = "actor_type_pair"):
-    """Tie reports per cell (reports, respondents, partners, mean closeness and frequency); for a viewer,
-    cells built from fewer than k respondent organisations are suppressed."""
+                                                   "scope, tie_type, month, frequency, closeness, trust, form, "
+                                                   "wave...")] = "actor_type_pair"):
+    """Tie reports of both interview instruments per cell (reports, respondents, partners, mean closeness and
+    frequency); for a viewer, cells built from fewer than k respondent organisations are suppressed."""
     try:
         cells = aggregates.tie_cells(store, by, filters=filters, k=k_for(who, settings))
     except aggregates.UnknownKey as e:

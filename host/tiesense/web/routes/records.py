@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from ...aggregates import all_forms
 from ...forms import form_questions
 from ...store import analysable, records as store_records
-from ...store.analysable import INTERVIEW_FORM, VISIT_FORM
+from ...store.analysable import VISIT_FORM
 from ..auth import Analyst
 from ..deps import StoreDep
 from ..errors import ApiError
@@ -71,13 +71,13 @@ def list_visits(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFi
 @router.get("/api/ties", response_model=Page)
 def list_ties(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep,
               respondent: Annotated[int | None, Query(description="Reports by this roster code")] = None):
-    """Tie reports (``fi_partner`` records, one per partner named), with both organisations from the roster;
-    of one survey ``wave`` when given."""
-    questions, multi = _columns(store, INTERVIEW_FORM)
+    """Tie reports of both interview instruments, one per partner named (an ``fi_partner`` record, or a pass of
+    the handheld's ``fi_interview``, with its ``pass``), with both organisations from the roster and the tie
+    items; of one survey ``wave`` when given."""
     if respondent is not None:
         filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
     try:
-        rows, total = store.read(analysable.tie_rows, questions, multi, filters, paging.limit, paging.offset)
+        rows, total = store.read(analysable.tie_rows, filters, paging.limit, paging.offset)
     except analysable.UnknownWave as e:
         raise _unknown_wave(e, "tie report") from None
     return page(paging, rows, total)
@@ -85,8 +85,9 @@ def list_ties(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFilt
 
 @router.get("/api/respondents", response_model=Page)
 def list_respondents(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFiltersDep):
-    """Respondent organisations: roster fields, reports, distinct partners, first and last interview; over the
-    interviews of one survey ``wave`` when given."""
+    """Respondent organisations of both interview instruments: roster fields, reports, distinct partners, first
+    and last interview (one who named nobody: 0 reports and partners); over the interviews of one survey
+    ``wave`` when given."""
     try:
         rows, total = store.read(analysable.respondents, filters, paging.limit, paging.offset)
     except analysable.UnknownWave as e:
