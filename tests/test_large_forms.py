@@ -156,3 +156,105 @@ def test_on_a_heap_too_small_to_check_it_the_handheld_keeps_its_form_and_goes_on
     assert "Traceback" not in dev.read_output()
     assert stored_version(root) == OLDER
     assert sorted(os.listdir(root / "forms")) == ["fi_interview.json"], "no spool file left behind"
+
+
+class CuttingProxy:
+    """A TCP proxy between a device and the broker that cuts the first connection ``cut_after`` bytes after
+    ``marker`` went to the device (mid-way through the message on that topic), and takes no new one until
+    ``reopen()``."""
+
+    def __init__(self, broker_port: int, marker: bytes, cut_after: int):
+        self.marker = marker
+        import socket
+        import threading
+
+        self.broker_port = broker_port
+        self.cut_after = cut_after
+        self.cuts = 0
+        self.open = threading.Event()
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self.srv.getsockname()[1]
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def reopen(self) -> None:
+        self.open.set()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                dev, _ = self.srv.accept()
+            except OSError:
+                return
+            if self.cuts and not self.open.is_set():
+                dev.close()  # the device keeps retrying with backoff
+                continue
+            up = socket.create_connection(("127.0.0.1", self.broker_port))
+            budget = None if self.cuts else self.cut_after
+            for src, dst, limit in ((dev, up, None), (up, dev, budget)):
+                t = threading.Thread(target=self._pump, args=(src, dst, limit, (dev, up)), daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _pump(self, src, dst, limit, pair) -> None:
+        import socket
+
+        seen = b""  # the stream to the device, while the marker is looked for
+        stop = None  # bytes of that stream after which it is cut
+        sent = 0
+        try:
+            while True:
+                data = src.recv(4096)
+                if not data:
+                    break
+                if limit is not None and stop is None:
+                    seen += data
+                    at = seen.find(self.marker)
+                    if at >= 0:
+                        stop = at + limit
+                if stop is not None and sent + len(data) > stop:
+                    dst.sendall(data[:stop - sent])
+                    self.cuts += 1
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self.srv.close()
+
+
+def test_a_form_cut_off_mid_way_is_never_taken_and_arrives_whole_at_the_next_connect(tmp_path, micropython,
+                                                                                     wait_until):
+    db = tmp_path / "park.db"
+    with Host(db) as host:
+        # the 26 KB form comes retained at connect: the link breaks after 12 KB of it
+        proxy = CuttingProxy(host.broker.port, wire.topic_form("fi_interview").encode(), cut_after=12_000)
+        root, site = handheld(host, tmp_path, [["wait_ms", 60000]], backoff_max_s=1)
+        cfg = json.loads((root / "site.json").read_text())
+        (root / "site.json").write_text(json.dumps(dict(cfg, broker_port=proxy.port)))
+        dev = SimDevice(root, micropython=micropython, heapsize=HEAP).start()
+        try:
+            dev.wait_for("UPLINK lost", timeout=60)
+            assert proxy.cuts == 1
+            # torn: nothing spooled is left, the handheld keeps its form
+            assert sorted(os.listdir(root / "forms")) == ["fi_interview.json"]
+            assert stored_version(root) == OLDER and "UPLINK stored form" not in dev.read_output()
+            proxy.reopen()
+            dev.wait_for("UPLINK stored form fi_interview version %s" % SHIPPED["version"], timeout=60)
+        finally:
+            dev.stop()
+            proxy.close()
+    assert "Traceback" not in dev.read_output()
+    assert stored_version(root) == SHIPPED["version"]
+    assert sorted(os.listdir(root / "forms")) == ["fi_interview.json"]
