@@ -14,7 +14,7 @@ organisations, ``bench/form_heap.py``'s ``with_roster``), signed for a site:
   firmware's own check runs on the message read from a file (``wire.decode_form``
   with the site key, ``survey.unsupported``), alone and while the shipped
   interview is held parsed, as on a handheld between surveys; and the check's
-  time at a roomy heap;
+  time at a roomy heap (2048K);
 * receive: a simulated handheld (the real firmware, ``--heap``) connected to
   a host's embedded broker on loopback; the message is published retained and the
   clock runs until the handheld prints that it stored the form (spooled to flash in
@@ -57,10 +57,8 @@ if sys.argv[2] != "-":
         held = json.load(f)
 gc.collect()
 t = time.ticks_ms()
-with open(sys.argv[1], "rb") as f:
-    data = f.read()
-form = wire.decode_form(data, %r, bytes(range(32)))
-data = None
+with open(sys.argv[1], "rb") as f:  # as firmware/uplink.py does: read for the signature, decoded from the file
+    form = wire.decode_form(f, %r, bytes(range(32)))
 assert unsupported(form, True) is None
 print("ok", time.ticks_diff(time.ticks_ms(), t))
 """ % SITE

@@ -33,9 +33,11 @@
 #     than the client's receive buffer (the handheld's interview is 26 KB) is
 #     spooled by the client to forms/<id>.json.part, a piece at a time, if it
 #     fits form_max_bytes and the flash has room for it beside the log's
-#     reserve (else refused and counted); once whole it is read back into one
-#     bytes object, checked exactly as a small one, and the verified file
-#     renamed to forms/<id>.json (it keeps its "v" and "sig"). A .part file
+#     reserve (else refused and counted); once whole it is checked exactly as
+#     a small one (wire.decode_form reads the file once for the signature,
+#     then decodes it from the file: the message and the form it decodes to
+#     are never on the heap together), and the verified file renamed to
+#     forms/<id>.json (it keeps its "v" and "sig"). A .part file
 #     is never taken as a form: a refused one is removed at once, one a power
 #     cut left at the next boot.
 #   - the clock: NTP is tried at connect and then, while unsynced and
@@ -505,10 +507,8 @@ class Uplink:
         renamed into place, or removed. Never raises, as the message callback."""
         try:
             gc.collect()
-            with open(path, "rb") as f:
-                data = f.read()
-            form = self._checked_form(data)
-            data = None
+            with open(path, "rb") as f:  # read for the signature, then decoded from the file
+                form = self._checked_form(f)
             if form is not None:
                 form.pop("v", None)
                 os.rename(path, self._form_path)  # the verified bytes themselves: nothing re-encoded
@@ -518,7 +518,7 @@ class Uplink:
             self.refused += 1
             print("UPLINK refused message on %s: %s" % (topic, e))
         except MemoryError:
-            data = form = None
+            form = None
             self.errors += 1
             self.last_error = "MemoryError"
             gc.collect()

@@ -51,3 +51,14 @@ def test_what_the_host_did_not_sign_exactly_is_refused(how):
         payload = json.dumps(json.loads(payload), indent=1).encode()
     with pytest.raises(wire.WireError, match="sign"):
         wire.decode_form(payload, "lobby-a", KEY)
+
+
+def test_a_form_spooled_to_a_file_is_checked_and_decoded_from_the_file(tmp_path):
+    form = builtin_form("fi_interview")
+    path = tmp_path / "fi_interview.json.part"
+    path.write_bytes(signed(form))
+    with open(path, "rb") as f:
+        assert wire.decode_form(f, "lobby-a", KEY) == dict(form, v=wire.V2)
+    path.write_bytes(signed(form, key=bytes(32)))
+    with open(path, "rb") as f, pytest.raises(wire.WireError, match="does not verify"):
+        wire.decode_form(f, "lobby-a", KEY)

@@ -171,7 +171,7 @@ def _loads(payload, what, versions=(V1,)):
         except Exception:
             raise WireError(what + " is not UTF-8")
     try:
-        obj = json.loads(payload)
+        obj = json.load(payload) if hasattr(payload, "read") else json.loads(payload)
     except MemoryError:  # as above: a big form on a small heap is not malformed
         raise
     except Exception:
@@ -842,7 +842,11 @@ def newer_version(a, b):
 
 
 def _check_form_signature(payload, site, key):
-    raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    if hasattr(payload, "read"):  # a file: its bytes for the signature, dropped before the decoding
+        raw = payload.read()
+        payload.seek(0)
+    else:
+        raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
     start = raw.rfind(b',"sig":{')
     end = raw.find(b"}", start) + 1
     if start < 0 or end <= 0:
@@ -865,6 +869,9 @@ def _check_form_signature(payload, site, key):
 def decode_form(payload, site=None, key=None):
     """Parse a form message; its id and version are strings of 1-64 characters and its
     questions a list of objects (so comparing versions or walking questions cannot fail).
+    ``payload`` is the message (bytes, str) or a binary file holding it (a form a device
+    spooled to flash: decoded from the file, so the message and the form are never on
+    the heap together).
 
     With ``key`` (the device's site key), only a version 2 form signed for ``site``
     is accepted. The signature is removed from the returned form.
