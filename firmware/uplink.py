@@ -361,14 +361,26 @@ class Uplink:
     # --------------------------------------------------------- incoming
 
     def _on_message(self, topic, msg, retained):
+        self._handle(topic, self._dispatch, msg)
+
+    def _on_spooled(self, topic, path, retained):
+        """The client's hook for a delivery it spooled to ``path`` (whole): checked as any form, then
+        the file is renamed into place or removed."""
+        self._handle(topic, self._on_form_file, path)
+        self._remove(path)
+
+    def _dispatch(self, topic, msg):
+        if topic == self._t_ack:
+            self._on_ack(msg)
+        elif topic == self._t_cmd:
+            self._on_command(msg)
+        elif self._is_my_form(topic):  # another form: not read at all
+            self._on_form(msg)
+
+    def _handle(self, topic, handler, arg):
+        # handler(topic, arg), never raising: what it refuses or fails on is counted and reported
         try:
-            if topic == self._t_ack:
-                self._on_ack(msg)
-            elif topic == self._t_cmd:
-                self._on_command(msg)
-            else:
-                if self._is_my_form(topic):  # another form: not read at all
-                    self._on_form(msg)
+            handler(topic, arg)
             self._oom = 0
         except wire.WireError as e:  # unsigned, forged, stale or malformed: refused, counted, reported
             self._oom = 0
@@ -502,33 +514,14 @@ class Uplink:
         print("UPLINK refused message on %s: %s" % (topic, why))
         return None
 
-    def _on_spooled(self, topic, path, retained):
-        """The client's spooled-file hook: the form in ``path`` (whole) checked as a small one, then
-        renamed into place, or removed. Never raises, as the message callback."""
-        try:
-            gc.collect()
-            with open(path, "rb") as f:  # read for the signature, then decoded from the file
-                form = self._checked_form(f)
-            if form is not None:
-                form.pop("v", None)
-                os.rename(path, self._form_path)  # the verified bytes themselves: nothing re-encoded
-                self._adopted(form)
-            self._oom = 0
-        except wire.WireError as e:
-            self.refused += 1
-            print("UPLINK refused message on %s: %s" % (topic, e))
-        except MemoryError:
-            form = None
-            self.errors += 1
-            self.last_error = "MemoryError"
-            gc.collect()
-            print("UPLINK out of memory checking the %s form spooled from %s: it needs more heap" % (
-                self.form_id, topic))
-        except Exception as e:  # noqa: BLE001 - as _on_message: count it, keep running
-            self.errors += 1
-            self.last_error = (type(e).__name__ + ": " + str(e))[:64]
-            print("UPLINK ignored message on %s: %s" % (topic, e))
-        self._remove(path)
+    def _on_form_file(self, topic, path):
+        gc.collect()
+        with open(path, "rb") as f:  # read for the signature, then decoded from the file
+            form = self._checked_form(f)
+        if form is not None:
+            form.pop("v", None)
+            os.rename(path, self._form_path)  # the verified bytes themselves: nothing re-encoded
+            self._adopted(form)
 
     @staticmethod
     def _mkdir_forms():

@@ -150,7 +150,7 @@ def test_on_a_heap_too_small_to_check_it_the_handheld_keeps_its_form_and_goes_on
             src = roster_of(200, "2026113002", tmp_path)
             out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db)])
             assert out.exit_code == 0, out.output
-            dev.wait_for("UPLINK out of memory checking the fi_interview form", timeout=60)
+            dev.wait_for("UPLINK out of memory handling a message on tiesense/v1/forms/fi_interview", timeout=60)
             wait_until(lambda: status(host).get("last_error") == "MemoryError", 15, "the status to say why")
             assert dev.running, "the handheld stopped"
         finally:
