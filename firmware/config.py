@@ -28,6 +28,9 @@
 #   backoff_max_s   longest wait between reconnect attempts
 #   language        label language of the survey ("en", "ko")
 #   form            form id; the form is read from forms/<form>.json
+#   form_max_bytes  largest form message taken (a form over the MQTT receive
+#                   buffer is spooled to flash first); a bigger one is refused
+#                   and counted, as is one the free flash cannot hold
 #   survey_idle_s   an unfinished survey is abandoned after this long idle (0: never)
 #   draft_policy    a survey cut short by a power cut or reset (its draft,
 #                   written after every answer): "discard" (default: on a kiosk
@@ -84,6 +87,7 @@ DEFAULTS = {
     "backoff_max_s": 60,
     "language": "en",
     "form": "tp_visit",
+    "form_max_bytes": 65536,
     "survey_idle_s": 60,
     "draft_policy": "discard",
     "thanks_ms": 1500,

@@ -13,12 +13,20 @@
 # with one write (the unix port pays ~44 ms per small write otherwise: Nagle
 # plus delayed ACK), and TCP_NODELAY is set where the socket module allows.
 # Incoming messages are read into the receive buffer and handed to the
-# callback as a memoryview that is valid only during the callback.
+# callback as a memoryview that is valid only during the callback. A message
+# larger than the receive buffer is dropped (counted in `dropped`), unless
+# the application spools it (set_spool): then its payload streams through the
+# receive buffer into a file on flash, one buffer at a time, and the
+# application gets the file's path once the last byte is written. A payload
+# cut short (connection lost, flash full) leaves no file behind; one cut by a
+# power cut stays under the temporary name the application chose, for it to
+# remove at boot.
 #
 # check_msg() is non-blocking (select.poll with timeout 0): it reads whatever
 # whole packets are waiting, answers QoS 1 deliveries with PUBACK, and keeps
 # the connection alive with PINGREQ. Any loss of the connection raises
 # ConnectionLost; a refused CONNECT raises MQTTError with the return code.
+import os
 import select
 import socket
 import struct
@@ -150,12 +158,14 @@ class MQTTClient:
         self._diff = ticks_diff or time.ticks_diff
         self._will = None
         self._cb = None
+        self._spool = None
+        self._spooled = None
         self.sock = None
         self._poll = select.poll()
         self._pid = 0
         self.inflight = set()  # QoS 1 packet ids awaiting PUBACK
         self.subacks = {}  # packet id -> tuple of granted QoS codes
-        self.dropped = 0  # deliveries larger than the receive buffer
+        self.dropped = 0  # deliveries larger than the receive buffer, not spooled
         self._last_tx = 0
         self._ping_at = None
 
@@ -164,6 +174,19 @@ class MQTTClient:
     def set_callback(self, f):
         """``f(topic, payload, retained)``: topic str, payload memoryview (copy it to keep it)."""
         self._cb = f
+
+    def set_spool(self, open_spool, spooled):
+        """Stream deliveries larger than the receive buffer to flash instead of dropping them.
+
+        ``open_spool(topic, size)``: the path of a file (a temporary name) to write the
+        ``size``-byte payload into, or None to drop it (counted in ``dropped``).
+        ``spooled(topic, path, retained)``: called once the whole payload is in that file,
+        closed, before the PUBACK; the file is then the application's. A payload cut short
+        never reaches ``spooled``: its file is removed (a full flash: the message is dropped
+        and counted; a lost connection: ConnectionLost, as anywhere else).
+        """
+        self._spool = open_spool
+        self._spooled = spooled
 
     def set_last_will(self, topic, msg, retain=False, qos=0):
         self._will = (topic.encode() if isinstance(topic, str) else topic, msg, retain, qos)
@@ -468,18 +491,7 @@ class MQTTClient:
     def _handle_publish(self, kind, n):
         qos = (kind >> 1) & 3
         if n > len(self._rx):
-            # Too large for this device: drop it, but still acknowledge it.
-            self._read_exact(self._rxmv, 2)
-            tlen = (self._rx[0] << 8) | self._rx[1]
-            self._skip(tlen)
-            pid = 0
-            if qos:
-                self._read_exact(self._rxmv, 2)
-                pid = (self._rx[0] << 8) | self._rx[1]
-            self._skip(n - 2 - tlen - (2 if qos else 0))
-            self.dropped += 1
-            if qos == 1:
-                self._puback(pid)
+            self._handle_large(kind, n, qos)
             return
         self._read_exact(self._rxmv, n)
         rx = self._rx
@@ -494,6 +506,71 @@ class MQTTClient:
             self._cb(topic, self._rxmv[off:n], bool(kind & 1))
         if qos == 1:
             self._puback(pid)
+
+    def _handle_large(self, kind, n, qos):
+        # Too large for the receive buffer: spooled to a file if the application asks for it,
+        # else dropped; acknowledged either way (a QoS 1 message left unacked comes back).
+        rx = self._rx
+        self._read_exact(self._rxmv, 2)
+        tlen = (rx[0] << 8) | rx[1]
+        size = n - 2 - tlen - (2 if qos else 0)
+        if size < 0:
+            self.close()
+            raise ConnectionLost("malformed PUBLISH: topic longer than the packet")
+        topic = None
+        if tlen <= len(rx):
+            self._read_exact(self._rxmv, tlen)
+            topic = bytes(self._rxmv[:tlen]).decode()
+        else:
+            self._skip(tlen)
+        pid = 0
+        if qos:
+            self._read_exact(self._rxmv, 2)
+            pid = (rx[0] << 8) | rx[1]
+        path = None
+        if topic is not None and self._spool is not None:
+            path = self._spool(topic, size)
+        if path is None:
+            self._skip(size)
+            self.dropped += 1
+        elif self._spool_into(path, size):
+            self._spooled(topic, path, bool(kind & 1))
+        else:
+            self.dropped += 1
+        if qos == 1:
+            self._puback(pid)
+
+    def _spool_into(self, path, size):
+        # The payload's ``size`` bytes, one receive buffer at a time, into the file ``path``.
+        # True once all are written and the file closed; else the file is removed (and a lost
+        # connection raises ConnectionLost, after the removal).
+        try:
+            f = open(path, "wb")
+        except OSError:
+            self._skip(size)
+            return False
+        written = True
+        try:
+            while size:
+                k = min(size, len(self._rx))
+                self._read_exact(self._rxmv, k)
+                size -= k
+                if written:
+                    try:
+                        f.write(self._rxmv[:k])
+                    except OSError:  # flash full: read the rest of the packet all the same
+                        written = False
+        finally:
+            try:
+                f.close()
+            except OSError:
+                written = False
+            if size or not written:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+        return written
 
     def _puback(self, pid):
         self._tx[0] = _PUBACK

@@ -29,7 +29,17 @@
 #     are refused.
 #   - forms: a newer version of this device's form on the forms topic is
 #     written to forms/<id>.json (temp file + rename) and offered through
-#     take_form(); the app switches to it only between surveys.
+#     take_form(); the app switches to it only between surveys. A form larger
+#     than the client's receive buffer (the handheld's interview is 26 KB) is
+#     spooled by the client to forms/<id>.json.part, a piece at a time, if it
+#     fits form_max_bytes and the flash has room for it beside the log's
+#     reserve (else refused and counted); once whole it is checked exactly as
+#     a small one (wire.decode_form reads the file once for the signature,
+#     then decodes it from the file: the message and the form it decodes to
+#     are never on the heap together), and the verified file renamed to
+#     forms/<id>.json (it keeps its "v" and "sig"). A .part file
+#     is never taken as a form: a refused one is removed at once, one a power
+#     cut left at the next boot.
 #   - the clock: NTP is tried at connect and then, while unsynced and
 #     online, again with backoff (_NTP_RETRY_MS doubling to an hour); the
 #     status says how the clock was set, so the host lends its own time if
@@ -132,6 +142,10 @@ class Uplink:
             self.device, keepalive=cfg["keepalive_s"], user=cfg.get("mqtt_user"),
             password=cfg.get("mqtt_password"), tx_size=self.batch_bytes + 96, rx_size=4096)
         self.client.set_callback(self._on_message)
+        self.form_max_bytes = cfg.get("form_max_bytes", wire.MAX_PAYLOAD)
+        self._form_path = "forms/" + self.form_id + ".json"
+        self._remove(self._form_path + ".part")  # a form a power cut interrupted is never taken
+        self.client.set_spool(self._open_spool, self._on_spooled)
         self.client.set_last_will(wire.topic_status(self.device), wire.encode_status(False, version=wire.VERSION),
                                   retain=True, qos=wire.QOS_STATUS)
         self._t_records = wire.topic_records(self.device)
@@ -347,15 +361,26 @@ class Uplink:
     # --------------------------------------------------------- incoming
 
     def _on_message(self, topic, msg, retained):
+        self._handle(topic, self._dispatch, msg)
+
+    def _on_spooled(self, topic, path, retained):
+        """The client's hook for a delivery it spooled to ``path`` (whole): checked as any form, then
+        the file is renamed into place or removed."""
+        self._handle(topic, self._on_form_file, path)
+        self._remove(path)
+
+    def _dispatch(self, topic, msg):
+        if topic == self._t_ack:
+            self._on_ack(msg)
+        elif topic == self._t_cmd:
+            self._on_command(msg)
+        elif self._is_my_form(topic):  # another form: not read at all
+            self._on_form(msg)
+
+    def _handle(self, topic, handler, arg):
+        # handler(topic, arg), never raising: what it refuses or fails on is counted and reported
         try:
-            if topic == self._t_ack:
-                self._on_ack(msg)
-            elif topic == self._t_cmd:
-                self._on_command(msg)
-            else:
-                p = wire.parse_topic(topic)
-                if p is not None and p[1] == "form" and p[0] == self.form_id:  # another form: not read at all
-                    self._on_form(msg)
+            handler(topic, arg)
             self._oom = 0
         except wire.WireError as e:  # unsigned, forged, stale or malformed: refused, counted, reported
             self._oom = 0
@@ -427,29 +452,90 @@ class Uplink:
             self.stop()
             self.board.reset()
 
-    def _on_form(self, msg):
+    def _is_my_form(self, topic):
+        p = wire.parse_topic(topic)
+        return p is not None and p[1] == "form" and p[0] == self.form_id
+
+    def _checked_form(self, msg):
+        """The form in ``msg`` if it is this device's, newer, signed (with a site key) and runnable here;
+        None if it is not newer; wire.WireError if forged or malformed."""
         form = wire.decode_form(msg, self.site, self.site_key)
         if form["id"] != self.form_id or not wire.newer_version(form["version"], self.form_version):
-            return
+            return None
         from survey import unsupported
 
-        why = unsupported(form)
+        why = unsupported(form, getattr(self.board, "keyboard", False))
         if why:  # a form this firmware cannot run must not replace the one it can (or every survey would fail)
             print("UPLINK refused form %s version %s: %s" % (form["id"], form["version"], why))
+            return None
+        return form
+
+    def _adopted(self, form):
+        self.form_version = form["version"]
+        self.new_form = form
+        print("UPLINK stored form %s version %s" % (form["id"], form["version"]))
+
+    def _on_form(self, msg):
+        form = self._checked_form(msg)
+        if form is None:
             return
         del form["v"]
         data = wire.encode(form)
+        self._mkdir_forms()
+        with open(self._form_path + ".tmp", "wb") as f:
+            f.write(data)
+        os.rename(self._form_path + ".tmp", self._form_path)
+        self._adopted(form)
+
+    # ------------------------------------------------ forms over the receive buffer
+
+    def _open_spool(self, topic, size):
+        """The client's spool hook: the file a delivery too big for the receive buffer streams into
+        (this device's form only), or None to drop it. Never raises (it runs mid-packet)."""
+        if not self._is_my_form(topic):
+            return None  # another form: not read at all, as small ones are not
+        try:
+            why = None
+            if size > self.form_max_bytes:
+                why = "%d bytes, more than form_max_bytes (%d)" % (size, self.form_max_bytes)
+            else:
+                self._mkdir_forms()
+                st = os.statvfs("forms")
+                free = st[1] * min(st[4], st[2])  # littlefs can count a block twice on a full flash
+                need = size + (getattr(self.log, "reserve", 0) or 0)
+                if free < need:
+                    why = "%d bytes, and the flash has %d free: it needs %d with the log's reserve" % (
+                        size, free, need)
+            if why is None:
+                return self._form_path + ".part"
+        except Exception as e:  # noqa: BLE001 - a broken flash refuses the form, never the link
+            why = "cannot spool it: %s" % e
+        self.refused += 1
+        print("UPLINK refused message on %s: %s" % (topic, why))
+        return None
+
+    def _on_form_file(self, topic, path):
+        gc.collect()
+        with open(path, "rb") as f:  # read for the signature, then decoded from the file
+            form = self._checked_form(f)
+        if form is not None:
+            form.pop("v", None)
+            os.rename(path, self._form_path)  # the verified bytes themselves: nothing re-encoded
+            self._adopted(form)
+
+    @staticmethod
+    def _mkdir_forms():
         try:
             os.mkdir("forms")
         except OSError:
             pass
-        path = "forms/" + self.form_id + ".json"
-        with open(path + ".tmp", "wb") as f:
-            f.write(data)
-        os.rename(path + ".tmp", path)
-        self.form_version = form["version"]
-        self.new_form = form
-        print("UPLINK stored form %s version %s" % (form["id"], form["version"]))
+
+    @staticmethod
+    def _remove(path):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
 
     def take_form(self):
         """A newer form received since the last call, or None."""

@@ -175,7 +175,9 @@ def _loads(payload, what, versions=(V1,)):
         except Exception:
             raise WireError(what + " is not UTF-8")
     try:
-        obj = json.loads(payload)
+        obj = json.load(payload) if hasattr(payload, "read") else json.loads(payload)
+    except MemoryError:  # as above: a big form on a small heap is not malformed
+        raise
     except Exception:
         raise WireError(what + " is not JSON")
     if not isinstance(obj, dict):
@@ -421,6 +423,12 @@ if _CPYTHON:
         """HMAC-SHA256 of ``msg`` under ``key`` (bytes)."""
         return _hmac.new(bytes(key), bytes(msg), _hashlib.sha256).digest()
 
+    def _hmac_parts(key, parts):
+        h = _hmac.new(bytes(key), None, _hashlib.sha256)
+        for p in parts:
+            h.update(p)
+        return h.digest()
+
     def _b64url(b):
         return _base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
@@ -432,6 +440,10 @@ else:
 
     def hmac_sha256(key, msg):
         """HMAC-SHA256 of ``msg`` under ``key`` (bytes), from hashlib.sha256: MicroPython has no hmac."""
+        return _hmac_parts(key, (msg,))
+
+    def _hmac_parts(key, parts):
+        # the HMAC of the parts' concatenation, without concatenating them
         if len(key) > 64:
             key = _hashlib.sha256(key).digest()
         k = bytearray(64)
@@ -442,7 +454,8 @@ else:
             inner[i] = k[i] ^ 0x36
             outer[i] = k[i] ^ 0x5C
         h = _hashlib.sha256(inner)
-        h.update(msg)
+        for p in parts:
+            h.update(p)
         o = _hashlib.sha256(outer)
         o.update(h.digest())
         return o.digest()
@@ -832,20 +845,54 @@ def newer_version(a, b):
     return (len(a), a) > (len(b), b)
 
 
+def _check_form_signature(payload, site, key):
+    if hasattr(payload, "read"):  # a file: its bytes for the signature, dropped before the decoding
+        raw = payload.read()
+        payload.seek(0)
+    else:
+        raw = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
+    start = raw.rfind(b',"sig":{')
+    end = raw.find(b"}", start) + 1
+    if start < 0 or end <= 0:
+        raise WireError("form is not signed and this device requires signed forms")
+    try:
+        sigs = json.loads(raw[start + 7:end])
+    except MemoryError:
+        raise
+    except Exception:
+        sigs = None
+    if not isinstance(sigs, dict):
+        raise WireError("form signature is malformed")
+    sig = sigs.get(site)
+    mv = memoryview(raw)  # the body in two slices of the message: no copy of it
+    mac = _hmac_parts(key, ((SIGN_FORM + "\n" + str(site) + "\n").encode(), mv[:start], mv[end:]))
+    if not (isinstance(sig, str) and _same(_b64url(mac), sig)):
+        raise WireError("form signature does not verify for site '" + str(site) + "': not from the host")
+
+
 def decode_form(payload, site=None, key=None):
     """Parse a form message; its id and version are strings of 1-64 characters and its
     questions a list of objects (so comparing versions or walking questions cannot fail).
+    ``payload`` is the message (bytes, str) or a binary file holding it (a form a device
+    spooled to flash: decoded from the file, so the message and the form are never on
+    the heap together).
 
     With ``key`` (the device's site key), only a version 2 form signed for ``site``
     is accepted. The signature is removed from the returned form.
+
+    The signature is checked on the message's own bytes, before they are decoded:
+    the form as :func:`encode_form` writes it (canonical JSON) with its
+    ``,"sig":{...}`` member cut out is the signed body, so a device holds the
+    message and one copy of it, never a re-encoding of a form of tens of KB.
+    If the member cut out was not the top-level one, the decoded form has no
+    top-level "sig" and is refused as unsigned.
     """
+    if key:
+        _check_form_signature(payload, site, key)
     obj = _loads(payload, "form", VERSIONS)
     sigs = obj.pop("sig", None)
-    if key:
-        if obj["v"] != V2 or not isinstance(sigs, dict):
-            raise WireError("form is not signed and this device requires signed forms")
-        if not signature_ok(key, SIGN_FORM, site, encode(obj), sigs.get(site)):
-            raise WireError("form signature does not verify for site '" + str(site) + "': not from the host")
+    if key and (obj["v"] != V2 or not isinstance(sigs, dict)):
+        raise WireError("form is not signed and this device requires signed forms")
     for k in ("id", "version", "questions"):
         if k not in obj:
             raise WireError("form lacks '" + k + "'")

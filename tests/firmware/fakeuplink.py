@@ -37,6 +37,9 @@ class FakeClient:
     def set_last_will(self, *a, **k):
         pass
 
+    def set_spool(self, open_spool, spooled):
+        pass
+
     def close(self):
         pass
 

@@ -65,6 +65,9 @@ class Client:
     def set_last_will(self, *a, **k):
         pass
 
+    def set_spool(self, open_spool, spooled):
+        pass
+
     def start_connect(self, host, port=1883, clean_session=True, timeout_ms=5000):
         self.started += 1
         self.calls = 0
