@@ -95,10 +95,11 @@ def test_a_49_kb_interview_with_a_200_organisation_roster_is_published_to_a_runn
         dev = SimDevice(root, micropython=micropython, heapsize=BIG_HEAP).start()
         try:
             dev.wait_for("UPLINK stored form fi_interview version %s" % SHIPPED["version"], timeout=60)
-            src = roster_of(200, "2026113002", tmp_path)
-            out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db)])
+            src = roster_of(200, "2026120102", tmp_path)
+            out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db),
+                                                "--no-roster"])
             assert out.exit_code == 0 and "delivered" in out.output, out.output
-            dev.wait_for("UPLINK stored form fi_interview version 2026113002", timeout=60)
+            dev.wait_for("UPLINK stored form fi_interview version 2026120102", timeout=60)
             wait_until(lambda: status(host).get("heap_free"), 10, "a status after the form")
         finally:
             dev.stop()
@@ -118,7 +119,7 @@ def test_a_forged_form_and_one_over_the_bound_are_refused_and_the_handheld_keeps
         root, site = handheld(host, tmp_path, [["wait_ms", 60000]], form_max_bytes=30_000)
         # an intruder with a broker login (the host's, stolen) replaces the retained form with its own:
         # the interview with a newer version, signed for the handheld's site with a key it guessed
-        forged = wire.encode_form(dict(SHIPPED, version="2026113009"), {site["site"]: os.urandom(32)})
+        forged = wire.encode_form(dict(SHIPPED, version="2026120109"), {site["site"]: os.urandom(32)})
         assert len(forged) > 26_000
         publish_message(embedded_login(db), wire.topic_form("fi_interview"), forged, qos=1, retain=True)
         dev = SimDevice(root, micropython=micropython).start()
@@ -126,8 +127,9 @@ def test_a_forged_form_and_one_over_the_bound_are_refused_and_the_handheld_keeps
             dev.wait_for("UPLINK refused message on tiesense/v1/forms/fi_interview: form signature does not verify",
                          timeout=60)
             # the host's own 49 KB version: genuine, but more than this handheld's form_max_bytes
-            src = roster_of(200, "2026113002", tmp_path)
-            out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db)])
+            src = roster_of(200, "2026120102", tmp_path)
+            out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db),
+                                                "--no-roster"])
             assert out.exit_code == 0, out.output
             dev.wait_for("more than form_max_bytes (30000)", timeout=60)
             wait_until(lambda: (status(host).get("refused") or 0) >= 2, 15, "the status to count both refusals")
@@ -147,8 +149,9 @@ def test_on_a_heap_too_small_to_check_it_the_handheld_keeps_its_form_and_goes_on
         dev = SimDevice(root, micropython=micropython).start()  # the simulated handheld's own heap, 320K
         try:
             dev.wait_for("UPLINK stored form fi_interview version %s" % SHIPPED["version"], timeout=60)
-            src = roster_of(200, "2026113002", tmp_path)
-            out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db)])
+            src = roster_of(200, "2026120102", tmp_path)
+            out = CliRunner().invoke(cli.main, ["forms", "publish", str(src), "--for", "handheld", "--db", str(db),
+                                                "--no-roster"])
             assert out.exit_code == 0, out.output
             dev.wait_for("UPLINK out of memory handling a message on tiesense/v1/forms/fi_interview", timeout=60)
             wait_until(lambda: status(host).get("last_error") == "MemoryError", 15, "the status to say why")
