@@ -73,13 +73,23 @@ def test_roster_import_makes_a_version_and_says_what_is_wrong(web):
     assert web.get("/api/organisations?version=1&actor_type=sme", "analyst").json()["total"] == 6
     one = web.get("/api/organisations/7", "analyst").json()
     assert one["current"]["name"] == "Kyungpook Univ" and len(one["history"]) == 2
+    from .test_web_store import workbook
+
+    xlsx = workbook([["code", "name", "actor_type"], [1, "SME One", "sme"], [7, "Kyungpook Univ", "university"],
+                     [9, "Daegu TP", "technopark"]])
+    sheet = web.client.post("/api/roster", content=xlsx, headers={
+        **web.as_("admin"), "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"})
+    assert sheet.status_code == 201 and sheet.json() == {"version": 3, "created": True, "organisations": 3}
+    uploaded = web.client.post("/api/roster", files={"file": ("park.xlsx", xlsx, "application/octet-stream")},
+                               headers=web.as_("admin"))
+    assert uploaded.json() == {"version": 3, "created": False, "organisations": 3}
     bad = web.client.post("/api/roster", content="code,name\n1,x\n",
                           headers={**web.as_("admin"), "Content-Type": "text/csv"})
     assert bad.status_code == 422 and "actor_type" in bad.json()["error"]
     typo = web.client.post("/api/roster", content="code,name,actor_type\n1,SME One,SME\n",
                            headers={**web.as_("admin"), "Content-Type": "text/csv"})
     assert typo.status_code == 422 and "line 2: actor type 'SME'" in typo.json()["error"]
-    assert "sme" in typo.json()["error"] and web.get("/api/roster/versions", "analyst").json()["total"] == 2
+    assert "sme" in typo.json()["error"] and web.get("/api/roster/versions", "analyst").json()["total"] == 3
     assert web.client.post("/api/roster", content=csv_text, headers=web.as_("analyst")).status_code == 403
 
 

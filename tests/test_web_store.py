@@ -104,3 +104,50 @@ def test_only_hashes_of_secrets_are_stored(tmp_path):
         assert access.authenticate_token(store, token) is None
         with pytest.raises(access.AccessError, match="at least"):
             access.create_user(store, "bob", "short")
+
+
+def workbook(rows: list[list], sheet: str = "Sheet1", before: str | None = None) -> bytes:
+    """An .xlsx written by openpyxl, as Excel or LibreOffice save it: ``rows`` on sheet ``sheet`` (after a
+    sheet ``before``, when given)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    if before:
+        first.title = before
+        first.append(["not", "the", "roster"])
+        ws = book.create_sheet(sheet)
+    else:
+        first.title = sheet
+        ws = first
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_roster_workbook_reads_as_its_csv_does():
+    header = ["Code", "Name", "Actor_Type", "Region", "Sector", "Size"]
+    data = workbook([header, [1, "Gumi Electronics", "large_firm", "Gyeongbuk", "ICT", "large"],
+                     [2.0, "Kumoh Univ", "university", "Gyeongbuk", None, None], [None] * 6])
+    assert roster.parse_xlsx(data) == roster.parse_csv(ROSTER)  # 2.0 typed as a number is code 2
+    assert roster.parse(data) == roster.parse(data, "park.xlsx") == roster.parse(ROSTER.encode(), "park.csv")
+    # a sheet named roster is the roster, wherever it is in the workbook
+    named = workbook([header, [1, "Gumi Electronics", "large_firm", "Gyeongbuk", "ICT", "large"],
+                      [2, "Kumoh Univ", "university", "Gyeongbuk", "", ""]], sheet="Roster", before="Notes")
+    assert roster.parse(named) == roster.parse_csv(ROSTER)
+
+
+def test_a_roster_workbook_with_errors_is_refused_naming_the_row():
+    header = ["code", "name", "actor_type"]
+    with pytest.raises(roster.RosterError, match=r"^row 3: code 1 is already on row 2"):
+        roster.parse_xlsx(workbook([header, [1, "A", "sme"], [1, "B", "sme"]]))
+    with pytest.raises(roster.RosterError, match=r"row 3: actor type 'SME'.*use one of"):
+        roster.parse_xlsx(workbook([header, [1, "A", "sme"], [2, "B", "SME"]]))
+    with pytest.raises(roster.RosterError, match="not an XLSX workbook.*save the roster as .xlsx or as CSV UTF-8"):
+        roster.parse(b"PK\x03\x04 not really a zip")
+    with pytest.raises(roster.RosterError, match="neither an XLSX workbook nor UTF-8 text"):
+        roster.parse("code,name,actor_type\n1,Gumi,sme\n".encode("utf-16"))

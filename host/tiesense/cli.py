@@ -680,21 +680,22 @@ def roster_group():
 
 
 @roster_group.command("import")
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("roster_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--db", "db_path", default="tiesense.db", show_default=True, type=click.Path(dir_okay=False),
               help="The host's database (created if missing).")
-def roster_import(csv_file, db_path):
-    """Import a roster CSV (code,name,actor_type,region,sector,size) as the new roster version."""
+def roster_import(roster_file, db_path):
+    """Import a roster (CSV UTF-8, or an .xlsx workbook: code,name,actor_type,region,sector,size) as the new
+    roster version."""
     from pathlib import Path
 
-    from .store.roster import RosterError, parse_csv
+    from .store.roster import RosterError, parse
 
     try:
-        rows = parse_csv(Path(csv_file).read_text(encoding="utf-8"))
-    except (RosterError, UnicodeDecodeError) as e:
-        raise click.ClickException(f"{csv_file}: {e}")
+        rows = parse(Path(roster_file).read_bytes(), Path(roster_file).name)
+    except RosterError as e:
+        raise click.ClickException(f"{roster_file}: {e}")
     with _open_store(db_path) as store:
-        version, created = store.import_roster(rows, source=Path(csv_file).name)
+        version, created = store.import_roster(rows, source=Path(roster_file).name)
     click.echo(f"roster version {version}: {len(rows)} organisations" + ("" if created else " (unchanged)"))
 
 

@@ -22,7 +22,7 @@ from typing import Iterable
 
 from .connection import dicts
 
-__all__ = ["COLUMNS", "REQUIRED", "RosterError", "parse_csv", "check_actor_types", "import_rows",
+__all__ = ["COLUMNS", "REQUIRED", "RosterError", "parse_csv", "parse_xlsx", "parse", "check_actor_types", "import_rows",
            "current_version", "current", "versions", "organisations", "organisation", "CURRENT"]
 
 #: Columns of a roster row, in file order.
@@ -71,8 +71,68 @@ def parse_csv(text: str) -> list[dict]:
     >>> parse_csv("code,name,actor_type\\n7,Gumi Univ,university\\n")
     [{'code': 7, 'name': 'Gumi Univ', 'actor_type': 'university', 'region': None, 'sector': None, 'size': None}]
     """
-    text = text.lstrip("\ufeff")
-    reader = _csv_rows(text)
+    return _parse_rows(_csv_rows(text.lstrip("\ufeff")), "line")
+
+
+def _cell_text(value) -> str:
+    """An XLSX cell as the text a CSV export of it would hold (7.0 typed as a number is code 7)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def parse_xlsx(data: bytes) -> list[dict]:
+    """Roster rows from an XLSX workbook: its sheet named ``roster`` if it has one, else its first sheet, read
+    as :func:`parse_csv` reads a CSV (a header row, then one organisation per row); messages name the row.
+
+    Raises
+    ------
+    RosterError
+        Not a workbook, or a row :func:`parse_csv` would refuse.
+    """
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+        raise RosterError(f"not an XLSX workbook ({e}): save the roster as .xlsx or as CSV UTF-8") from None
+    try:
+        names = {n.lower(): n for n in book.sheetnames}
+        sheet = book[names["roster"]] if "roster" in names else book.worksheets[0]
+        return _parse_rows(([_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)), "row")
+    finally:
+        book.close()
+
+
+def parse(data: bytes, filename: str | None = None) -> list[dict]:
+    """Roster rows from a file's bytes: an XLSX workbook (by its ``.xlsx`` name, or its zip signature), else
+    UTF-8 CSV.
+
+    Raises
+    ------
+    RosterError
+        As :func:`parse_csv` or :func:`parse_xlsx`; CSV that is not UTF-8.
+    """
+    if (filename or "").lower().endswith(".xlsx") or data[:4] == b"PK\x03\x04":
+        return parse_xlsx(data)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RosterError("the roster is neither an XLSX workbook nor UTF-8 text: save it as .xlsx, or as CSV "
+                          "UTF-8 (Excel: CSV UTF-8)") from None
+    return parse_csv(text)
+
+
+def _parse_rows(reader, unit: str) -> list[dict]:
+    """Roster rows from lists of cell texts, the first the header; ``unit`` names a row in messages."""
     try:
         header = next(reader)
     except StopIteration:
@@ -97,23 +157,23 @@ def parse_csv(text: str) -> list[dict]:
         try:
             code = int(raw or "")
         except ValueError:
-            raise RosterError(f"line {line}: code {raw!r} is not a whole number; "
+            raise RosterError(f"{unit} {line}: code {raw!r} is not a whole number; "
                               "roster codes are the positive integers interviews name") from None
         if code < 1:
-            raise RosterError(f"line {line}: code {code} must be 1 or more")
+            raise RosterError(f"{unit} {line}: code {code} must be 1 or more")
         if code in seen:
-            raise RosterError(f"line {line}: code {code} is already on line {seen[code]}; each organisation once")
+            raise RosterError(f"{unit} {line}: code {code} is already on {unit} {seen[code]}; each organisation once")
         seen[code] = line
         row = {c: cell(c) for c in COLUMNS}
         row["code"] = code
         for c in ("name", "actor_type"):
             if not row[c]:
-                raise RosterError(f"line {line}: organisation {code} has no {c}")
+                raise RosterError(f"{unit} {line}: organisation {code} has no {c}")
         rows.append(row)
         lines.append(line)
     if not rows:
         raise RosterError("the roster has a header but no organisations")
-    check_actor_types(rows, [f"line {n}" for n in lines])
+    check_actor_types(rows, [f"{unit} {n}" for n in lines])
     return rows
 
 

@@ -1,9 +1,10 @@
-"""Organisations: the roster (list, one organisation with its history, versions, import from CSV)."""
+"""Organisations: the roster (list, one organisation with its history, versions, import from CSV or XLSX)."""
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from ...store import roster
 from ..auth import Admin, Analyst
@@ -13,7 +14,7 @@ from ..paging import Page, PagingDep, page, sliced
 
 router = APIRouter(tags=["organisations"])
 
-_NO_ROSTER = "import one: POST /api/roster with a CSV (code,name,actor_type,region,sector,size)"
+_NO_ROSTER = "import one: POST /api/roster with a CSV or XLSX (code,name,actor_type,region,sector,size)"
 
 
 @router.get("/api/organisations", response_model=Page)
@@ -47,14 +48,16 @@ def roster_versions(store: StoreDep, who: Analyst, paging: PagingDep):
 
 @router.post("/api/roster", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {
     "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string",
+                                                                                    "format": "binary"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string",
                                                                                   "format": "binary"}}}}}}})
 async def import_roster(request: Request, store: StoreDep, who: Admin) -> dict:
-    """Import a roster CSV (``code,name,actor_type[,region,sector,size]``) as a new version.
+    """Import a roster (``code,name,actor_type[,region,sector,size]``) as a new version.
 
-    The body is the CSV (``Content-Type: text/csv``) or a form upload with the
-    file in ``file``. The same rows as the current version make no new version
-    (``created`` false).
+    The body is the CSV (``Content-Type: text/csv``) or an XLSX workbook (its sheet ``roster``, else the
+    first), or a form upload with the file in ``file``. The same rows as the current version make no new
+    version (``created`` false).
     """
     kind = request.headers.get("content-type", "")
     source = None
@@ -62,16 +65,13 @@ async def import_roster(request: Request, store: StoreDep, who: Admin) -> dict:
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
-            raise ApiError(422, "no file in the upload", "send the CSV in a form field called file")
+            raise ApiError(422, "no file in the upload", "send the CSV or XLSX in a form field called file")
         data, source = await upload.read(), upload.filename
     else:
         data = await request.body()
+    filename = source or ("roster.xlsx" if kind.startswith("application/vnd.openxmlformats") else None)
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(422, "the roster is not UTF-8 text", "save it as CSV UTF-8 (Excel: CSV UTF-8)") from None
-    try:
-        rows = roster.parse_csv(text)
+        rows = await run_in_threadpool(roster.parse, data, filename)
     except roster.RosterError as e:
         raise ApiError(422, str(e), "fix the file and send it again; columns: " + ", ".join(roster.COLUMNS)) from None
     version, created = store.import_roster(rows, source=source or f"api:{who.name}")
