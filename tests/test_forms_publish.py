@@ -51,17 +51,23 @@ def test_versions_compare_as_numbers_not_as_text(tmp_path):
             publish(store, version("9"))  # "9" sorts after "10" as text; as a number it is older
 
 
+def form_reader(login, device: str, form_id: str) -> tuple[mqtt.Client, queue.Queue]:
+    """A device's MQTT client reading the forms topic of ``form_id`` (started); the queue gets each payload."""
+    got: queue.Queue = queue.Queue()
+    dev = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device)
+    login.configure(dev)
+    dev.on_message = lambda c, u, m: got.put(m.payload)
+    dev.on_connect = lambda c, u, f, rc, p: c.subscribe(wire.topic_form(form_id), 1)
+    dev.connect(login.host, login.port)
+    dev.loop_start()
+    return dev, got
+
+
 def test_publish_with_a_host_running_delivers_the_form_and_takes_its_records(tmp_path, wait_until, device_login):
     db = tmp_path / "park.db"
     with Host(db) as host:
         login = device_login(host, "kiosk-01", host.broker_url)
-        got: queue.Queue = queue.Queue()
-        dev = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kiosk-01")
-        login.configure(dev)
-        dev.on_message = lambda c, u, m: got.put(m.payload)
-        dev.on_connect = lambda c, u, f, rc, p: c.subscribe(wire.topic_form("tp_visit"), 1)
-        dev.connect(login.host, login.port)
-        dev.loop_start()
+        dev, got = form_reader(login, "kiosk-01", "tp_visit")
         try:
             shipped = wire.decode_form(got.get(timeout=10))  # the built-in version, retained at the host's start
             out = CliRunner().invoke(cli.main, ["forms", "publish", str(source("tp_visit")), "--for", "kiosk",
@@ -108,13 +114,7 @@ def test_a_form_published_through_the_api_of_a_running_host_reaches_devices_sign
         with TestClient(web_app(host)) as client:
             r = client.post("/api/forms", json=newer, headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 201, r.text
-        got: queue.Queue = queue.Queue()
-        dev = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kiosk-01")
-        login.configure(dev)
-        dev.on_message = lambda c, u, m: got.put(m.payload)
-        dev.on_connect = lambda c, u, f, rc, p: c.subscribe(wire.topic_form("tp_visit"), 1)
-        dev.connect(login.host, login.port)
-        dev.loop_start()
+        dev, got = form_reader(login, "kiosk-01", "tp_visit")
         try:
             retained = got.get(timeout=10)
         finally:
