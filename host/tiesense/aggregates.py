@@ -38,13 +38,15 @@ Examples
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sqlite3
 
 from .forms import builtin_forms, form_questions
 from .store import Store, analysable
-from .store.analysable import TIE_KEYS, TIE_ROW_KEYS, VISIT_FORM, VISIT_KEYS, Filters, UnknownWave, wave_order
+from .store.analysable import (TIE_KEYS, TIE_ROW_KEYS, VISIT_FORM, VISIT_KEYS, Filters, UnknownWave, row_where,
+                               wave_order)
 
 __all__ = ["DEFAULT_K", "suppress", "visit_cells", "visit_pairs", "tie_cells", "visit_keys", "visit_values",
            "tie_keys", "UnknownKey", "UnknownWave", "visit_waves", "wave_order", "cluster_respondents", "all_forms",
@@ -127,18 +129,8 @@ def _visit_expr(name: str) -> tuple[str, list]:
 
 def _visit_where(filters: Filters, wave: str | None = None) -> tuple[list[str], list]:
     """:class:`Filters` on the ``visits`` rows: form version, device, site (the device's), period (``end``);
-    and the survey ``wave`` when given."""
-    where, params = [], []
-    for col, val in (("v.form_version", filters.form_version), ("v.device", filters.device),
-                     ("i.site", filters.site), ("v.wave", wave)):
-        if val is not None:
-            where.append(f"{col} = ?")
-            params.append(val)
-    for op, val in ((">=", filters.since), ("<", filters.until)):
-        if val is not None:
-            where.append(f'v."end" {op} ?')
-            params.append(val)
-    return where, params
+    and the survey ``wave`` when given (``filters.wave`` is not read)."""
+    return row_where(dataclasses.replace(filters, wave=wave), "v")
 
 
 def _visit_cells(conn: sqlite3.Connection, by: list[str], value: str | None, filters: Filters,

@@ -39,7 +39,7 @@ from .rows import TABLES
 
 __all__ = ["VISIT_FORM", "INTERVIEW_FORM", "Filters", "UnknownWave", "waves", "wave_order", "form_rows", "tie_rows",
            "respondents", "alter_pairs", "visit_cells", "tie_cells", "VISIT_KEYS", "TIE_KEYS", "TIE_ROW_KEYS",
-           "TIE_ITEMS", "NOT_ON_ROSTER", "respondent_count"]
+           "TIE_ITEMS", "NOT_ON_ROSTER", "respondent_count", "row_where"]
 
 VISIT_FORM = "tp_visit"
 INTERVIEW_FORM = "fi_partner"
@@ -214,20 +214,30 @@ TIE_ITEMS = ("tie_types", "multiplexity", "frequency", "since_year", "formality"
              "initiated", "knowledge_flow", "importance", "scope", "reciprocity")
 
 
-def _rows_where(filters: Filters, a: str) -> tuple[list[str], list]:
-    """:class:`Filters` on the interview rows ``a`` (``respondents``, ``tie_reports`` or ``alter_pairs``, joined
-    with the device's identity ``i`` and the respondent's current roster row ``ro``), all but
-    ``partner_actor_type``, whose meaning depends on the rows (the caller adds it)."""
+def row_where(filters: Filters, a: str) -> tuple[list[str], list]:
+    """(conditions, parameters) of the :class:`Filters` every table of analysable rows ``a`` (joined with the
+    device's identity ``i``) takes: form version, device, site, wave, and the period on the row's ``end``."""
     where, params = [], []
     for col, val in ((f"{a}.form_version", filters.form_version), (f"{a}.device", filters.device),
-                     ("i.site", filters.site), (f"{a}.wave", filters.wave), ("ro.region", filters.region),
-                     (f"{a}.respondent_org", filters.respondent)):
+                     ("i.site", filters.site), (f"{a}.wave", filters.wave)):
         if val is not None:
             where.append(f"{col} = ?")
             params.append(val)
     for op, val in ((">=", filters.since), ("<", filters.until)):
         if val is not None:
             where.append(f'{a}."end" {op} ?')
+            params.append(val)
+    return where, params
+
+
+def _rows_where(filters: Filters, a: str) -> tuple[list[str], list]:
+    """:class:`Filters` on the interview rows ``a`` (``respondents``, ``tie_reports`` or ``alter_pairs``, joined
+    with the device's identity ``i`` and the respondent's current roster row ``ro``), all but
+    ``partner_actor_type``, whose meaning depends on the rows (the caller adds it)."""
+    where, params = row_where(filters, a)
+    for col, val in (("ro.region", filters.region), (f"{a}.respondent_org", filters.respondent)):
+        if val is not None:
+            where.append(f"{col} = ?")
             params.append(val)
     if filters.actor_type is not None:
         where.append("coalesce(ro.actor_type, ?) = ?")

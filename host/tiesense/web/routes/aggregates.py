@@ -32,10 +32,11 @@ def _unknown(e: aggregates.UnknownKey, what: str) -> ApiError:
                     f"{what} is one of: {', '.join(e.args[1])}")
 
 
-def unknown_wave(e: aggregates.UnknownWave) -> ApiError:
-    """The 422 of a survey wave no visit belongs to, naming the waves present."""
-    present = ", ".join(e.args[1]) or "none (no visit has a wave yet)"
-    return ApiError(422, f"no visit belongs to survey wave {e.args[0]!r}",
+def unknown_wave(e: aggregates.UnknownWave, rows: str = "visit") -> ApiError:
+    """The 422 of a survey wave no row of the kind asked for (``rows``: visit, tie report, interview, alter
+    pair) belongs to, naming the waves present."""
+    present = ", ".join(e.args[1]) or f"none (no {rows} has a wave yet)"
+    return ApiError(422, f"no {rows} belongs to survey wave {e.args[0]!r}",
                     f"wave is one of: {present}; leave it out for every wave")
 
 

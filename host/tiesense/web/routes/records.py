@@ -6,6 +6,7 @@ The rows routes take :data:`~tiesense.web.filters.RowFiltersDep`: the filters of
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -19,15 +20,19 @@ from ..deps import StoreDep
 from ..errors import ApiError
 from ..filters import RowFiltersDep
 from ..paging import Page, PagingDep, page
+from .aggregates import unknown_wave
 
 router = APIRouter(tags=["records"])
 
 
-def _unknown_wave(e: analysable.UnknownWave, rows: str) -> ApiError:
-    """The 422 of a survey wave no row of the kind listed (``rows``: visit, tie report, interview) belongs to."""
-    present = ", ".join(e.args[1]) or f"none (no {rows} has a wave yet)"
-    return ApiError(422, f"no {rows} belongs to survey wave {e.args[0]!r}",
-                    f"wave is one of: {present}; leave it out for every wave")
+def _rows_page(store, paging, rows: str, read, *args):
+    """The page of analysable rows ``read(conn, *args, limit, offset)`` gives; a survey wave no row of the
+    kind (``rows``) belongs to is a 422 naming the waves present."""
+    try:
+        found, total = store.read(read, *args, paging.limit, paging.offset)
+    except analysable.UnknownWave as e:
+        raise unknown_wave(e, rows) from None
+    return page(paging, found, total)
 
 
 def _columns(store, form: str) -> tuple[list[str], list[str]]:
@@ -60,12 +65,7 @@ def list_visits(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFi
     """Kiosk visit surveys (``tp_visit``), one row per visit with one column per question, over every form version;
     of one survey ``wave`` when given."""
     questions, multi = _columns(store, VISIT_FORM)
-    try:
-        rows, total = store.read(analysable.form_rows, VISIT_FORM, questions, multi, filters, paging.limit,
-                                 paging.offset)
-    except analysable.UnknownWave as e:
-        raise _unknown_wave(e, "visit") from None
-    return page(paging, rows, total)
+    return _rows_page(store, paging, "visit", analysable.form_rows, VISIT_FORM, questions, multi, filters)
 
 
 @router.get("/api/ties", response_model=Page)
@@ -75,12 +75,8 @@ def list_ties(store: StoreDep, who: Analyst, paging: PagingDep, filters: RowFilt
     the handheld's ``fi_interview``, with its ``pass``), with both organisations from the roster and the tie
     items; of one survey ``wave`` when given."""
     if respondent is not None:
-        filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
-    try:
-        rows, total = store.read(analysable.tie_rows, filters, paging.limit, paging.offset)
-    except analysable.UnknownWave as e:
-        raise _unknown_wave(e, "tie report") from None
-    return page(paging, rows, total)
+        filters = dataclasses.replace(filters, respondent=respondent)
+    return _rows_page(store, paging, "tie report", analysable.tie_rows, filters)
 
 
 @router.get("/api/respondents", response_model=Page)
@@ -88,11 +84,7 @@ def list_respondents(store: StoreDep, who: Analyst, paging: PagingDep, filters: 
     """Respondent organisations of both interview instruments: roster fields, reports, distinct partners, first
     and last interview (one who named nobody: 0 reports and partners); over the interviews of one survey
     ``wave`` when given."""
-    try:
-        rows, total = store.read(analysable.respondents, filters, paging.limit, paging.offset)
-    except analysable.UnknownWave as e:
-        raise _unknown_wave(e, "interview") from None
-    return page(paging, rows, total)
+    return _rows_page(store, paging, "interview", analysable.respondents, filters)
 
 
 @router.get("/api/alter-pairs", response_model=Page)
@@ -103,9 +95,5 @@ def list_alter_pairs(store: StoreDep, who: Analyst, paging: PagingDep, filters: 
     ``wave`` when given. ``actor_type`` and ``region`` are the respondent's, ``partner_actor_type`` either
     partner's."""
     if respondent is not None:
-        filters = analysable.Filters(**{**filters.__dict__, "respondent": respondent})
-    try:
-        rows, total = store.read(analysable.alter_pairs, filters, paging.limit, paging.offset)
-    except analysable.UnknownWave as e:
-        raise _unknown_wave(e, "alter pair") from None
-    return page(paging, rows, total)
+        filters = dataclasses.replace(filters, respondent=respondent)
+    return _rows_page(store, paging, "alter pair", analysable.alter_pairs, filters)
