@@ -747,6 +747,30 @@ def forms_group():
     """Survey forms: XLSForms compiled for the kiosks and handhelds (docs/forms.md)."""
 
 
+def _compile_xlsform(source, target: str, *, roster_csv=None, db_path=None, use_roster: bool = True):
+    """An XLSForm compiled for ``target`` with the organisations of ``roster_csv``, else of the current roster of
+    the database ``db_path`` (``use_roster`` False: the form's own rows), else as it is; every refusal as a
+    ClickException that names the file."""
+    from .publishing import PublishError, compile_with_roster
+    from .store.roster import RosterError
+    from .xlsform import FormRefused, compile_xlsform
+    from .xlsform.roster import Roster
+
+    try:
+        if roster_csv:
+            return compile_xlsform(source, target, Roster.from_csv(Path(roster_csv).read_text(encoding="utf-8")))
+        if db_path:
+            with _open_store(db_path) as store:
+                return compile_with_roster(store, source, target, roster=use_roster)
+        return compile_xlsform(source, target, None)
+    except FormRefused as e:
+        raise click.ClickException(f"{source} cannot run on a {target}: {e}")
+    except (RosterError, UnicodeDecodeError) as e:
+        raise click.ClickException(f"{roster_csv}: {e}")
+    except PublishError as e:
+        raise click.ClickException(str(e))
+
+
 @forms_group.command("compile")
 @click.argument("xlsform", type=click.Path(exists=True, dir_okay=False))
 @click.option("--for", "target", required=True, type=click.Choice(["kiosk", "handheld"]),
@@ -764,26 +788,9 @@ def forms_compile(xlsform, target, out, roster_csv, db_path):
     Everything outside the subset is refused, every row at once, each with what to use instead. With --roster
     or --db the roster's organisations replace the placeholder organisations of the form's roster list.
     """
-    from .publishing import PublishError, compile_with_roster
-    from .store.roster import RosterError
-    from .xlsform import FormRefused, compile_xlsform
-    from .xlsform.roster import Roster
-
     if roster_csv and db_path:
         raise click.ClickException("give the roster once: --roster FILE.csv or --db FILE (its current roster)")
-    try:
-        if db_path:
-            with _open_store(db_path) as store:
-                compiled = compile_with_roster(store, xlsform, target)
-        else:
-            roster = Roster.from_csv(Path(roster_csv).read_text(encoding="utf-8")) if roster_csv else None
-            compiled = compile_xlsform(xlsform, target, roster)
-    except FormRefused as e:
-        raise click.ClickException(f"{xlsform} cannot run on a {target}: {e}")
-    except (RosterError, UnicodeDecodeError) as e:
-        raise click.ClickException(f"{roster_csv}: {e}")
-    except PublishError as e:
-        raise click.ClickException(str(e))
+    compiled = _compile_xlsform(xlsform, target, roster_csv=roster_csv, db_path=db_path)
     for w in compiled.warnings:
         click.echo(f"warning: {w}", err=True)
     data = compiled.to_bytes()
@@ -885,10 +892,7 @@ def forms_publish(form_file, db_path, target, wave, version, no_roster, roster_c
 
     from . import wire
     from .commands import CommandError, embedded_login, login_file, publish_message
-    from .publishing import PublishError, compile_with_roster, publish
-    from .store.roster import RosterError
-    from .xlsform import FormRefused, compile_xlsform
-    from .xlsform.roster import Roster
+    from .publishing import PublishError, publish
 
     if no_roster and roster_csv:
         raise click.ClickException("--no-roster keeps the form's own organisation rows and --roster replaces them: "
@@ -902,19 +906,8 @@ def forms_publish(form_file, db_path, target, wave, version, no_roster, roster_c
         if target is None:
             raise click.ClickException(f"{form_file} is an XLSForm: say which device runs it, --for kiosk or "
                                        "--for handheld")
-        try:
-            if roster_csv:
-                roster = Roster.from_csv(Path(roster_csv).read_text(encoding="utf-8"))
-                form = compile_xlsform(form_file, target, roster).form
-            else:
-                with _open_store(db_path) as store:
-                    form = compile_with_roster(store, form_file, target, roster=not no_roster).form
-        except FormRefused as e:
-            raise click.ClickException(f"{form_file} cannot run on a {target}: {e}")
-        except (RosterError, UnicodeDecodeError) as e:
-            raise click.ClickException(f"{roster_csv}: {e}")
-        except PublishError as e:
-            raise click.ClickException(str(e))
+        form = _compile_xlsform(form_file, target, roster_csv=roster_csv, db_path=db_path,
+                                use_roster=not no_roster).form
     try:
         with _open_store(db_path) as store:
             created = publish(store, form, wave=wave, version=version)
