@@ -10,6 +10,7 @@
 # host/tiesense/xlsform/engine.py's Messages are the same).
 # Kept apart from form.py so each compiles in less heap from source.
 import expr
+import texts
 
 REQUIRED = "Answer required"
 NOT_ALLOWED = "Answer not allowed"
@@ -25,7 +26,10 @@ _WHOLE = ("integer", "range", "start", "end")
 
 
 def text(obj, lang):
-    """A label dict (or plain string) in `lang`, else English, else any."""
+    """A label dict (or plain string) in `lang`, else English, else any; an int is one kept on flash
+    (texts.py)."""
+    if isinstance(obj, int):
+        obj = texts.read(obj)
     if isinstance(obj, str):
         return obj
     if not obj:

@@ -52,6 +52,7 @@
 # records are dropped (and said so on the console) before any survey is.
 import os
 
+import texts
 import wire
 from log import StorageFull, instance_id_of
 from survey import Survey, label, wrap
@@ -287,6 +288,7 @@ class Kiosk:
     def _use_form(self, form):
         """Run ``form`` from now on, its glyphs drawn by the board (decoded once: the text is dropped)."""
         self.form = form
+        texts.use(form)
         self.board.use_glyphs(form.pop("glyphs", None))
         if hasattr(self, "lang"):
             self._fit_language()
@@ -297,6 +299,8 @@ class Kiosk:
         lang = self.lang
         wide = False
         for obj in [self.form.get("title")] + [q.get("label") for q in self.form["questions"]]:
+            if isinstance(obj, int):  # kept on flash
+                obj = texts.read(obj)
             t = obj.get(lang) if isinstance(obj, dict) else None
             if t:
                 for ch in t:

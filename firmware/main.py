@@ -8,17 +8,16 @@
 # unexpected error resets the board after a pause (a kiosk must come back by
 # itself); under the unix port it ends the process with the traceback.
 import gc
-import json
 import sys
 
 import config
 
 
 def load_form(cfg):
-    with open("forms/" + cfg["form"] + ".json") as f:
-        form = json.load(f)
-    form.pop("v", None)
-    return form
+    """The device's form, its texts on flash (texts.py)."""
+    import texts
+
+    return texts.load("forms/" + cfg["form"] + ".json", cfg["form"])
 
 
 def count_boot(data_dir):

@@ -471,8 +471,10 @@ class Uplink:
         return form
 
     def _adopted(self, form):
+        import texts
+
         self.form_version = form["version"]
-        self.new_form = form
+        self.new_form = texts.split(form, self._form_path)  # held until taken: its texts on flash
         print("UPLINK stored form %s version %s" % (form["id"], form["version"]))
 
     def _on_form(self, msg):

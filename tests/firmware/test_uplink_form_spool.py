@@ -12,8 +12,10 @@ import json
 import os
 import vfs
 
+import answer
 import config
-import survey  # noqa: F401 - uplink imports it on a form's arrival, after the tests moved into the RAM disk
+import survey  # noqa: F401 - uplink imports it and texts on a form's arrival, after the tests moved into the RAM disk
+import texts
 import wire
 from fakeuplink import FakeBoard, FakeClient
 from log import Log
@@ -97,10 +99,12 @@ def test_a_spooled_form_is_checked_as_a_small_one_then_renamed_into_place():
     good = wire.encode_form(newer(title={"en": "Visit"}), {"lobby-a": KEY, "lobby-b": bytes(32)})
     spool(up, good)
     taken = up.take_form()
-    check_eq((taken["version"], taken["title"], "v" in taken, "sig" in taken), ("2026112402", {"en": "Visit"},
-                                                                               False, False))
+    check_eq((taken["version"], "v" in taken, "sig" in taken), ("2026112402", False, False))
+    texts.use(taken)  # its texts were moved to flash when it was taken in (texts.py)
+    check_eq(answer.text(taken["title"], "en"), "Visit")
     check_eq(up.form_version, "2026112402")
-    check_eq(sorted(os.listdir("forms")), ["tp_visit.json"])
+    check_eq(sorted(os.listdir("forms")), ["tp_visit-2026112402.core", "tp_visit-2026112402.texts",
+                                           "tp_visit.json"])
     with open("forms/tp_visit.json", "rb") as f:
         check_eq(f.read(), good, "the verified message itself, not re-encoded")
     os.chdir(_HOME)
