@@ -361,11 +361,19 @@ class Form:
             out.append(v)
         return out
 
-    def state(self):
-        """A snapshot (canonical JSON bytes) that Form.restore() resumes from."""
+    def _snapshot(self):
         meta = [[k, self.meta[k]] for k in sorted(self.meta.keys())]
         f = self.form
-        return wire.encode([SNAPSHOT_FORMAT, f["id"], f["version"], meta, self.raw, list(self.pos)])
+        return [SNAPSHOT_FORMAT, f["id"], f["version"], meta, self.raw, list(self.pos)]
+
+    def state(self):
+        """A snapshot (canonical JSON bytes) that Form.restore() resumes from."""
+        return wire.encode(self._snapshot())
+
+    def write_state(self, stream):
+        """The snapshot written to `stream` a piece at a time, as compact JSON (the same values as
+        state()): after every answer of a long interview, no snapshot-sized string on the heap."""
+        json.dump(self._snapshot(), stream, separators=(",", ":"))
 
     @staticmethod
     def restore(form, snapshot, lang="en"):

@@ -164,11 +164,12 @@ class Kiosk:
 
     # ------------------------------------------------------------ drafts
 
-    def _save_draft(self, snapshot):
+    def _save_draft(self, engine):
+        """The survey's snapshot (its form engine's write_state()) to the draft file."""
         tmp = self.draft_path + ".tmp"
         try:
             with open(tmp, "wb") as f:
-                f.write(snapshot)
+                engine.write_state(f)
             os.rename(tmp, self.draft_path)
         except OSError as e:  # a full flash: the survey goes on, only a power cut would now lose it
             print("KIOSK draft not saved (%s): the survey goes on" % e)

@@ -28,8 +28,9 @@
 # an app can keep its own loop; run() is the plain loop that calls a
 # `between` hook (the uplink's service step) while it waits for keys, and
 # gives up after `idle_ms` without a key. After every ok that stored an
-# answer or moved on, `on_answer(snapshot)` receives the engine's state (the
-# kiosk writes it to flash as its draft); Survey(..., draft=snapshot) resumes it.
+# answer or moved on, `on_answer(engine)` receives the form engine (the kiosk
+# writes its write_state() to flash as its draft); Survey(..., draft=snapshot)
+# resumes it.
 # The record's id and start time are fixed when the survey starts (ODK:
 # instanceID fixed when the record starts), with the boot, uptime and clock
 # quality that let the host correct a start taken before the clock was set;
@@ -310,7 +311,7 @@ class Survey:
         if e.done:
             return self._finish()
         if (stored or e.pos != before) and self.on_answer is not None:
-            self.on_answer(e.state())
+            self.on_answer(e)
         if stored or e.pos != before:
             self._enter()
         return None

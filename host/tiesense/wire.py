@@ -133,11 +133,25 @@ def _dump_str(s):
     return json.dumps(s)
 
 
+def _plain(obj):
+    """True when ``obj`` holds no dict and no float: lists, strings, integers, booleans and None only."""
+    if isinstance(obj, (list, tuple)):
+        for x in obj:
+            if not _plain(x):
+                return False
+        return True
+    return not isinstance(obj, (dict, float))
+
+
 def dumps(obj):
     """Canonical JSON text: sorted keys, no spaces, non-ASCII kept as is.
 
     Floats are refused (see above); so are keys that are not strings.
     """
+    if not _CPYTHON and isinstance(obj, list) and _plain(obj):
+        # a positional record or a snapshot: MicroPython's json writes it exactly as below, in one
+        # buffer instead of a string per value (a handheld's 4 KB record in a Pico's heap)
+        return json.dumps(obj, separators=(",", ":"))
     if obj is None:
         return "null"
     if obj is True:
@@ -549,8 +563,15 @@ def sign_record(rec, seq, device, key):
     """
     rec[0] = seq
     body = encode(rec[:10])
-    sig = sign(key, SIGN_RECORD, device, body) if key else ""
-    return body[:-1] + b',"' + sig.encode() + b'"]'
+    sig = (sign(key, SIGN_RECORD, device, body) if key else "").encode()
+    # the body without its "]", then ,"<sig>"]: one buffer of the record's size, not one per piece
+    n = len(body) - 1
+    out = bytearray(n + len(sig) + 4)
+    out[:n] = memoryview(body)[:n]
+    out[n:n + 2] = b',"'
+    out[n + 2:n + 2 + len(sig)] = sig
+    out[-2:] = b'"]'
+    return bytes(out) if _CPYTHON else out
 
 
 def _nonneg_int(v):

@@ -140,9 +140,9 @@ def test_a_draft_already_in_the_log_is_not_logged_twice():
     saved = []
     save = k._save_draft
 
-    def keep(snapshot):
-        saved.append(snapshot)
-        save(snapshot)
+    def keep(engine):
+        saved.append(engine.state())
+        save(engine)
     k._save_draft = keep
     k.take_survey()
     check_eq(lg.depth(), 1)
