@@ -6,12 +6,14 @@
 # each string sorted by code point, the bitmaps concatenated in that order (h
 # rows each; one byte a row for narrow glyphs, 8 px wide, two for wide ones,
 # 16 px). Concatenated that way the bitmaps already are two MONO_HLSB
-# framebuffers, 8 (narrow) and 16 (wide) pixels wide, one glyph under another:
-# Text decodes the base64 once into one bytearray and wraps it, unchanged, in
-# those two framebuffers. To draw glyph k, the strip is blitted at -k*h into a
-# one-glyph cell (which clips everything but glyph k) and the cell onto the
-# screen through a two-colour palette (ink: the colour asked for; the rest: a
-# key colour left transparent): two framebuf calls, no allocation.
+# framebuffers, 8 (narrow) and 16 (wide) pixels wide, one glyph under another.
+# A device keeps them on flash: texts.py writes the decoded bitmaps to a file
+# and the table names it ({"file": path} instead of "bits"); a table with
+# "bits" is decoded once into one bytearray in the heap. To draw glyph k, its
+# rows are read (from the file, opened once per draw()) into a one-glyph cell
+# framebuffer, 8 or 16 px wide, and the cell is blitted onto the screen through
+# a two-colour palette (ink: the colour asked for; the rest: a key colour left
+# transparent): no allocation per glyph.
 # Code points are found by bisection in an array built once.
 #
 # ASCII is drawn with framebuf's built-in 8x8 font; a character neither ASCII
@@ -21,6 +23,7 @@
 # gives a line's pixels, so a caller can word-wrap by pixels (wrap() does).
 import binascii
 import framebuf
+import os
 from array import array
 
 from micropython import const
@@ -84,20 +87,52 @@ def _utf8_len_back(b):
     return n
 
 
-def _decode(b64, size):
-    # base64 into one bytearray of `size` bytes, a chunk at a time: the heap never holds the
-    # bitmaps twice (a2b_base64 of the whole text, then its writable copy for framebuf)
-    n = len(b64) // 4 * 3 - (b64[-2:].count("=") if b64 else 0)
+def _decoded_size(b64):
+    return len(b64) // 4 * 3 - (b64[-2:].count("=") if b64 else 0)
+
+
+def decode_into(b64, write):
+    """Hand the bytes of base64 text `b64` to `write`, a chunk at a time (never the whole on the heap)."""
+    for i in range(0, len(b64), _CHUNK):
+        write(binascii.a2b_base64(b64[i:i + _CHUNK]))
+
+
+def _refuse(n, size):
     if n != size:
         raise ValueError("glyph table: %d bytes of bitmaps where its characters need %d" % (n, size))
+
+
+def _decode(b64, size):
+    # base64 into one bytearray of `size` bytes, a chunk at a time: the heap never holds the
+    # bitmaps twice (a2b_base64 of the whole text, then a copy)
+    _refuse(_decoded_size(b64), size)
     bits = bytearray(size)
     mv = memoryview(bits)
-    at = 0
-    for i in range(0, len(b64), _CHUNK):
-        part = binascii.a2b_base64(b64[i:i + _CHUNK])
-        mv[at:at + len(part)] = part
-        at += len(part)
+    at = [0]
+
+    def put(part):
+        mv[at[0]:at[0] + len(part)] = part
+        at[0] += len(part)
+
+    decode_into(b64, put)
     return bits
+
+
+class _Bits:
+    # the heap's bitmaps read as the file's are: seek() then readinto()
+    def __init__(self, bits):
+        self._mv = memoryview(bits)
+        self._at = 0
+
+    def seek(self, at):
+        self._at = at
+
+    def readinto(self, buf):
+        mv = self._mv
+        at = self._at
+        for j in range(len(buf)):  # byte by byte: a slice would allocate a memoryview per glyph
+            buf[j] = mv[at + j]
+        return len(buf)
 
 
 def _find(codes, cp):
@@ -121,22 +156,32 @@ class Text:
     def __init__(self, table=None):
         self.h = _ASCII_H  # the height of a line holding non-ASCII characters
         self._narrow = self._wide = _codes("")
-        self._nfb = self._wfb = self._cell = self._pal = None
+        self._bits = self._file = self._pal = None
         if not table:
             return
         h = table["h"]
         self.h = h
         self._narrow = _codes(table["narrow"])
         self._wide = _codes(table["wide"])
-        split = len(self._narrow) * h
-        mv = memoryview(_decode(table["bits"], split + 2 * h * len(self._wide)))
-        if self._narrow:
-            self._nfb = framebuf.FrameBuffer(mv[:split], 8, h * len(self._narrow), framebuf.MONO_HLSB)
-        if self._wide:
-            self._wfb = framebuf.FrameBuffer(mv[split:], 16, h * len(self._wide), framebuf.MONO_HLSB)
-        self._cell = framebuf.FrameBuffer(bytearray(2 * h), 16, h, framebuf.MONO_HLSB)
+        self._split = len(self._narrow) * h
+        size = self._split + 2 * h * len(self._wide)
+        if table.get("file"):
+            self._file = table["file"]
+            _refuse(os.stat(self._file)[6], size)
+        else:
+            self._bits = _decode(table["bits"], size)
+        self._nbuf = bytearray(h)  # one glyph's rows: a narrow one's, a wide one's
+        self._wbuf = bytearray(2 * h)
+        self._ncell = framebuf.FrameBuffer(self._nbuf, 8, h, framebuf.MONO_HLSB)
+        self._wcell = framebuf.FrameBuffer(self._wbuf, 16, h, framebuf.MONO_HLSB)
         # maps the cell's ink (1) to the colour asked for; RGB565 holds any screen's colour
         self._pal = framebuf.FrameBuffer(bytearray(4), 2, 1, framebuf.RGB565)
+
+    def _source(self):
+        # the bitmaps to read glyphs from, for one draw(): the file on flash, else the heap's
+        if self._file is not None:
+            return open(self._file, "rb")
+        return _Bits(self._bits)
 
     def glyphs(self):
         """How many glyphs the table holds."""
@@ -208,37 +253,41 @@ class Text:
         drop = lh - _ASCII_H if lh > _ASCII_H else 0
         if drop > _ASCII_DROP:
             drop = _ASCII_DROP
-        h = self.h
-        cell = self._cell
-        pal = self._pal
-        key = c ^ 1  # framebuf compares the key after the palette: the cell's 0 becomes it, its ink c
-        if pal is not None:
-            pal.pixel(0, 0, key)
-            pal.pixel(1, 0, c)
         b = memoryview(text)
-        i = 0
-        while i < len(b):
-            cp = _utf8_cp(b, i)
-            i += _utf8_len(b[i])
-            if cp < 0x80:
-                fb.text(chr(cp), x, y + drop, c)  # ASCII's one-character strings are interned once
-                x += _ASCII_W
-                continue
-            k = _find(self._wide, cp)
-            if k >= 0:
-                cell.fill(0)
-                cell.blit(self._wfb, 0, -k * h)
-                fb.blit(cell, x, y, key, pal)  # only ink is drawn, in colour c
-                x += 16
-                continue
-            k = _find(self._narrow, cp)
-            if k >= 0:
-                cell.fill(0)
-                cell.blit(self._nfb, 0, -k * h)
-                fb.blit(cell, x, y, key, pal)
-            else:
-                fb.rect(x + 1, y + 1, _BOX_W - 2, lh - 2, c)
-            x += 8
+        pal = self._pal
+        if pal is None or self.height(text) == _ASCII_H:  # ASCII only: no glyph to read
+            src = None
+        else:
+            src = self._source()
+            pal.pixel(0, 0, c ^ 1)  # framebuf compares the key after the palette: the cell's 0 becomes
+            pal.pixel(1, 0, c)  # it (left transparent), its ink c
+        try:
+            i = 0
+            while i < len(b):
+                cp = _utf8_cp(b, i)
+                i += _utf8_len(b[i])
+                if cp < 0x80:
+                    fb.text(chr(cp), x, y + drop, c)  # ASCII's one-character strings are interned once
+                    x += _ASCII_W
+                    continue
+                k = _find(self._wide, cp)
+                if k >= 0:
+                    src.seek(self._split + k * len(self._wbuf))
+                    src.readinto(self._wbuf)
+                    fb.blit(self._wcell, x, y, c ^ 1, pal)  # only ink is drawn, in colour c
+                    x += 16
+                    continue
+                k = _find(self._narrow, cp)
+                if k >= 0:
+                    src.seek(k * len(self._nbuf))
+                    src.readinto(self._nbuf)
+                    fb.blit(self._ncell, x, y, c ^ 1, pal)
+                else:
+                    fb.rect(x + 1, y + 1, _BOX_W - 2, lh - 2, c)
+                x += 8
+        finally:
+            if src is not None and self._file is not None:
+                src.close()
         return x
 
     def draw_lines(self, fb, lines, w, h, c=1):

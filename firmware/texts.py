@@ -11,7 +11,9 @@
 # rest of the form goes to forms/<id>-<version>.core, headed by the size and
 # CRC-32 of the form file it came from, so later boots load() the smaller core
 # instead of parsing the whole form again; another form file (a newer form
-# adopted, or a form staged again) is split again. Both files are
+# adopted, or a form staged again) is split again. The glyph table's bitmaps
+# go too, decoded, to forms/<id>-<version>.glyphs (display.py reads a glyph's
+# rows when it draws it; the table keeps its characters and names the file). Both files are
 # written to a temporary name and renamed, the core last: a core on flash
 # always has its texts. use() removes the files of the form's other versions.
 # A flash too full to take them leaves the texts in the heap, as before.
@@ -99,6 +101,15 @@ def split(form, path, mark=None):
                         c["label"] = put(c["label"])
         form["texts"] = stem + ".texts"
         os.rename(stem + ".texts.tmp", stem + ".texts")
+        glyphs = form.get("glyphs")
+        if glyphs and glyphs.get("bits"):  # the bitmaps, decoded, for display.py to read per glyph
+            from display import decode_into
+
+            with open(stem + ".glyphs.tmp", "wb") as out:
+                decode_into(glyphs["bits"], out.write)
+            os.rename(stem + ".glyphs.tmp", stem + ".glyphs")
+            del glyphs["bits"]
+            glyphs["file"] = stem + ".glyphs"
         with open(stem + ".core.tmp", "w") as out:
             out.write(json.dumps(mark) + "\n")
             json.dump(form, out)
@@ -106,7 +117,7 @@ def split(form, path, mark=None):
         return form
     except OSError as e:  # a full flash: the texts stay in the heap
         print("FORM texts kept in the heap: the flash refused them (%s)" % e)
-        for p in (stem + ".texts.tmp", stem + ".core.tmp", stem + ".core"):
+        for p in (stem + ".texts.tmp", stem + ".glyphs.tmp", stem + ".core.tmp", stem + ".core"):
             _remove(p)
         form = None
         return _parse(path)
@@ -144,8 +155,7 @@ def _files(form_id):
     except OSError:
         return []
     pre = form_id + "-"
-    return [n for n in names if n.startswith(pre) and (n.endswith(".texts") or n.endswith(".core")
-                                                       or n.endswith(".tmp"))]
+    return [n for n in names if n.startswith(pre) and n[n.rindex("."):] in (".texts", ".glyphs", ".core", ".tmp")]
 
 
 def _remove(path):

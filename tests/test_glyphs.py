@@ -236,21 +236,35 @@ def test_the_heap_the_docs_give_for_the_examples_glyphs_is_what_the_device_uses(
     form.write_bytes(example.to_bytes())
     script = """
 import gc, json
-from display import Text
+from display import Text, decode_into
 form = json.load(open(%r))
+table = form["glyphs"]
 gc.collect()
 before = gc.mem_alloc()
-t = Text(form["glyphs"])
+t = Text(table)
 gc.collect()
 print("HEAP", gc.mem_alloc() - before, t.glyphs())
-""" % str(form)
+t = None
+with open(%r, "wb") as f:  # kept on flash, as texts.py keeps a device's form's
+    decode_into(table["bits"], f.write)
+table = {"h": table["h"], "narrow": table["narrow"], "wide": table["wide"], "file": %r}
+form = None
+gc.collect()
+before = gc.mem_alloc()
+t = Text(table)
+gc.collect()
+print("FLASH", gc.mem_alloc() - before)
+""" % (str(form), str(tmp_path / "glyphs"), str(tmp_path / "glyphs"))
     r = subprocess.run([micropython, "-X", "heapsize=190K", "-c", script], capture_output=True, text=True,
                        env=dict(os.environ, MICROPYPATH=str(FIRMWARE)), timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
-    heap, count = (int(n) for n in r.stdout.split("HEAP ")[1].split())
+    heap, count = (int(n) for n in r.stdout.split("HEAP ")[1].split()[:2])
+    flash = int(r.stdout.split("FLASH ")[1].split()[0])
     bits = 32 * len(example.form["glyphs"]["wide"]) + 16 * len(example.form["glyphs"]["narrow"])
     assert bits < heap < bits + 1024, "the bitmaps plus under a kilobyte"
+    assert flash < 1024 < bits, "on flash, under a kilobyte: no bitmap in the heap"
     assert f"about {heap / 1024:.1f} KB of heap for the {count} glyphs of the example above" in doc
+    assert f"kept on flash, {flash:,} bytes" in doc
 
 
 def test_mpy_cross_accepts_the_display_code(mpy_cross, tmp_path):

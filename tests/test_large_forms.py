@@ -58,7 +58,7 @@ def leftovers(root: Path) -> list[str]:
     a spool or temporary file a transfer left behind."""
     names = os.listdir(root / "forms")
     assert "fi_interview.json" in names
-    return sorted(n for n in names if n != "fi_interview.json" and not n.endswith((".texts", ".core")))
+    return sorted(n for n in names if n != "fi_interview.json" and not n.endswith((".texts", ".glyphs", ".core")))
 
 
 def stored_version(root: Path) -> str:
