@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     .venv/bin/python -m bench.handheld_interview                      # 10 partners, a 40-organisation roster
     .venv/bin/python -m bench.handheld_interview --orgs 200 --heaps 400K,352K,320K
+    .venv/bin/python -m bench.handheld_interview --heaps +128K        # 128K beside the firmware's code
 
 A roster of ``--orgs`` organisations (English and Korean names) is imported into a fresh host database, the
 shipped interview (``fi_interview.md``) compiled with it and published, as ``tiesense forms publish`` does.
@@ -18,7 +19,9 @@ the smallest largest free block. It stops at the first heap that fails.
 
 As in ``bench.kiosk_day``, the firmware's own modules are measured apart (imported under a large heap):
 on this unix port their bytecode lives in the heap, while a Pico whose image freezes them
-(``firmware/manifest.py``) keeps most of it in flash. The 64-bit port's objects are about twice a
+(``firmware/manifest.py``) keeps most of it in flash. A heap written with a leading "+" (the default
+list: +160K, +128K, +112K, +96K) is that much beside the modules: "+128K" gives the device's data the
+128 KiB a Pico with the firmware frozen leaves it. The 64-bit port's objects are about twice a
 Pico's, so every figure is pessimistic.
 """
 from __future__ import annotations
@@ -31,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .kiosk_day import _BLOCK, _GC, _MAX_FREE, code_heap, precompile
+from .kiosk_day import _BLOCK, _GC, _MAX_FREE, code_heap, heapsize, precompile
 
 FIRST_CODE = 101
 
@@ -104,7 +107,7 @@ def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
               device_key=login.key)
         precompile(root)
         code = code_heap(root, role="handheld")
-        dev = SimDevice(root, heapsize=heap).start()
+        dev = SimDevice(root, heapsize=heapsize(heap, code)).start()
         t0 = time.monotonic()
         try:
             while time.monotonic() - t0 < 300 and dev.proc.poll() is None:
@@ -118,7 +121,7 @@ def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
     frees = [int(m.group(3)) for m in _GC.finditer(out)]
     largest = [int(m.group(1)) * _BLOCK for m in _MAX_FREE.finditer(out)]
     total = int(_GC.search(out).group(1)) if frees else 0
-    return {"heap": heap, "respondents": rows(db, "SELECT count(*) FROM respondents")[0][0],
+    return {"heap": heap, "heapsize": heapsize(heap, code), "respondents": rows(db, "SELECT count(*) FROM respondents")[0][0],
             "ties": rows(db, "SELECT count(*) FROM tie_reports")[0][0],
             "pairs": rows(db, "SELECT count(*) FROM alter_pairs")[0][0],
             "memory_errors": out.count("MemoryError"), "heap_free_min": min(frees) if frees else None,
@@ -130,7 +133,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.handheld_interview", description=__doc__.splitlines()[0])
     ap.add_argument("--partners", type=int, default=10)
     ap.add_argument("--orgs", type=int, default=40, help="organisations on the roster")
-    ap.add_argument("--heaps", default="320K,288K,256K,224K,192K,160K", help="micropython -X heapsize, largest first")
+    ap.add_argument("--heaps", default="+160K,+128K,+112K,+96K",
+                    help="micropython -X heapsize, largest first; with a leading + that much beside the firmware's "
+                         "code (as a Pico with the firmware frozen into its image gives)")
     a = ap.parse_args(argv)
     if a.orgs < a.partners + 1:
         ap.error("--orgs must exceed --partners (the respondent is on the roster too)")
@@ -153,7 +158,7 @@ def main(argv=None) -> int:
     for r, ok in results:
         beside = (f"{r['heap_total'] - r['heap_free_min'] - r['code_heap']:,}" if r["heap_free_min"] is not None
                   else "-")
-        print(f"| {r['heap']} | {'yes' if ok else 'no'} ({r['respondents']}, {r['ties']}, {r['pairs']}) | "
+        print(f"| {r['heapsize']} ({r['heap']}) | {'yes' if ok else 'no'} ({r['respondents']}, {r['ties']}, {r['pairs']}) | "
               f"{r['memory_errors']} | {r['heap_free_min'] if r['heap_free_min'] is None else format(r['heap_free_min'], ',')} | "
               f"{r['largest_block_min'] if r['largest_block_min'] is None else format(r['largest_block_min'], ',')} | {beside} |")
     print(f"the firmware's modules hold {first['code_heap']:,} bytes of the heap once imported (mostly in flash "

@@ -54,9 +54,11 @@ def main():
     import wire
     from log import Log
 
-    device, key = cfg["device"], wire.key_bytes(cfg["device_key"])
-    log = Log(cfg["data_dir"], max_record=cfg["batch_bytes"] - 48,  # one record always fits one message
-              encode=lambda rec, seq: wire.sign_record(rec, seq, device, key),
+    from signer import Signer
+
+    key = wire.key_bytes(cfg["device_key"])
+    max_record = cfg["batch_bytes"] - 48  # one record always fits one message
+    log = Log(cfg["data_dir"], max_record=max_record, encode=Signer(cfg["device"], key, max_record).sign,
               reserve=cfg["storage_reserve_bytes"], capacity=cfg["storage_max_bytes"])
     form = load_form(cfg)
     gc.collect()

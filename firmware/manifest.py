@@ -17,6 +17,7 @@ metadata(description="tiesense kiosk and handheld firmware for the Raspberry Pi 
 module("main.py")
 module("config.py")
 module("log.py")
+module("signer.py")
 module("mqtt.py")
 module("uplink.py")
 module("survey.py")
