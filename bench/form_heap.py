@@ -14,14 +14,19 @@ also written with every shared list copied into each select that names it
 real ``micropython`` (unix port) loads it with ``json.load`` under
 ``-X heapsize`` (``--heap``, 400K) and reports the heap it holds once
 parsed (``gc.mem_alloc()`` around the load, after a collection), or that it
-did not fit. The 64-bit unix port's objects are about twice a Pico's, so
-the heap figures are pessimistic.
+did not fit. The last column is what a device holds at every boot after the
+first: the form's core, its texts and glyph bitmaps moved to flash by
+``firmware/texts.py`` (``texts.load`` once to split it, under the same heap,
+then again, measured). The 64-bit unix port's objects are about twice a
+Pico's, so the heap figures are pessimistic.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,23 @@ try:
 except MemoryError:
     print("null")
 else:
+    gc.collect()
+    print(gc.mem_alloc() - before)
+"""
+
+
+_LOAD_CORE = """
+import gc, os, sys
+os.chdir(sys.argv[1])  # holds forms/<id>.json, as a device's flash does
+import texts
+try:
+    texts.load("forms/" + sys.argv[2] + ".json", sys.argv[2])  # the first boot: parsed whole, then split
+except MemoryError:
+    print("null")
+else:
+    gc.collect()
+    before = gc.mem_alloc()
+    core = texts.load("forms/" + sys.argv[2] + ".json", sys.argv[2])  # every later boot: the core
     gc.collect()
     print(gc.mem_alloc() - before)
 """
@@ -81,6 +103,23 @@ def parsed_heap(micropython: str, data: bytes, heap: str, tmp: Path) -> int | No
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def core_heap(micropython: str, data: bytes, form_id: str, heap: str, tmp: Path) -> int | None:
+    """Heap the form holds with its texts and glyph bitmaps on flash (firmware/texts.py), or None."""
+    root = tmp / "device"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "forms").mkdir(parents=True)
+    (root / "forms" / f"{form_id}.json").write_bytes(data)
+    script = tmp / "load_core.py"
+    script.write_text(_LOAD_CORE)
+    firmware = Path(__file__).resolve().parent.parent / "firmware"
+    r = subprocess.run([micropython, "-X", f"heapsize={heap}", str(script), str(root), form_id],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, MICROPYPATH=f"{firmware}:.frozen"))
+    if r.returncode != 0:
+        raise RuntimeError(f"micropython failed:\n{r.stdout}{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orgs", type=int, default=200, help="organisations in the made-up roster (200)")
@@ -88,8 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     mp = find_micropython()
     md = Path(source("fi_interview")).read_text(encoding="utf-8")
-    print(f"| interview | layout | bytes | heap once parsed (-X heapsize={args.heap}) |")
-    print("|---|---|---|---|")
+    print(f"| interview | layout | bytes | heap once parsed (-X heapsize={args.heap}) | "
+          "heap with its texts and glyphs on flash |")
+    print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="tiesense-form-heap-") as d:
         tmp = Path(d)
         for name, text in (("shipped roster", md), (f"{args.orgs} organisations", with_roster(md, args.orgs))):
@@ -99,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
             for layout, f in (("lists shared (format 2)", form), ("copy per question", copied_per_question(form))):
                 data = wire.encode(f)
                 held = parsed_heap(mp, data, args.heap, tmp)
-                print(f"| {name} | {layout} | {len(data):,} | {'does not fit' if held is None else f'{held:,}'} |")
+                core = core_heap(mp, data, f["id"], args.heap, tmp)
+                print(f"| {name} | {layout} | {len(data):,} | {'does not fit' if held is None else f'{held:,}'} | "
+                      f"{'does not fit' if core is None else f'{core:,}'} |")
     sys.stdout.flush()
 
 
