@@ -27,7 +27,6 @@ Pico's, so every figure is pessimistic.
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import sys
 import tempfile

@@ -92,3 +92,23 @@ def fill_with_file(path, chunk=512):
                 f.flush()
         except OSError:
             pass
+
+
+def work_in_fresh_disk(at, home, data, blocks, block_size=512):
+    """Unmount whatever is at ``at``, mount a freshly formatted littlefs there on ``data`` (a test's one
+    buffer, sliced to ``blocks``) and work in it, as a device does in its root; ``home`` is where to stand
+    while it is replaced."""
+    import os
+    import vfs
+
+    os.chdir(home)
+    try:
+        vfs.umount(at)
+    except OSError:
+        pass
+    gc.collect()
+    bdev = RAMBlockDev(block_size, blocks, memoryview(data)[:block_size * blocks])
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), at)
+    os.chdir(at)
+    return bdev

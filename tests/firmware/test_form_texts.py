@@ -13,13 +13,12 @@ import framebuf
 import gc
 import json
 import os
-import vfs
 
 import answer
 import texts
 from display import Text
 from form import Form
-from ramdisk import RAMBlockDev
+from ramdisk import work_in_fresh_disk
 from runner import check_eq, run
 
 _MP = "/tx"
@@ -38,17 +37,8 @@ def parsed():
 
 def flash(blocks=256):
     """A fresh RAM disk mounted at /tx holding forms/fi_interview.json, worked in as a device does."""
-    os.chdir(_HOME)
     texts.use({"id": "none", "texts": None})  # the last test's texts file is closed before its disk goes
-    try:
-        vfs.umount(_MP)
-    except OSError:
-        pass
-    gc.collect()
-    bdev = RAMBlockDev(512, blocks, memoryview(_FLASH)[:512 * blocks])
-    vfs.VfsLfs2.mkfs(bdev)
-    vfs.mount(vfs.VfsLfs2(bdev), _MP)
-    os.chdir(_MP)
+    work_in_fresh_disk(_MP, _HOME, _FLASH, blocks)
     os.mkdir("forms")
     buf = bytearray(512)
     with open(_SOURCE, "rb") as src, open("forms/fi_interview.json", "wb") as f:
@@ -166,7 +156,7 @@ def test_the_split_interview_holds_under_half_the_heap_of_the_whole_one():
     whole = parsed()
     gc.collect()
     whole_bytes = gc.mem_alloc() - base
-    whole = None
+    del whole
     gc.collect()
     base = gc.mem_alloc()
     core = texts.load("forms/fi_interview.json", "fi_interview")

@@ -7,7 +7,6 @@
 # power cut left is removed at boot.
 _FLASH = bytearray(512 * 96)  # one buffer for every test's flash, taken first: fresh ones fragment the heap
 
-import gc
 import json
 import os
 import vfs
@@ -19,7 +18,7 @@ import texts
 import wire
 from fakeuplink import FakeBoard, FakeClient
 from log import Log
-from ramdisk import RAMBlockDev
+from ramdisk import work_in_fresh_disk
 from runner import check_eq, run
 from uplink import Uplink
 
@@ -33,16 +32,7 @@ _HOME = os.getcwd()
 
 def device(blocks=96, **cfg):
     """An Uplink on a fresh RAM disk mounted at /us, working there as a device does in its root."""
-    os.chdir(_HOME)
-    try:
-        vfs.umount(_MP)
-    except OSError:
-        pass
-    gc.collect()
-    bdev = RAMBlockDev(512, blocks, memoryview(_FLASH)[:512 * blocks])
-    vfs.VfsLfs2.mkfs(bdev)
-    vfs.mount(vfs.VfsLfs2(bdev), _MP)
-    os.chdir(_MP)
+    work_in_fresh_disk(_MP, _HOME, _FLASH, blocks)
     os.mkdir("forms")
     with open("forms/tp_visit.json", "wb") as f:
         f.write(wire.encode(FORM))
