@@ -1,4 +1,5 @@
-# heap: 512K (the RAM disk of the device's flash, and whole parsed interviews to compare with)
+# heap: 640K (the RAM disks of the device's flash before and after a power cut, and whole parsed
+# interviews to compare with)
 # A form's texts on flash (firmware/texts.py), on a littlefs RAM disk as the
 # device's flash: every label, hint and message reads back as the form had
 # it, in each language, while the form in the heap holds offsets; the next
@@ -8,11 +9,13 @@
 # the glyphs drawn from flash are the glyphs drawn from the heap; and the
 # split interview holds under half the heap of the whole one.
 _FLASH = bytearray(512 * 256)  # one buffer for every test's flash, taken first: fresh ones fragment the heap
+_AFTER = bytearray(512 * 160)  # the flash after a power cut (the power cut test's smaller disk)
 
 import framebuf
 import gc
 import json
 import os
+import vfs
 
 import answer
 import texts
@@ -38,7 +41,7 @@ def parsed():
 def flash(blocks=256):
     """A fresh RAM disk mounted at /tx holding forms/fi_interview.json, worked in as a device does."""
     texts.use({"id": "none", "texts": None})  # the last test's texts file is closed before its disk goes
-    work_in_fresh_disk(_MP, _HOME, _FLASH, blocks)
+    bdev = work_in_fresh_disk(_MP, _HOME, _FLASH, blocks)
     os.mkdir("forms")
     buf = bytearray(512)
     with open(_SOURCE, "rb") as src, open("forms/fi_interview.json", "wb") as f:
@@ -47,6 +50,7 @@ def flash(blocks=256):
             if not n:
                 break
             f.write(memoryview(buf)[:n])
+    return bdev
 
 
 def each_text(form):
@@ -146,6 +150,34 @@ def test_a_flash_too_full_for_the_texts_keeps_them_in_the_heap_and_nothing_behin
     check_eq("texts" in form, False)
     check_eq(form["title"], {"en": "Firm-interaction interview"})
     check_eq(sorted(os.listdir("forms")), ["fi_interview.json"], "no temporary file left")
+
+
+def test_a_power_cut_at_any_write_of_the_split_loses_no_text():
+    whole = parsed()
+    expected = [(w, answer.text(t, "en"), answer.text(t, "ko")) for w, t in each_text(whole)]
+    del whole
+    bdev = flash(160)
+    start = bdev.ops
+    texts.load("forms/fi_interview.json", "fi_interview")
+    total = bdev.ops - start  # the split's program and erase operations
+    cuts = 0
+    for n in range(total + 1):
+        form = got = None
+        bdev = flash(160)
+        bdev.fail_after = bdev.ops + n  # the n+1st write of the split is torn, every later one fails
+        texts.load("forms/fi_interview.json", "fi_interview")  # never raises: the texts stay in the heap
+        gc.collect()
+        os.chdir(_HOME)
+        vfs.umount(_MP)
+        vfs.mount(vfs.VfsLfs2(bdev.power_on(_AFTER)), _MP)  # the power comes back
+        os.chdir(_MP)
+        form = texts.load("forms/fi_interview.json", "fi_interview")
+        texts.use(form)
+        got = [(w, answer.text(t, "en"), answer.text(t, "ko")) for w, t in each_text(form)]
+        check_eq(got, expected, "after a cut at write %d of %d" % (n, total))
+        check_eq([x for x in os.listdir("forms") if x.endswith(".tmp")], [], "temporary files after use()")
+        cuts += 1
+    print("  the split: %d program and erase operations, %d cut points checked" % (total, cuts))
 
 
 def test_the_split_interview_holds_under_half_the_heap_of_the_whole_one():
