@@ -5,6 +5,7 @@ Usage (from the repository root)::
     .venv/bin/python -m bench.handheld_interview                      # 10 partners, a 40-organisation roster
     .venv/bin/python -m bench.handheld_interview --orgs 200 --heaps 400K,352K,320K
     .venv/bin/python -m bench.handheld_interview --heaps +128K        # 128K beside the firmware's code
+    .venv/bin/python -m bench.handheld_interview --romfs --heaps 192K,160K,128K   # the firmware in flash
 
 A roster of ``--orgs`` organisations (English and Korean names) is imported into a fresh host database, the
 shipped interview (``fi_interview.md``) compiled with it and published, as ``tiesense forms publish`` does.
@@ -33,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .kiosk_day import _BLOCK, _GC, _MAX_FREE, code_heap, heapsize, precompile
+from .kiosk_day import _BLOCK, _GC, _MAX_FREE, code_heap, heapsize, precompile, romfs
 
 FIRST_CODE = 101
 
@@ -81,7 +82,7 @@ def rows(db: Path, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
-def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
+def run(heap: str, partners: int, orgs: int, work: Path, in_romfs: bool = False) -> dict:
     from tiesense import wire
     from tiesense.devices import SimDevice, stage
     from tiesense.publishing import compile_with_roster, publish
@@ -105,8 +106,9 @@ def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
               status_s=1, sim_mem_info=True, mqtt_user="handheld-01", mqtt_password=login.password,
               device_key=login.key)
         precompile(root)
+        image = romfs(root) if in_romfs else 0
         code = code_heap(root, role="handheld")
-        dev = SimDevice(root, heapsize=heapsize(heap, code)).start()
+        dev = SimDevice(root, heapsize=heapsize(heap, code, image)).start()
         t0 = time.monotonic()
         try:
             while time.monotonic() - t0 < 300 and dev.proc.poll() is None:
@@ -120,7 +122,7 @@ def run(heap: str, partners: int, orgs: int, work: Path) -> dict:
     frees = [int(m.group(3)) for m in _GC.finditer(out)]
     largest = [int(m.group(1)) * _BLOCK for m in _MAX_FREE.finditer(out)]
     total = int(_GC.search(out).group(1)) if frees else 0
-    return {"heap": heap, "heapsize": heapsize(heap, code), "respondents": rows(db, "SELECT count(*) FROM respondents")[0][0],
+    return {"heap": heap, "heapsize": heapsize(heap, code, image), "image": image, "respondents": rows(db, "SELECT count(*) FROM respondents")[0][0],
             "ties": rows(db, "SELECT count(*) FROM tie_reports")[0][0],
             "pairs": rows(db, "SELECT count(*) FROM alter_pairs")[0][0],
             "memory_errors": out.count("MemoryError"), "heap_free_min": min(frees) if frees else None,
@@ -135,13 +137,16 @@ def main(argv=None) -> int:
     ap.add_argument("--heaps", default="+160K,+128K,+112K,+96K",
                     help="micropython -X heapsize, largest first; with a leading + that much beside the firmware's "
                          "code (as a Pico with the firmware frozen into its image gives)")
+    ap.add_argument("--romfs", action="store_true",
+                    help="the firmware in a ROMFS image, imported in place as from a board's flash; heaps then "
+                         "count beside the image (128K: a 128 KiB heap with the firmware in flash)")
     a = ap.parse_args(argv)
     if a.orgs < a.partners + 1:
         ap.error("--orgs must exceed --partners (the respondent is on the roster too)")
     results = []
     for heap in a.heaps.split(","):
         with tempfile.TemporaryDirectory(prefix="tiesense-handheld-") as d:
-            r = run(heap.strip(), a.partners, a.orgs, Path(d))
+            r = run(heap.strip(), a.partners, a.orgs, Path(d), in_romfs=a.romfs)
         ok = (r["respondents"], r["ties"]) == (1, a.partners) and not r["memory_errors"]
         results.append((r, ok))
         print(f"  {heap}: {'arrived' if ok else 'FAILED'}", file=sys.stderr)
@@ -155,13 +160,19 @@ def main(argv=None) -> int:
           "heap free min | largest free block min | peak beside the firmware's code |")
     print("|---|---|---|---|---|---|")
     for r, ok in results:
-        beside = (f"{r['heap_total'] - r['heap_free_min'] - r['code_heap']:,}" if r["heap_free_min"] is not None
+        rom = r["image"] + 64 if r["image"] else 0
+        beside = (f"{r['heap_total'] - r['heap_free_min'] - r['code_heap'] - rom:,}" if r["heap_free_min"] is not None
                   else "-")
         print(f"| {r['heapsize']} ({r['heap']}) | {'yes' if ok else 'no'} ({r['respondents']}, {r['ties']}, {r['pairs']}) | "
               f"{r['memory_errors']} | {r['heap_free_min'] if r['heap_free_min'] is None else format(r['heap_free_min'], ',')} | "
               f"{r['largest_block_min'] if r['largest_block_min'] is None else format(r['largest_block_min'], ',')} | {beside} |")
-    print(f"the firmware's modules hold {first['code_heap']:,} bytes of the heap once imported (mostly in flash "
-          "when frozen into a Pico's image)")
+    if first["image"]:
+        print(f"the firmware is a {first['image']:,}-byte ROMFS image (added to each heap: it stands for flash); its "
+              f"modules hold {first['code_heap']:,} bytes of the heap once imported in place (functions, classes, "
+              "interned names)")
+    else:
+        print(f"the firmware's modules hold {first['code_heap']:,} bytes of the heap once imported (mostly in flash "
+              "when frozen into a Pico's image)")
     return 0 if results[0][1] else 1
 
 

