@@ -57,9 +57,14 @@ def load(path, form_id):
             try:
                 with open("forms/" + name) as f:
                     if json.loads(f.readline()) == mark:
-                        return json.load(f)
-            except (OSError, ValueError):
+                        form = json.load(f)
+                        os.stat(form["texts"])  # its texts and glyphs still there (else split again)
+                        if (form.get("glyphs") or {}).get("file"):
+                            os.stat(form["glyphs"]["file"])
+                        return form
+            except (OSError, ValueError, KeyError):
                 pass
+            form = None
     return split(_parse(path), path, mark)
 
 

@@ -120,6 +120,15 @@ def test_the_next_boot_loads_the_core_and_a_changed_form_is_split_again():
     check_eq(sorted(os.listdir("forms")), ["fi_interview-2099010100.core", "fi_interview-2099010100.glyphs",
                                            "fi_interview-2099010100.texts", "fi_interview.json"])
     check_eq(head.startswith("["), True)
+    # a core whose texts or glyphs went missing is not used: the form is split again
+    for gone in ("texts", "glyphs"):
+        texts.use({"id": "none", "texts": None})
+        os.remove("forms/fi_interview-2099010100." + gone)
+        again = texts.load("forms/fi_interview.json", "fi_interview")
+        texts.use(again)
+        check_eq(answer.text(again["title"], "ko"), "면접 2차", "after losing its " + gone)
+        check_eq(sorted(os.listdir("forms")), ["fi_interview-2099010100.core", "fi_interview-2099010100.glyphs",
+                                               "fi_interview-2099010100.texts", "fi_interview.json"])
 
 
 def test_glyphs_drawn_from_flash_are_the_glyphs_drawn_from_the_heap():
