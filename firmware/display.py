@@ -255,12 +255,10 @@ class Text:
             drop = _ASCII_DROP
         b = memoryview(text)
         pal = self._pal
-        if pal is None or self.height(text) == _ASCII_H:  # ASCII only: no glyph to read
-            src = None
-        else:
-            src = self._source()
+        if pal is not None:
             pal.pixel(0, 0, c ^ 1)  # framebuf compares the key after the palette: the cell's 0 becomes
             pal.pixel(1, 0, c)  # it (left transparent), its ink c
+        src = None  # the bitmaps, opened at the first glyph: an ASCII line reads none
         try:
             i = 0
             while i < len(b):
@@ -272,6 +270,8 @@ class Text:
                     continue
                 k = _find(self._wide, cp)
                 if k >= 0:
+                    if src is None:
+                        src = self._source()
                     src.seek(self._split + k * len(self._wbuf))
                     src.readinto(self._wbuf)
                     fb.blit(self._wcell, x, y, c ^ 1, pal)  # only ink is drawn, in colour c
@@ -279,6 +279,8 @@ class Text:
                     continue
                 k = _find(self._narrow, cp)
                 if k >= 0:
+                    if src is None:
+                        src = self._source()
                     src.seek(k * len(self._nbuf))
                     src.readinto(self._nbuf)
                     fb.blit(self._ncell, x, y, c ^ 1, pal)

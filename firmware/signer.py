@@ -41,10 +41,4 @@ class Signer:
         j.seek(0)
         j.readinto(mv[:n])
         sig = wire.sign(self.key, wire.SIGN_RECORD, self.device, mv[:n]).encode() if self.key else b""
-        end = n - 1  # over the closing "]"
-        mv[end:end + 2] = b',"'
-        end += 2
-        mv[end:end + len(sig)] = sig
-        end += len(sig)
-        mv[end:end + 2] = b'"]'
-        return mv[:end + 2]
+        return mv[:wire.seal_record(mv, n, sig)]

@@ -64,7 +64,7 @@ def load(path, form_id):
                         return form
             except (OSError, ValueError, KeyError):
                 pass
-            form = None
+            form = None  # a core not taken is garbage before the whole form is parsed
     return split(_parse(path), path, mark)
 
 
@@ -124,7 +124,7 @@ def split(form, path, mark=None):
         print("FORM texts kept in the heap: the flash refused them (%s)" % e)
         for p in (stem + ".texts.tmp", stem + ".glyphs.tmp", stem + ".core.tmp", stem + ".core"):
             _remove(p)
-        form = None
+        form = None  # the half-split form is garbage before the whole one is parsed again
         return _parse(path)
 
 

@@ -565,14 +565,22 @@ def sign_record(rec, seq, device, key):
     rec[0] = seq
     body = encode(rec[:10])
     sig = (sign(key, SIGN_RECORD, device, body) if key else "").encode()
-    # the body without its "]", then ,"<sig>"]: one buffer of the record's size, not one per piece
-    n = len(body) - 1
-    out = bytearray(n + len(sig) + 4)
-    out[:n] = memoryview(body)[:n]
-    out[n:n + 2] = b',"'
-    out[n + 2:n + 2 + len(sig)] = sig
-    out[-2:] = b'"]'
+    out = bytearray(len(body) + len(sig) + 3)  # one buffer of the record's size, not one per piece
+    out[:len(body)] = body
+    seal_record(out, len(body), sig)
     return bytes(out) if _CPYTHON else out
+
+
+def seal_record(buf, n, sig):
+    """Close the record JSON in the first ``n`` bytes of ``buf`` with its signature ``sig`` (bytes): ``,"sig"]``
+    over its final ``]``. ``buf`` needs ``len(sig) + 3`` bytes more; returns the signed record's length."""
+    end = n - 1
+    buf[end:end + 2] = b',"'
+    end += 2
+    buf[end:end + len(sig)] = sig
+    end += len(sig)
+    buf[end:end + 2] = b'"]'
+    return end + 2
 
 
 def _nonneg_int(v):
